@@ -1,0 +1,75 @@
+"""Exception types raised by cvximplicit.
+
+Every error names what is wrong and how to fix it.  All of them derive from
+:class:`CvxImplicitError`, so ``except CvxImplicitError`` catches any of them;
+the validation errors also derive from :class:`ValueError` so that generic
+callers (scikit-learn's checks, argparse wrappers) see the usual type.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CvxImplicitError",
+    "ValidationError",
+    "NotFittedError",
+    "DataError",
+    "SolverUnavailableError",
+    "MosekLicenseError",
+    "SolverFailedError",
+    "ConvergenceError",
+    "MissingDependencyError",
+    "InaccurateSolutionWarning",
+    "ConvergenceWarning",
+]
+
+
+class CvxImplicitError(Exception):
+    """Base class of every error raised by cvximplicit."""
+
+
+class ValidationError(CvxImplicitError, ValueError):
+    """Bad input: wrong shape, NaN/inf, an out-of-range or unknown option."""
+
+
+class NotFittedError(CvxImplicitError, AttributeError):
+    """An estimator was used before ``fit``.
+
+    Subclasses :class:`AttributeError` like scikit-learn's ``NotFittedError``.
+    """
+
+
+class DataError(CvxImplicitError, OSError):
+    """A data file is missing, truncated or does not match its checksum."""
+
+
+class SolverUnavailableError(CvxImplicitError, ValueError):
+    """The requested solver is unknown or not installed."""
+
+
+class MosekLicenseError(SolverUnavailableError):
+    """MOSEK is installed but no licence could be checked out."""
+
+
+class SolverFailedError(CvxImplicitError, RuntimeError):
+    """A solver ran but returned no usable solution (infeasible, error, ...)."""
+
+    def __init__(self, message: str, *, solver: str | None = None, status: str | None = None):
+        super().__init__(message)
+        self.solver = solver
+        self.status = status
+
+
+class ConvergenceError(CvxImplicitError, RuntimeError):
+    """An iteration (e.g. Picard fixed-point iteration) did not converge."""
+
+
+class MissingDependencyError(CvxImplicitError, ImportError):
+    """An optional dependency (torch, matplotlib, ...) is needed but missing."""
+
+
+class InaccurateSolutionWarning(UserWarning):
+    """A solver returned ``optimal_inaccurate``; the message carries its numbers."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iteration stopped at its cap; the message carries the residual."""
