@@ -1,0 +1,310 @@
+"""The implicit model ``ŷ = C x + D u``, ``x = φ(A x + B u)`` (eqs. (2)–(3)).
+
+Orientation: **columns are samples** everywhere in this module (the paper's
+convention): inputs ``U`` are ``p × m``, states ``X`` are ``n × m``, predictions
+``Ŷ`` are ``q × m``.  The estimators in :mod:`cvximplicit.estimators` take the
+scikit-learn orientation (rows are samples) and transpose.
+
+Storage order: the state is stored in **computation order** ``[X_1; …; X_L]``,
+so a model trained by Algorithm 1 has a strictly *lower* block-triangular ``A``
+and is evaluated by forward substitution (5).  The paper stacks ``[X_L; …; X_1]``
+(strictly *upper* block triangular); :meth:`ImplicitModel.to_paper_order` and
+:meth:`ImplicitModel.from_paper_order` convert.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._atomic import atomic_write
+from ._version import __version__
+from .activations import check_activation, get_activation
+from .exceptions import ConvergenceError, ConvergenceWarning, DataError, ValidationError
+from .partition import block_slices, check_block_sizes
+from .wellposedness import WellPosedness, check_wellposedness
+
+__all__ = ["ImplicitModel", "FORMAT_VERSION"]
+
+#: Version of the ``.npz`` layout written by :meth:`ImplicitModel.save`.
+FORMAT_VERSION = 1
+_STATE_METHODS = ("auto", "forward", "picard")
+
+
+class ImplicitModel:
+    """An implicit model ``Ŷ = C X + D U``, ``X = φ(A X + B U)``.
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, n)
+    B : ndarray, shape (n, p + input_bias)
+    C : ndarray, shape (q, n)
+    D : ndarray, shape (q, p + input_bias), optional
+        Zero when omitted (Assumption 3 of the paper).
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid"}
+    block_sizes : list of int, optional
+        Partition ``[n_1, …, n_L]`` of the state in computation order.  Default:
+        one state per block.
+    input_bias : bool
+        When True a constant row of ones is appended to the inputs, so the last
+        column of ``B`` (and ``D``) is a bias.  ``U`` passed to :meth:`predict`
+        then has ``p`` rows, not ``p + 1``.
+
+    Examples
+    --------
+    >>> A = np.array([[0.0, 0.0], [0.5, 0.0]])
+    >>> model = ImplicitModel(A, np.ones((2, 1)), np.ones((1, 2)), block_sizes=[1, 1])
+    >>> model.predict(np.array([[1.0, -1.0]]))
+    array([[2.5, 0. ]])
+    """
+
+    def __init__(self, A, B, C, D=None, *, activation="relu", block_sizes=None, input_bias=False):
+        A = _as_matrix("A", A)
+        B = _as_matrix("B", B)
+        C = _as_matrix("C", C)
+        n = A.shape[0]
+        if A.shape != (n, n):
+            raise ValidationError(f"A must be square (n × n); got shape {A.shape}")
+        if B.shape[0] != n:
+            raise ValidationError(f"B must have n={n} rows (one per state); got shape {B.shape}")
+        if C.shape[1] != n:
+            raise ValidationError(f"C must have n={n} columns (one per state); got shape {C.shape}")
+        D = np.zeros((C.shape[0], B.shape[1])) if D is None else _as_matrix("D", D)
+        if D.shape != (C.shape[0], B.shape[1]):
+            raise ValidationError(
+                f"D must have shape (q, p_eff) = {(C.shape[0], B.shape[1])} like C's rows and B's "
+                f"columns; got {D.shape}"
+            )
+        if not isinstance(input_bias, (bool, np.bool_)):
+            raise ValidationError(f"input_bias must be True or False; got {input_bias!r}")
+        if input_bias and B.shape[1] < 1:
+            raise ValidationError("input_bias=True needs B to have at least one (bias) column")
+        self.A, self.B, self.C, self.D = A, B, C, D
+        self.activation = check_activation(activation)
+        self.block_sizes = check_block_sizes([1] * n if block_sizes is None else block_sizes, n)
+        self.input_bias = bool(input_bias)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n(self) -> int:
+        """State dimension."""
+        return self.A.shape[0]
+
+    @property
+    def p(self) -> int:
+        """Number of input features (without the bias row)."""
+        return self.B.shape[1] - int(self.input_bias)
+
+    @property
+    def q(self) -> int:
+        """Number of outputs."""
+        return self.C.shape[0]
+
+    @property
+    def L(self) -> int:
+        """Number of blocks."""
+        return len(self.block_sizes)
+
+    @property
+    def n_params(self) -> int:
+        """Free parameters: the structurally allowed entries of ``A`` plus ``B``, ``C`` (and ``D`` if nonzero)."""
+        if self.wellposedness().strictly_block_triangular:
+            n_a = (self.n**2 - sum(s * s for s in self.block_sizes)) // 2
+        else:
+            n_a = self.n**2
+        n_d = self.D.size if np.any(self.D) else 0
+        return int(n_a + self.B.size + self.C.size + n_d)
+
+    # ------------------------------------------------------------- evaluation
+    def prepare_inputs(self, U) -> np.ndarray:
+        """Validate ``U`` (``p × m``, finite) and append the bias row when ``input_bias``."""
+        U = np.asarray(U, dtype=float)
+        if U.ndim == 1 and self.p == 1:
+            U = U[None, :]
+        if U.ndim != 2 or U.shape[0] != self.p:
+            hint = " (columns are samples; did you mean U.T?)" if U.ndim == 2 and U.shape[1] == self.p else ""
+            raise ValidationError(
+                f"U must have shape (p, m) = ({self.p}, m); got {U.shape}{hint}"
+            )
+        if not np.all(np.isfinite(U)):
+            raise ValidationError("U contains NaN or inf; remove or impute those samples")
+        if self.input_bias:
+            U = np.vstack([U, np.ones((1, U.shape[1]))])
+        return U
+
+    def state(self, U, *, method="auto", tol=1e-10, max_iter=10_000, on_nonconvergence="raise") -> np.ndarray:
+        """The fixed point ``X = φ(A X + B U)``, shape ``(n, m)``.
+
+        Parameters
+        ----------
+        U : ndarray, shape (p, m)
+        method : {"auto", "forward", "picard"}
+            ``"forward"``: block forward substitution (5), only for strictly block
+            lower-triangular ``A``.  ``"picard"``: ``X_{k+1} = φ(A X_k + B U)``
+            from ``X_0 = 0`` (Theorem 1).  ``"auto"``: forward when possible.
+        tol : float
+            Picard stops when ``‖X_{k+1} − X_k‖_F ≤ tol · max(1, ‖X_{k+1}‖_F)``.
+        max_iter : int
+            Picard iteration cap.
+        on_nonconvergence : {"raise", "warn"}
+            What to do when Picard hits ``max_iter``: raise
+            :class:`ConvergenceError` or warn (:class:`ConvergenceWarning`) and
+            return the last iterate.  Both messages give the residual.
+        """
+        if method not in _STATE_METHODS:
+            raise ValidationError(f"method must be one of {_STATE_METHODS}; got {method!r}")
+        if on_nonconvergence not in ("raise", "warn"):
+            raise ValidationError(f"on_nonconvergence must be 'raise' or 'warn'; got {on_nonconvergence!r}")
+        U = self.prepare_inputs(U)
+        strict = self.wellposedness().strictly_block_triangular
+        if method == "forward" and not strict:
+            raise ValidationError(
+                "method='forward' needs a strictly block lower-triangular A (computation order); "
+                "use method='picard' for this model"
+            )
+        if method == "forward" or (method == "auto" and strict):
+            return self._forward(U)
+        return self._picard(U, tol, max_iter, on_nonconvergence)
+
+    def predict(self, U, **state_options) -> np.ndarray:
+        """``Ŷ = C X + D U`` (2), shape ``(q, m)``; options as in :meth:`state`."""
+        X = self.state(U, **state_options)
+        return self.C @ X + self.D @ self.prepare_inputs(U)
+
+    def _forward(self, U: np.ndarray) -> np.ndarray:
+        """Block forward substitution (5): ``X_i = φ(Σ_{j<i} A_{i,j} X_j + B_i U)``."""
+        phi = get_activation(self.activation)
+        X = np.zeros((self.n, U.shape[1]))
+        BU = self.B @ U
+        for rows in block_slices(self.block_sizes):
+            X[rows] = phi(self.A[rows, : rows.start] @ X[: rows.start] + BU[rows])
+        return X
+
+    def _picard(self, U, tol, max_iter, on_nonconvergence) -> np.ndarray:
+        phi = get_activation(self.activation)
+        BU = self.B @ U
+        X = np.zeros((self.n, U.shape[1]))
+        residual = np.inf
+        for _ in range(int(max_iter)):
+            X_next = phi(self.A @ X + BU)
+            residual = float(np.linalg.norm(X_next - X)) / max(1.0, float(np.linalg.norm(X_next)))
+            X = X_next
+            if residual <= tol:
+                return X
+        wp = self.wellposedness()
+        message = (
+            f"Picard iteration did not converge in max_iter={max_iter} iterations: relative residual "
+            f"{residual:.3e} > tol={tol:.1e} (λ_PF(|A|) = {wp.pf_eigenvalue:.4g}); raise max_iter or check "
+            "well-posedness"
+        )
+        if on_nonconvergence == "raise":
+            raise ConvergenceError(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+        return X
+
+    # --------------------------------------------------------- well-posedness
+    def wellposedness(self) -> WellPosedness:
+        """``λ_PF(|A|)``, ``‖A‖∞`` and a verdict (Theorem 1)."""
+        return check_wellposedness(self.A, self.block_sizes)
+
+    # --------------------------------------------------------------- ordering
+    def _reversal(self) -> np.ndarray:
+        """Permutation matrix ``Π`` with ``Π [X_1; …; X_L] = [X_L; …; X_1]``."""
+        order = np.concatenate([np.arange(s.start, s.stop) for s in reversed(block_slices(self.block_sizes))])
+        return np.eye(self.n)[order]
+
+    def to_paper_order(self) -> dict[str, np.ndarray]:
+        """``A, B, C, D`` with the state stacked as ``[X_L; …; X_1]`` (the paper's layout).
+
+        In that layout a strictly triangular model's ``A`` is strictly *upper*
+        block triangular.  ``block_sizes`` in the result lists ``[n_L, …, n_1]``.
+        """
+        P = self._reversal()
+        return {
+            "A": P @ self.A @ P.T,
+            "B": P @ self.B,
+            "C": self.C @ P.T,
+            "D": self.D.copy(),
+            "block_sizes": list(reversed(self.block_sizes)),
+        }
+
+    @classmethod
+    def from_paper_order(cls, A, B, C, D=None, *, block_sizes, **kwargs) -> "ImplicitModel":
+        """Build a model from matrices in the paper's layout ``[X_L; …; X_1]``.
+
+        ``block_sizes`` is given in the paper's order ``[n_L, …, n_1]`` (as
+        returned by :meth:`to_paper_order`).
+        """
+        paper = cls(A, B, C, D, block_sizes=block_sizes, **kwargs)
+        P = paper._reversal()  # maps paper order to computation order
+        return cls(
+            P @ paper.A @ P.T, P @ paper.B, paper.C @ P.T, paper.D,
+            block_sizes=list(reversed(paper.block_sizes)), **kwargs,
+        )
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path) -> Path:
+        """Write the model to ``path`` (``.npz``) atomically and losslessly.
+
+        The arrays are stored bit-exactly; metadata (format version, activation,
+        block sizes, bias flag, package version) as JSON.  The file appears only
+        once completely written (temporary file + rename).
+        """
+        meta = {
+            "format": "cvximplicit.ImplicitModel",
+            "format_version": FORMAT_VERSION,
+            "cvximplicit_version": __version__,
+            "activation": self.activation,
+            "block_sizes": self.block_sizes,
+            "input_bias": self.input_bias,
+        }
+        arrays = {"A": self.A, "B": self.B, "C": self.C, "D": self.D, "meta": np.array(json.dumps(meta))}
+        return atomic_write(path, lambda fh: np.savez(fh, **arrays))
+
+    @classmethod
+    def load(cls, path) -> "ImplicitModel":
+        """Read a model written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"no model file at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = {k: data[k] for k in "ABCD"}
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path} is not a cvximplicit model file ({exc})") from exc
+        if meta.get("format") != "cvximplicit.ImplicitModel":
+            raise DataError(f"{path} is not a cvximplicit model file (format={meta.get('format')!r})")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise DataError(
+                f"{path} has model format version {meta.get('format_version')}; this cvximplicit reads "
+                f"version {FORMAT_VERSION}"
+            )
+        return cls(
+            arrays["A"], arrays["B"], arrays["C"], arrays["D"], activation=meta["activation"],
+            block_sizes=meta["block_sizes"], input_bias=meta["input_bias"],
+        )
+
+    # ------------------------------------------------------------------ misc
+    def __repr__(self) -> str:
+        return (
+            f"ImplicitModel(n={self.n}, p={self.p}, q={self.q}, L={self.L}, activation={self.activation!r}, "
+            f"input_bias={self.input_bias})"
+        )
+
+
+def _as_matrix(name: str, value) -> np.ndarray:
+    try:
+        M = np.array(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be a numeric matrix; got {type(value).__name__}") from exc
+    if M.ndim != 2:
+        raise ValidationError(f"{name} must be a 2-D matrix; got an array with shape {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise ValidationError(f"{name} contains NaN or inf")
+    return M

@@ -1,0 +1,75 @@
+"""Block partition of the state (Algorithm 1, step 1)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .exceptions import ValidationError
+
+__all__ = ["partition", "block_slices", "check_block_sizes"]
+
+
+def partition(n: int, L: int) -> list[int]:
+    """Split ``n`` states into ``L`` blocks as in Algorithm 1, step 1.
+
+    ``n_i = ⌊n / L⌋`` for ``i < L`` and ``n_L = n − Σ_{i<L} n_i`` (the last block
+    takes the remainder).
+
+    Parameters
+    ----------
+    n : int
+        State dimension, ``n > 1``.
+    L : int
+        Number of blocks, ``1 < L ≤ n``.
+
+    Returns
+    -------
+    list of int
+        ``[n_1, …, n_L]`` in computation order.
+
+    Raises
+    ------
+    ValidationError
+        If ``n`` or ``L`` is not an integer in range.
+
+    Examples
+    --------
+    >>> partition(30, 10)
+    [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+    >>> partition(10, 3)
+    [3, 3, 4]
+    """
+    if not _is_int(n) or n <= 1:
+        raise ValidationError(f"n must be an integer > 1; got n={n!r}")
+    if not _is_int(L) or not 1 < L <= n:
+        raise ValidationError(f"L must be an integer in [2, n]; got L={L!r} with n={n}")
+    n, L = int(n), int(L)
+    base = n // L
+    return [base] * (L - 1) + [n - base * (L - 1)]
+
+
+def check_block_sizes(block_sizes, n: int | None = None) -> list[int]:
+    """Validate an explicit partition: positive integers summing to ``n``."""
+    sizes = list(block_sizes)
+    if not sizes or not all(_is_int(s) and s >= 1 for s in sizes):
+        raise ValidationError(
+            f"block_sizes must be a non-empty list of positive integers; got {block_sizes!r}"
+        )
+    sizes = [int(s) for s in sizes]
+    if n is not None and sum(sizes) != n:
+        raise ValidationError(
+            f"block_sizes must sum to n={n}; got {sizes} (sum {sum(sizes)})"
+        )
+    return sizes
+
+
+def block_slices(block_sizes) -> list[slice]:
+    """Row slices of each block in the computation-order state ``[X_1; …; X_L]``."""
+    edges = np.concatenate([[0], np.cumsum(block_sizes)]).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
