@@ -34,6 +34,7 @@ __all__ = [
     "register_block_solver",
     "get_block_solver",
     "available_block_solvers",
+    "block_loss",
 ]
 
 LOSSES = ("squared", "cross_entropy")
@@ -61,6 +62,9 @@ class BlockProblem:
         Activation name (see :mod:`cvximplicit.activations`).
     seed : int
         Seed for any randomness of the block solver.
+    C_prev : ndarray, shape (q, n_prev), optional
+        The output blocks ``[C_1 … C_{i-1}]`` of the previous block's solution
+        (a warm start; ``None`` for block 1).
     """
 
     U: np.ndarray
@@ -71,6 +75,7 @@ class BlockProblem:
     loss: str = "squared"
     activation: str = "relu"
     seed: int = 0
+    C_prev: np.ndarray | None = None
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -113,8 +118,9 @@ class BlockResult:
     X_new : ndarray, shape (n_i, m)
         ``X_i = φ(A_row X_prev + B_row U)``.
     objective : float
-        Training loss of the block's final model (the loss (8) or (9), without
-        regularisation), averaged as documented by the solver.
+        Training loss of the block's final model, without regularisation:
+        ``(1/m) ‖Y − Σ_{j≤i} C_j X_j‖_F²`` for the squared loss (8), the mean
+        softmax cross-entropy for (9).
     reports : list
         Per-solve diagnostics (:class:`~cvximplicit.solvers.report.SolveReport`).
     history : list of dict
@@ -182,3 +188,13 @@ def _load_builtin() -> None:
     """
     from . import alternating  # noqa: F401  (registers "alternating")
     from ..baselines import local_search  # noqa: F401  (registers "local_search")
+
+
+def block_loss(Y: np.ndarray, Y_hat: np.ndarray, loss: str) -> float:
+    """Mean training loss over the m columns: squared (8) or softmax cross-entropy (9)."""
+    m = Y.shape[1]
+    if loss == "squared":
+        return float(np.sum((Y - Y_hat) ** 2) / m)
+    Z = Y_hat - Y_hat.max(axis=0, keepdims=True)
+    log_softmax = Z - np.log(np.exp(Z).sum(axis=0, keepdims=True))
+    return float(-np.sum(Y * log_softmax) / m)
