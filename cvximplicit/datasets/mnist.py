@@ -162,8 +162,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, verify: bool = True) ->
 
     Examples
     --------
-    >>> ds = load_mnist()  # doctest: +SKIP
-    >>> ds
+    >>> load_mnist()  # doctest: +SKIP
     Dataset('mnist', classification, train=60000x784, test=10000x784, classes=10)
     """
     return _load(_MNIST, path, verify=verify)
