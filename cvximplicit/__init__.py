@@ -1,1 +1,80 @@
+"""cvximplicit: sequential greedy training of implicit deep models with certified convex block solves.
+
+An implicit model predicts ``ŷ = C x + D u`` where the state solves
+``x = φ(A x + B u)``.  With ``A`` strictly block triangular the model is always
+well-posed and can be trained block by block (Gautam, Anderson, Sojoudi,
+El Ghaoui, "A Sequential Greedy Approach for Training Implicit Deep Models").
+Each block's squared-loss subproblem alternates a least-squares solve for the
+output blocks and the Ergen–Pilanci convex reformulation of a shallow ReLU
+network, each posed in cvxpy and returned with a certificate.
+
+Orientation: the maths core (:class:`ImplicitModel`, :func:`train_greedy`,
+the solvers) uses the paper's layout, **columns are samples**; the
+scikit-learn estimators use rows.  torch is only needed for the baselines.
+"""
+
 from ._version import __version__
+from .activations import ACTIVATIONS
+from .exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    CvxImplicitError,
+    DataError,
+    InaccurateSolutionWarning,
+    MissingDependencyError,
+    MosekLicenseError,
+    NotFittedError,
+    SolverFailedError,
+    SolverUnavailableError,
+    ValidationError,
+)
+from .estimators import ImplicitClassifier, ImplicitRegressor
+from .experiments import load_task, run_experiment
+from .model import ImplicitModel
+from .partition import partition
+from .solvers.report import SolveReport
+from .training.block import (
+    BlockProblem,
+    BlockResult,
+    available_block_solvers,
+    get_block_solver,
+    register_block_solver,
+)
+from .training.greedy import GreedyResult, format_block_table, train_greedy
+from .wellposedness import WellPosedness
+
+__all__ = [
+    "__version__",
+    "ACTIVATIONS",
+    # model
+    "ImplicitModel",
+    "WellPosedness",
+    "partition",
+    # training
+    "train_greedy",
+    "GreedyResult",
+    "format_block_table",
+    "BlockProblem",
+    "BlockResult",
+    "get_block_solver",
+    "register_block_solver",
+    "available_block_solvers",
+    "ImplicitRegressor",
+    "ImplicitClassifier",
+    "load_task",
+    "run_experiment",
+    # solvers
+    "SolveReport",
+    # errors
+    "CvxImplicitError",
+    "ValidationError",
+    "NotFittedError",
+    "DataError",
+    "SolverUnavailableError",
+    "MosekLicenseError",
+    "SolverFailedError",
+    "ConvergenceError",
+    "MissingDependencyError",
+    "InaccurateSolutionWarning",
+    "ConvergenceWarning",
+]

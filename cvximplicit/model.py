@@ -54,6 +54,9 @@ class ImplicitModel:
         When True a constant row of ones is appended to the inputs, so the last
         column of ``B`` (and ``D``) is a bias.  ``U`` passed to :meth:`predict`
         then has ``p`` rows, not ``p + 1``.
+    info : dict, optional
+        JSON-serialisable metadata (e.g. how the model was trained and its
+        certificates); saved and loaded with the model.
 
     Examples
     --------
@@ -63,7 +66,7 @@ class ImplicitModel:
     array([[2.5, 0. ]])
     """
 
-    def __init__(self, A, B, C, D=None, *, activation="relu", block_sizes=None, input_bias=False):
+    def __init__(self, A, B, C, D=None, *, activation="relu", block_sizes=None, input_bias=False, info=None):
         A = _as_matrix("A", A)
         B = _as_matrix("B", B)
         C = _as_matrix("C", C)
@@ -88,6 +91,7 @@ class ImplicitModel:
         self.activation = check_activation(activation)
         self.block_sizes = check_block_sizes([1] * n if block_sizes is None else block_sizes, n)
         self.input_bias = bool(input_bias)
+        self.info = dict(info or {})
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -262,6 +266,7 @@ class ImplicitModel:
             "activation": self.activation,
             "block_sizes": self.block_sizes,
             "input_bias": self.input_bias,
+            "info": self.info,
         }
         arrays = {"A": self.A, "B": self.B, "C": self.C, "D": self.D, "meta": np.array(json.dumps(meta))}
         return atomic_write(path, lambda fh: np.savez(fh, **arrays))
@@ -287,7 +292,7 @@ class ImplicitModel:
             )
         return cls(
             arrays["A"], arrays["B"], arrays["C"], arrays["D"], activation=meta["activation"],
-            block_sizes=meta["block_sizes"], input_bias=meta["input_bias"],
+            block_sizes=meta["block_sizes"], input_bias=meta["input_bias"], info=meta.get("info"),
         )
 
     # ------------------------------------------------------------------ misc

@@ -1,0 +1,231 @@
+"""scikit-learn estimators around the sequential greedy trainer (Algorithm 1).
+
+Orientation: these follow scikit-learn — **rows are samples** (``X`` is
+``m × p``).  They transpose to the paper's column layout internally.  (``X``
+here is the design matrix, not the implicit state; the trained model is in
+``model_``.)
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .exceptions import NotFittedError, ValidationError
+from .partition import check_block_sizes, partition
+from .training.block import available_block_solvers
+from .training.greedy import format_block_table, train_greedy
+
+__all__ = ["ImplicitRegressor", "ImplicitClassifier"]
+
+
+class _ImplicitBase(BaseEstimator):
+    _default_loss = "squared"
+
+    def __init__(
+        self,
+        n=30,
+        L=10,
+        *,
+        block_sizes=None,
+        activation="relu",
+        block_solver="alternating",
+        T=3,
+        beta="path",
+        n_patterns=100,
+        solver="auto",
+        solver_opts=None,
+        block_solver_options=None,
+        bias=True,
+        self_loop_eps=None,
+        random_state=0,
+        verbose=0,
+        checkpoint_dir=None,
+        resume=False,
+    ):
+        self.n = n
+        self.L = L
+        self.block_sizes = block_sizes
+        self.activation = activation
+        self.block_solver = block_solver
+        self.T = T
+        self.beta = beta
+        self.n_patterns = n_patterns
+        self.solver = solver
+        self.solver_opts = solver_opts
+        self.block_solver_options = block_solver_options
+        self.bias = bias
+        self.self_loop_eps = self_loop_eps
+        self.random_state = random_state
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+
+    # ------------------------------------------------------------ parameters
+    def _partition(self) -> list[int]:
+        if self.block_sizes is not None:
+            sizes = check_block_sizes(self.block_sizes)
+            if self.n is not None and sum(sizes) != self.n:
+                raise ValidationError(f"block_sizes must sum to n={self.n}; got {sizes} (sum {sum(sizes)})")
+            return sizes
+        return partition(self.n, self.L)
+
+    def _solver_options(self) -> dict:
+        if self.block_solver not in available_block_solvers():
+            raise ValidationError(
+                f"block_solver must be one of {list(available_block_solvers())}; got {self.block_solver!r}"
+            )
+        options = dict(self.block_solver_options or {})
+        if self.block_solver == "alternating":
+            options.setdefault("T", self.T)
+            options.setdefault("beta", self.beta)
+            options.setdefault("n_patterns", self.n_patterns)
+            options.setdefault("solver", self.solver)
+            options.setdefault("solver_opts", self.solver_opts)
+        return options
+
+    def _seed(self) -> int:
+        if self.random_state is None:
+            return int(np.random.default_rng().integers(2**31))
+        if not isinstance(self.random_state, numbers.Integral):
+            raise ValidationError(f"random_state must be an int or None; got {self.random_state!r}")
+        return int(self.random_state)
+
+    def _fit_targets(self, X, Y, loss):
+        sizes = self._partition()
+        result = train_greedy(
+            X.T, Y.T, block_sizes=sizes, block_solver=self.block_solver,
+            block_solver_options=self._solver_options(), loss=loss, activation=self.activation,
+            input_bias=bool(self.bias), seed=self._seed(), checkpoint_dir=self.checkpoint_dir,
+            resume=bool(self.resume), verbose=int(self.verbose),
+        )
+        model = result.model
+        if self.self_loop_eps is not None:
+            from .nonstrict import to_nonstrict
+
+            model = to_nonstrict(model, eps=self.self_loop_eps)
+        self.model_ = model
+        self.blocks_ = result.blocks
+        self.reports_ = [rep for block in result.blocks for rep in block["reports"]]
+        self.train_time_s_ = result.train_time_s
+        self.block_sizes_ = sizes
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _outputs(self, X) -> np.ndarray:
+        """``Ŷ`` with rows as samples."""
+        try:
+            check_is_fitted(self, "model_")
+        except Exception as exc:  # sklearn's NotFittedError
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X, y) before using it"
+            ) from exc
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.model_.predict(X.T).T
+
+    @property
+    def A_(self):
+        return self.model_.A
+
+    @property
+    def B_(self):
+        return self.model_.B
+
+    @property
+    def C_(self):
+        return self.model_.C
+
+    def report_table(self) -> str:
+        """Per-block table: training loss, certificate kind, worst gap, time."""
+        check_is_fitted(self, "model_")
+        return format_block_table(self.blocks_)
+
+
+class ImplicitRegressor(RegressorMixin, _ImplicitBase):
+    """Implicit model trained block by block (Algorithm 1) for regression.
+
+    Parameters
+    ----------
+    n, L : int
+        State size and number of blocks (``partition(n, L)``), or give
+        ``block_sizes``.
+    activation : str
+        ``"relu"`` (needed by the convex ``"alternating"`` block solver).
+    block_solver : {"alternating", "local_search"}
+    T : int
+        Alternations of Algorithm 2.
+    beta : "path" or float
+        Weight decay of the Ergen–Pilanci program (``"path"``: bisection to
+        ``n_i`` neurons).
+    n_patterns : int
+        Sampled activation patterns per block when they cannot be enumerated.
+    solver, solver_opts : str, dict
+        Convex solver (``"auto"``, ``"CLARABEL"``, ``"FISTA"``, ``"MOSEK"``, ...)
+        and options passed to it unchanged.
+    block_solver_options : dict
+        Extra options for the block solver (e.g. ``{"epochs": 300}`` for local
+        search).
+    bias : bool
+        Append a constant input feature.
+    self_loop_eps : float, optional
+        Return the equivalent non-strict model with self-loops ``1 − ε``
+        (Theorem 2) instead of the strict one.
+    random_state : int or None
+    verbose : int
+        1 prints one line per block.
+    checkpoint_dir, resume
+        Per-block checkpoints and resuming (see :func:`cvximplicit.train_greedy`).
+
+    Attributes
+    ----------
+    model_ : ImplicitModel
+    blocks_ : list of dict
+        Per-block records (loss, reports, history, time).
+    reports_ : list of dict
+        Every solve's report, in order.
+    train_time_s_ : float
+    """
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self._y_ndim = y.ndim
+        return self._fit_targets(X, Y, "squared")
+
+    def predict(self, X):
+        out = self._outputs(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+
+class ImplicitClassifier(ClassifierMixin, _ImplicitBase):
+    """Implicit model trained block by block (Algorithm 1) for classification.
+
+    The convex ``"alternating"`` block solver fits one-hot targets with the
+    squared loss (8); ``"local_search"`` minimises softmax cross-entropy (9).
+    ``predict_proba`` is the softmax of the model's outputs (for the squared
+    loss these scores are not calibrated probabilities).  Parameters and
+    attributes are those of :class:`ImplicitRegressor`, plus ``classes_``.
+    """
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValidationError(f"y must contain at least 2 classes; got {list(self.classes_)}")
+        Y = np.eye(len(self.classes_))[labels]
+        loss = "squared" if self.block_solver == "alternating" else "cross_entropy"
+        return self._fit_targets(X, Y, loss)
+
+    def decision_function(self, X):
+        return self._outputs(X)
+
+    def predict_proba(self, X):
+        Z = self._outputs(X)
+        Z = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return Z / Z.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self._outputs(X), axis=1)]

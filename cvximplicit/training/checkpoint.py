@@ -1,0 +1,84 @@
+"""Per-block checkpoints of a greedy run (atomic, resumable).
+
+One file, ``<checkpoint_dir>/checkpoint.npz``, holds everything needed to go on
+after the last completed block: the rows of ``A`` and ``B`` learned so far, the
+current ``C``, the training features ``X_{≤k}`` (so a resumed run continues from
+bit-identical features) and, as JSON, the per-block records and a fingerprint of
+the data and options.  It is replaced atomically after every block, so an
+interrupted run leaves the last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._atomic import atomic_write
+from ..exceptions import DataError, ValidationError
+
+__all__ = ["Checkpoint", "fingerprint", "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "checkpoint.npz"
+_FORMAT_VERSION = 1
+
+
+def fingerprint(U: np.ndarray, Y: np.ndarray, config: dict) -> str:
+    """SHA-256 of the training data and the run's options (resume only matches the same run)."""
+    h = hashlib.sha256()
+    for array in (U, Y):
+        a = np.ascontiguousarray(array, dtype=float)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(json.dumps(config, sort_keys=True, default=repr).encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Checkpoint:
+    """State after ``completed`` blocks."""
+
+    completed: int
+    A: np.ndarray  # (n, n), rows of the completed blocks filled
+    B: np.ndarray  # (n, p_eff)
+    C: np.ndarray  # (q, n_done)
+    X: np.ndarray  # (n_done, m) training features
+    records: list
+    fingerprint: str
+
+    def save(self, directory) -> Path:
+        meta = {"format_version": _FORMAT_VERSION, "completed": self.completed,
+                "fingerprint": self.fingerprint, "records": self.records}
+        arrays = {"A": self.A, "B": self.B, "C": self.C, "X": self.X, "meta": np.array(json.dumps(meta))}
+        return atomic_write(Path(directory) / CHECKPOINT_NAME, lambda fh: np.savez(fh, **arrays))
+
+    @classmethod
+    def load(cls, directory, expected_fingerprint: str) -> "Checkpoint | None":
+        """The checkpoint in ``directory``, or None if there is none.
+
+        Raises
+        ------
+        ValidationError
+            If the checkpoint was written by a run with other data or options.
+        DataError
+            If the file is unreadable.
+        """
+        path = Path(directory) / CHECKPOINT_NAME
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = {k: data[k] for k in ("A", "B", "C", "X")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"cannot read checkpoint {path} ({exc}); delete it to start over") from exc
+        if meta.get("fingerprint") != expected_fingerprint:
+            raise ValidationError(
+                f"the checkpoint in {directory} was written by a run with different data or options; "
+                "use another checkpoint_dir, or delete it (or pass resume=False) to start over"
+            )
+        return cls(meta["completed"], arrays["A"], arrays["B"], arrays["C"], arrays["X"], meta["records"],
+                   meta["fingerprint"])

@@ -1,0 +1,233 @@
+"""Sequential greedy training of a strictly block-triangular model (Algorithm 1).
+
+Orientation: columns are samples (``U`` is ``p × m``, ``Y`` is ``q × m``).  The
+state is built in computation order ``[X_1; …; X_L]``: block 1 solves (6),
+block ``i ≥ 2`` solves (7) with ``X_1..X_{i-1}`` frozen and all output blocks
+``C_1..C_i`` re-optimised.  The returned :class:`~cvximplicit.model.ImplicitModel`
+has a strictly lower block-triangular ``A`` whose forward substitution (5)
+reproduces the training-time features.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..activations import check_activation
+from ..exceptions import ValidationError
+from ..model import ImplicitModel
+from ..partition import block_slices, check_block_sizes
+from .block import LOSSES, BlockProblem, get_block_solver
+from .checkpoint import Checkpoint, fingerprint
+
+__all__ = ["train_greedy", "GreedyResult", "format_block_table", "block_summary"]
+
+
+@dataclass
+class GreedyResult:
+    """Outcome of :func:`train_greedy`.
+
+    Attributes
+    ----------
+    model : ImplicitModel
+    blocks : list of dict
+        One record per block: ``block``, ``n_i``, ``objective`` (training loss
+        after the block), ``time_s``, ``reports`` (each solve's report as a
+        dict), ``history`` (per alternation/epoch) and ``info``.
+    train_time_s : float
+        Sum of the blocks' times (a resumed run counts the earlier blocks too).
+    resumed_from : int
+        Number of blocks read from a checkpoint (0 for a fresh run).
+    """
+
+    model: ImplicitModel
+    blocks: list = field(default_factory=list)
+    train_time_s: float = 0.0
+    resumed_from: int = 0
+
+
+def train_greedy(
+    U,
+    Y,
+    *,
+    block_sizes,
+    block_solver="alternating",
+    block_solver_options=None,
+    loss="squared",
+    activation="relu",
+    input_bias=True,
+    seed=0,
+    checkpoint_dir=None,
+    resume=False,
+    verbose=1,
+    callback: Callable[[dict], None] | None = None,
+    stream=None,
+) -> GreedyResult:
+    """Algorithm 1: train the blocks one after another.
+
+    Parameters
+    ----------
+    U : ndarray, shape (p, m)
+        Training inputs, columns are samples (no bias row: see ``input_bias``).
+    Y : ndarray, shape (q, m)
+        Targets (one-hot columns for classification).
+    block_sizes : list of int
+        ``[n_1, …, n_L]``, e.g. from :func:`cvximplicit.partition`.
+    block_solver : str or object
+        A registered name (``"alternating"``, ``"local_search"``) or an object
+        with ``solve(BlockProblem) -> BlockResult``.
+    block_solver_options : dict, optional
+        Keyword arguments for the registered block solver's constructor.
+    loss : {"squared", "cross_entropy"}
+    activation : str
+    input_bias : bool
+        Append a constant row to ``U`` (the last column of ``B`` is a bias).
+    seed : int
+        Block ``i`` gets seed ``seed + i`` (so a resumed run sees the same seeds).
+    checkpoint_dir : path, optional
+        After each block, the run so far is written atomically to
+        ``checkpoint_dir/checkpoint.npz``.
+    resume : bool
+        Continue after the last completed block of the checkpoint in
+        ``checkpoint_dir`` (which must come from the same data and options).
+    verbose : int
+        0: quiet; 1: one line per block (block i/L, loss, gap, time).
+    callback : callable, optional
+        Called with each block's record after its checkpoint is written.
+    stream : file, optional
+        Where progress lines go (default ``sys.stderr``).
+
+    Returns
+    -------
+    GreedyResult
+    """
+    U, Y = _check_data(U, Y)
+    sizes = check_block_sizes(block_sizes)
+    if len(sizes) < 1:
+        raise ValidationError("block_sizes must contain at least one block")
+    if loss not in LOSSES:
+        raise ValidationError(f"loss must be one of {LOSSES}; got {loss!r}")
+    check_activation(activation)
+    if resume and checkpoint_dir is None:
+        raise ValidationError("resume=True needs checkpoint_dir (where the checkpoint was written)")
+    solver = _make_solver(block_solver, block_solver_options)
+    U_eff = np.vstack([U, np.ones((1, U.shape[1]))]) if input_bias else U
+    n, p_eff, q, m = sum(sizes), U_eff.shape[0], Y.shape[0], U.shape[1]
+    config = {"block_sizes": sizes, "block_solver": getattr(solver, "name", type(solver).__name__),
+              "block_solver_options": block_solver_options or {}, "loss": loss, "activation": activation,
+              "input_bias": bool(input_bias), "seed": int(seed)}
+    key = fingerprint(U, Y, config)
+
+    A, B, C, X = np.zeros((n, n)), np.zeros((n, p_eff)), np.zeros((q, 0)), np.zeros((0, m))
+    records, start_block = [], 0
+    if resume:
+        ckpt = Checkpoint.load(checkpoint_dir, key)
+        if ckpt is not None:
+            A, B, C, X, records, start_block = ckpt.A, ckpt.B, ckpt.C, ckpt.X, ckpt.records, ckpt.completed
+    out = sys.stderr if stream is None else stream
+    if verbose and start_block:
+        print(f"resuming after block {start_block}/{len(sizes)} from {checkpoint_dir}", file=out, flush=True)
+
+    slices = block_slices(sizes)
+    for i in range(start_block, len(sizes)):
+        rows = slices[i]
+        problem = BlockProblem(U=U_eff, X_prev=X, Y=Y, n_i=sizes[i], block_index=i + 1, loss=loss,
+                               activation=activation, seed=int(seed) + i + 1, C_prev=C if i else None)
+        t0 = time.perf_counter()
+        result = solver.solve(problem)
+        elapsed = time.perf_counter() - t0
+        _check_result(result, problem)
+        A, B = A.copy(), B.copy()
+        A[rows, : rows.start] = result.A_row
+        B[rows] = result.B_row
+        C, X = result.C, np.vstack([X, result.X_new])
+        record = _record(i + 1, sizes[i], result, elapsed)
+        records = records + [record]
+        if checkpoint_dir is not None:
+            Checkpoint(i + 1, A, B, C, X, records, key).save(checkpoint_dir)
+        if verbose:
+            print(_progress_line(record, len(sizes), sum(r["time_s"] for r in records)), file=out, flush=True)
+        if callback is not None:
+            callback(record)
+
+    model = ImplicitModel(A, B, C, activation=activation, block_sizes=sizes, input_bias=bool(input_bias))
+    return GreedyResult(model, records, float(sum(r["time_s"] for r in records)), start_block)
+
+
+def _check_data(U, Y):
+    U = np.asarray(U, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if U.ndim != 2 or Y.ndim != 2:
+        raise ValidationError(
+            f"U and Y must be 2-D with samples as columns, U (p, m) and Y (q, m); got U{U.shape}, Y{Y.shape}"
+        )
+    if U.shape[1] != Y.shape[1]:
+        raise ValidationError(
+            f"U and Y must have the same number of samples (columns); got U{U.shape}, Y{Y.shape}"
+        )
+    for name, a in (("U", U), ("Y", Y)):
+        if not np.all(np.isfinite(a)):
+            raise ValidationError(f"{name} contains NaN or inf; remove or impute those samples")
+    return U, Y
+
+
+def _make_solver(block_solver, options):
+    if isinstance(block_solver, str):
+        return get_block_solver(block_solver, **(options or {}))
+    if options:
+        raise ValidationError("block_solver_options applies to a registered solver name, not a solver object")
+    if not hasattr(block_solver, "solve"):
+        raise ValidationError(
+            f"block_solver must be a registered name or an object with solve(problem); got {block_solver!r}"
+        )
+    return block_solver
+
+
+def _check_result(result, problem):
+    n_i, n_prev, p, q, m = problem.n_i, problem.n_prev, problem.U.shape[0], problem.Y.shape[0], problem.m
+    expected = {"A_row": (n_i, n_prev), "B_row": (n_i, p), "C": (q, n_prev + n_i), "X_new": (n_i, m)}
+    for name, shape in expected.items():
+        value = np.asarray(getattr(result, name))
+        if value.shape != shape or not np.all(np.isfinite(value)):
+            raise ValidationError(
+                f"block solver returned {name} with shape {value.shape} (finite: "
+                f"{bool(np.all(np.isfinite(value)))}); expected a finite array of shape {shape}"
+            )
+
+
+def _record(block, n_i, result, elapsed) -> dict:
+    reports = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in result.reports]
+    return {"block": block, "n_i": n_i, "objective": float(result.objective), "time_s": elapsed,
+            "reports": reports, "history": list(result.history), "info": dict(result.info)}
+
+
+def block_summary(record: dict) -> dict:
+    """The worst certificate of a block record: kind, max relative gap, solver time."""
+    relu = [r for r in record["reports"] if r["problem"] != "least_squares"]
+    gaps = [r["gap_rel"] for r in relu if r.get("gap_rel") is not None]
+    kinds = sorted({r["certificate"] for r in relu}) or ["none"]
+    return {"certificate": "/".join(kinds), "max_gap_rel": max(gaps) if gaps else None,
+            "n_solves": len(record["reports"])}
+
+
+def _progress_line(record: dict, L: int, elapsed_total: float) -> str:
+    s = block_summary(record)
+    gap = "n/a" if s["max_gap_rel"] is None else f"{s['max_gap_rel']:.1e}"
+    return (f"block {record['block']:>2}/{L}  n_i={record['n_i']}  loss={record['objective']:.5g}  "
+            f"gap={gap} ({s['certificate']})  {record['time_s']:.2f}s  elapsed {elapsed_total:.1f}s")
+
+
+def format_block_table(records: list) -> str:
+    """A plain-text table of per-block results (loss, certificate, gap, solves, time)."""
+    lines = [f"{'block':>5} {'n_i':>4} {'train loss':>12} {'certificate':>20} {'max gap_rel':>11} "
+             f"{'solves':>6} {'time s':>8}"]
+    for r in records:
+        s = block_summary(r)
+        gap = "n/a" if s["max_gap_rel"] is None else f"{s['max_gap_rel']:.1e}"
+        lines.append(f"{r['block']:>5} {r['n_i']:>4} {r['objective']:>12.6g} {s['certificate']:>20} {gap:>11} "
+                     f"{s['n_solves']:>6} {r['time_s']:>8.2f}")
+    return "\n".join(lines)
