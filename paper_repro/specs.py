@@ -1,0 +1,78 @@
+"""What each table runs: tasks, model rows, seeds, settings, and the paper's numbers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+#: Rows of every table: (label, method, block solver).
+MODELS = (
+    ("Implicit (Blockwise, Local Search)", "greedy", "local_search"),
+    ("Implicit (Blockwise, Alternating, convex)", "greedy", "alternating"),
+    ("Implicit (End-to-End)", "end_to_end", None),
+    ("FFN", "ffn", None),
+)
+
+#: The paper's Tables I–III (Section V): (metric, training time s). The convex row is not in the paper.
+PAPER = {
+    "smooth": {"Implicit (Blockwise, Local Search)": (0.29, 4), "Implicit (End-to-End)": (1.72, 51),
+               "FFN": (0.42, 14)},
+    "nonsmooth": {"Implicit (Blockwise, Local Search)": (0.52, 5), "Implicit (End-to-End)": (1.78, 44),
+                  "FFN": (0.59, 15)},
+    "mnist": {"Implicit (Blockwise, Local Search)": (0.9558, 819), "Implicit (End-to-End)": (0.6565, 1198),
+              "FFN": (0.9527, 380)},
+    "fashion-mnist": {"Implicit (Blockwise, Local Search)": (0.869, 791), "Implicit (End-to-End)": (0.5806, 1368),
+                      "FFN": (0.86, 379)},
+}
+
+TABLES = {"table1": ("smooth",), "table2": ("nonsmooth",), "table3": ("mnist", "fashion-mnist")}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a model row of a table on one task and seed."""
+
+    table: str
+    task: str
+    model: str
+    method: str
+    block_solver: str | None
+    seed: int
+    n: int
+    L: int
+    epochs: int | None = None
+    n_train: int | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.table}|{self.task}|{self.model}|seed={self.seed}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_specs(table: str, *, quick: bool) -> list[RunSpec]:
+    """All runs of ``table`` (paper settings, or the small ``--quick`` version)."""
+    specs = []
+    for task in TABLES[table]:
+        image = task in ("mnist", "fashion-mnist")
+        n, L = (32, 16) if image else (30, 10)
+        seeds = range(1) if image else (range(2) if quick else range(10))
+        for label, method, block_solver in MODELS:
+            epochs, n_train, options = None, None, {}
+            if image:
+                # Paper: 200 epochs on 60 000 samples. Quick: a 2 000-sample subset, few epochs, small model.
+                epochs = 2 if quick else 200
+                n_train = 2000 if quick else None
+                if quick:
+                    n, L = 8, 4
+            elif quick:
+                epochs = {"greedy": 100, "end_to_end": 100, "ffn": 300}[method]
+                n, L = 12, 4
+            if method == "greedy" and block_solver == "alternating":
+                epochs = None
+            specs.extend(
+                RunSpec(table, task, label, method, block_solver, seed, n, L, epochs, n_train, options)
+                for seed in seeds
+            )
+    return specs

@@ -1,0 +1,104 @@
+"""Aggregate run rows into Tables I–III and write them as Markdown, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cvximplicit._environment import environment
+
+from .specs import MODELS, PAPER, TABLES
+
+TITLES = {
+    "table1": "Table I — smooth function f1 (test RMSE over resampled training sets)",
+    "table2": "Table II — non-smooth function f2 (test RMSE over resampled training sets)",
+    "table3": "Table III — MNIST and Fashion-MNIST (test accuracy)",
+}
+
+
+def aggregate(table: str, rows: list[dict]) -> list[dict]:
+    """One row per (task, model): mean ± std of the metric and time over seeds, paper numbers beside."""
+    out = []
+    for task in TABLES[table]:
+        for label, _, _ in MODELS:
+            runs = [r for r in rows if r.get("task") == task and r.get("model") == label]
+            ok = [r for r in runs if not r.get("error")]
+            entry = {"task": task, "model": label, "n_runs": len(ok), "n_failed": len(runs) - len(ok),
+                     "errors": sorted({r["error"] for r in runs if r.get("error")})}
+            paper = PAPER[task].get(label)
+            entry["paper_metric"], entry["paper_train_time_s"] = paper if paper else (None, None)
+            if ok:
+                times = [r["train_time_s"] for r in ok]
+                entry["train_time_s"] = float(np.mean(times))
+                entry["train_time_s_std"] = float(np.std(times))
+                entry["n_params"] = int(ok[0]["n_params"])
+                metric = "test_accuracy" if "test_accuracy" in ok[0] else "test_rmse"
+                values = [r[metric] for r in ok]
+                entry[f"{metric}_mean"] = float(np.mean(values))
+                entry[f"{metric}_std"] = float(np.std(values))
+                if metric == "test_accuracy":
+                    entry["test_accuracy"] = entry["test_accuracy_mean"]
+                entry["n"], entry["L"], entry["n_train"] = ok[0]["n"], ok[0].get("L"), ok[0]["n_train"]
+            out.append(entry)
+    return out
+
+
+def write_table(table: str, rows: list[dict], out_dir: Path, *, command: str) -> dict:
+    """Write ``tableN.md``, ``.csv`` and ``.json``; return the JSON document."""
+    entries = aggregate(table, rows)
+    doc = {"table": table, "title": TITLES[table], "command": command, "rows": entries,
+           "environment": environment()}
+    (out_dir / f"{table}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out_dir / f"{table}.csv").write_text(_csv(entries))
+    (out_dir / f"{table}.md").write_text(_markdown(doc))
+    return doc
+
+
+def _metric(entry: dict) -> tuple[str, str, str]:
+    """(column name, ours, paper) formatted."""
+    if "test_accuracy_mean" in entry or entry["task"] in ("mnist", "fashion-mnist"):
+        ours = f"{100 * entry['test_accuracy_mean']:.2f} %" if "test_accuracy_mean" in entry else "failed"
+        paper = f"{100 * entry['paper_metric']:.2f} %" if entry["paper_metric"] is not None else "—"
+        return "test accuracy", ours, paper
+    ours = (f"{entry['test_rmse_mean']:.3f} ± {entry['test_rmse_std']:.3f}" if "test_rmse_mean" in entry
+            else "failed")
+    paper = f"{entry['paper_metric']:.2f}" if entry["paper_metric"] is not None else "—"
+    return "test RMSE", ours, paper
+
+
+def _markdown(doc: dict) -> str:
+    lines = [f"## {doc['title']}", "", f"Command: `{doc['command']}`", ""]
+    for task in dict.fromkeys(e["task"] for e in doc["rows"]):
+        entries = [e for e in doc["rows"] if e["task"] == task]
+        name = _metric(entries[0])[0]
+        lines += [f"### {task}", "",
+                  f"| model | train time (s) | {name} | params | runs | paper {name} | paper time (s) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for e in entries:
+            _, ours, paper = _metric(e)
+            time_s = f"{e['train_time_s']:.2f}" if "train_time_s" in e else "—"
+            ptime = "—" if e["paper_train_time_s"] is None else f"{e['paper_train_time_s']}"
+            runs = f"{e['n_runs']}" + (f" ({e['n_failed']} failed)" if e["n_failed"] else "")
+            lines.append(f"| {e['model']} | {time_s} | {ours} | {e.get('n_params', '—')} | {runs} | {paper} | "
+                         f"{ptime} |")
+        lines.append("")
+    env = doc["environment"]
+    lines.append(f"Environment: {env['cpu']} ({env['cpu_count']} CPUs), Python {env['python']}, "
+                 f"{env['date_utc']}; packages: "
+                 + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(entries: list[dict]) -> str:
+    fields = ["task", "model", "train_time_s", "train_time_s_std", "test_rmse_mean", "test_rmse_std",
+              "test_accuracy", "n_params", "n_runs", "n_failed", "paper_metric", "paper_train_time_s"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for e in entries:
+        writer.writerow(e)
+    return buf.getvalue()
