@@ -12,7 +12,8 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
 
 from .exceptions import NotFittedError, ValidationError
 from .partition import check_block_sizes, partition
@@ -117,14 +118,13 @@ class _ImplicitBase(BaseEstimator):
 
     def _outputs(self, X) -> np.ndarray:
         """``Ŷ`` with rows as samples."""
-        try:
-            check_is_fitted(self, "model_")
-        except Exception as exc:  # sklearn's NotFittedError
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(X, y) before using it"
-            ) from exc
+        self._check_fitted()
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.model_.predict(X.T).T
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) before using it")
 
     @property
     def A_(self):
@@ -140,7 +140,7 @@ class _ImplicitBase(BaseEstimator):
 
     def report_table(self) -> str:
         """Per-block table: training loss, certificate kind, worst gap, time."""
-        check_is_fitted(self, "model_")
+        self._check_fitted()
         return format_block_table(self.blocks_)
 
 
@@ -189,6 +189,11 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
     train_time_s_ : float
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def fit(self, X, y):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -212,15 +217,20 @@ class ImplicitClassifier(ClassifierMixin, _ImplicitBase):
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValidationError(f"y must contain at least 2 classes; got {list(self.classes_)}")
+            raise ValidationError(
+                f"y must contain at least 2 classes; got 1 class: {self.classes_.tolist()}"
+            )
         Y = np.eye(len(self.classes_))[labels]
         loss = "squared" if self.block_solver == "alternating" else "cross_entropy"
         return self._fit_targets(X, Y, loss)
 
     def decision_function(self, X):
-        return self._outputs(X)
+        """Model outputs, one column per class (binary: ``z_1 − z_0``, shape ``(m,)``)."""
+        Z = self._outputs(X)
+        return Z[:, 1] - Z[:, 0] if len(self.classes_) == 2 else Z
 
     def predict_proba(self, X):
         Z = self._outputs(X)
@@ -228,4 +238,5 @@ class ImplicitClassifier(ClassifierMixin, _ImplicitBase):
         return Z / Z.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self._outputs(X), axis=1)]
+        Z = self._outputs(X)
+        return self.classes_[np.argmax(Z, axis=1)]

@@ -8,6 +8,8 @@ callers (scikit-learn's checks, argparse wrappers) see the usual type.
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
 __all__ = [
     "CvxImplicitError",
     "ValidationError",
@@ -31,10 +33,11 @@ class ValidationError(CvxImplicitError, ValueError):
     """Bad input: wrong shape, NaN/inf, an out-of-range or unknown option."""
 
 
-class NotFittedError(CvxImplicitError, AttributeError):
+class NotFittedError(CvxImplicitError, _SklearnNotFittedError):
     """An estimator was used before ``fit``.
 
-    Subclasses :class:`AttributeError` like scikit-learn's ``NotFittedError``.
+    Subclasses scikit-learn's ``NotFittedError`` (itself a ``ValueError`` and an
+    ``AttributeError``), so scikit-learn's tooling recognises it.
     """
 
 

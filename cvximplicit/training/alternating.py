@@ -31,7 +31,7 @@ import numpy as np
 from ..exceptions import ValidationError
 from ..solvers.budget import fit_relu_budget
 from ..solvers.least_squares import solve_least_squares
-from .block import BlockProblem, BlockResult, block_loss, register_block_solver
+from .block import BlockProblem, BlockResult, block_loss
 
 __all__ = ["AlternatingBlockSolver"]
 
@@ -129,4 +129,4 @@ class AlternatingBlockSolver:
         return C
 
 
-register_block_solver("alternating", AlternatingBlockSolver)
+

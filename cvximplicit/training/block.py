@@ -20,6 +20,7 @@ register factories with :func:`register_block_solver` and look them up with
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -148,6 +149,13 @@ class BlockSolver(Protocol):
 
 _REGISTRY: dict[str, Callable[..., BlockSolver]] = {}
 
+#: Built-in block solvers, imported only when first asked for (the local-search
+#: module needs torch at solve time, the alternating one needs cvxpy).
+_BUILTIN = {
+    "alternating": ("cvximplicit.training.alternating", "AlternatingBlockSolver"),
+    "local_search": ("cvximplicit.baselines.local_search", "LocalSearchBlockSolver"),
+}
+
 
 def register_block_solver(name: str, factory: Callable[..., BlockSolver]) -> None:
     """Register ``factory(**options) -> BlockSolver`` under ``name``."""
@@ -158,8 +166,7 @@ def register_block_solver(name: str, factory: Callable[..., BlockSolver]) -> Non
 
 def available_block_solvers() -> tuple[str, ...]:
     """Names accepted by :func:`get_block_solver`."""
-    _load_builtin()
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted(set(_REGISTRY) | set(_BUILTIN)))
 
 
 def get_block_solver(name: str, **options) -> BlockSolver:
@@ -170,24 +177,16 @@ def get_block_solver(name: str, **options) -> BlockSolver:
     ValidationError
         If ``name`` is unknown; the message lists the valid names.
     """
-    _load_builtin()
+    if name not in _REGISTRY and name in _BUILTIN:
+        module, attribute = _BUILTIN[name]
+        _REGISTRY[name] = getattr(importlib.import_module(module), attribute)
     try:
         factory = _REGISTRY[name]
     except (KeyError, TypeError):
         raise ValidationError(
-            f"unknown block solver {name!r}; valid names are {sorted(_REGISTRY)}"
+            f"unknown block solver {name!r}; valid names are {list(available_block_solvers())}"
         ) from None
     return factory(**options)
-
-
-def _load_builtin() -> None:
-    """Import the modules that register the built-in block solvers.
-
-    Both imports are cheap: the local-search module imports torch lazily, only
-    when a solve runs.
-    """
-    from . import alternating  # noqa: F401  (registers "alternating")
-    from ..baselines import local_search  # noqa: F401  (registers "local_search")
 
 
 def block_loss(Y: np.ndarray, Y_hat: np.ndarray, loss: str) -> float:
