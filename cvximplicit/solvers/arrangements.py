@@ -1,0 +1,148 @@
+"""Activation patterns (hyperplane arrangements) ``D_k = diag(1[M g_k ≥ 0])`` for program (12).
+
+Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũᵀ``, the
+block's stacked input with its bias column); a pattern array is ``(m, P)``
+``bool`` whose column ``k`` is the diagonal of ``D_k``.
+
+- :func:`exact_patterns_1d` — *all* arrangements of ``M = [u, 1]`` (a scalar
+  input plus bias). ``1[g_0 u + g_1 ≥ 0]`` is a *suffix* ``{u ≥ t}`` of the sorted
+  points when ``g_0 > 0``, a *prefix* ``{u ≤ t}`` when ``g_0 < 0`` and all-ones or
+  all-zero when ``g_0 = 0``; with ``K`` distinct values of ``u`` there are
+  ``2K − 1`` distinct non-empty patterns (the all-ones one is both a prefix and a
+  suffix). Tied values of ``u`` are always on the same side.
+- :func:`sample_patterns` — Gaussian gates ``g ~ N(0, I_d)`` (as scnn does);
+  duplicate and all-zero patterns are removed.
+
+With all arrangements the convex program is exact (certificate ``"global"``);
+with sampled ones it is the problem restricted to those patterns
+(``"restricted"``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exceptions import ValidationError
+
+__all__ = ["exact_patterns_1d", "sample_patterns", "threshold_structure_1d", "unique_patterns"]
+
+
+def _as_u(u) -> np.ndarray:
+    u = np.asarray(u, dtype=float)
+    if u.ndim == 2 and 1 in u.shape:
+        u = u.ravel()
+    if u.ndim != 1 or u.size == 0:
+        raise ValidationError(f"u must be a non-empty 1-D array of m scalar inputs; got shape {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise ValidationError("u must be finite; got NaN or inf entries")
+    return u
+
+
+def exact_patterns_1d(u) -> np.ndarray:
+    """All hyperplane arrangements of ``M = [u, 1]`` (scalar input plus bias).
+
+    Parameters
+    ----------
+    u : array_like, shape (m,)
+        The scalar input of each sample.
+
+    Returns
+    -------
+    patterns : ndarray of bool, shape (m, P)
+        Column ``k`` is ``1[g_0 u + g_1 ≥ 0]`` for some ``g``; every such non-empty
+        pattern appears exactly once. ``P = 2K − 1`` for ``K`` distinct values of
+        ``u``. Order: the suffixes ``{u ≥ t_j}`` for ``j = 1..K`` (``t`` the sorted
+        distinct values; ``j = 1`` is all-ones), then the prefixes ``{u ≤ t_j}``
+        for ``j = 1..K−1``.
+
+    Examples
+    --------
+    >>> exact_patterns_1d([0.0, 2.0, 1.0]).astype(int)
+    array([[1, 0, 0, 1, 1],
+           [1, 1, 1, 0, 0],
+           [1, 1, 0, 0, 1]])
+    """
+    u = _as_u(u)
+    t, level = np.unique(u, return_inverse=True)  # level[i]: index of u_i among the K distinct values
+    K = t.size
+    j = np.arange(K)
+    suffix = level[:, None] >= j[None, :]  # {u ≥ t_j}, j = 0..K-1
+    prefix = level[:, None] <= j[None, : K - 1]  # {u ≤ t_j}, j = 0..K-2 (j = K-1 is all-ones)
+    return np.hstack([suffix, prefix])
+
+
+def threshold_structure_1d(u, patterns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Describe each pattern as a suffix or prefix of the sorted distinct values of ``u``.
+
+    Used by the reduced 1-D formulation of program (12).
+
+    Returns
+    -------
+    None
+        If some pattern is not a threshold set ``{u ≥ t}`` / ``{u ≤ t}`` of ``u``.
+    (t, level, kind, j) : tuple of ndarrays
+        ``t`` (K,) sorted distinct values; ``level`` (m,) index of each ``u_i`` in
+        ``t``; for each pattern ``k``, ``kind[k]`` is ``+1`` for the suffix
+        ``{u ≥ t_{j[k]}}`` and ``−1`` for the prefix ``{u ≤ t_{j[k]}}``.
+    """
+    u = _as_u(u)
+    patterns = np.asarray(patterns, dtype=bool)
+    t, level = np.unique(u, return_inverse=True)
+    K = t.size
+    P = patterns.shape[1]
+    kind = np.zeros(P, dtype=int)
+    jj = np.zeros(P, dtype=int)
+    for k in range(P):
+        on = patterns[:, k]
+        if not on.any():
+            return None
+        lo, hi = int(level[on].min()), int(level[on].max())
+        covered = (level >= lo) & (level <= hi)
+        if not np.array_equal(on, covered):
+            return None
+        if hi == K - 1:
+            kind[k], jj[k] = 1, lo
+        elif lo == 0:
+            kind[k], jj[k] = -1, hi
+        else:
+            return None
+    return t, level, kind, jj
+
+
+def unique_patterns(patterns: np.ndarray) -> np.ndarray:
+    """Drop all-zero and duplicate columns of an ``(m, P)`` bool array, keeping first occurrences."""
+    patterns = np.asarray(patterns, dtype=bool)
+    patterns = patterns[:, patterns.any(axis=0)]
+    if patterns.shape[1] == 0:
+        return patterns
+    packed = np.packbits(patterns, axis=0)  # (ceil(m/8), P)
+    _, first = np.unique(packed.T, axis=0, return_index=True)
+    return patterns[:, np.sort(first)]
+
+
+def sample_patterns(M, n_patterns, *, seed=0) -> np.ndarray:
+    """Sample activation patterns ``1[M g ≥ 0]`` from Gaussian gates ``g ~ N(0, I_d)``.
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Block input, **rows are samples** (bias column included).
+    n_patterns : int
+        Number of gates drawn; after removing duplicate and all-zero patterns
+        fewer columns may remain.
+    seed : int
+        Seed of :func:`numpy.random.default_rng`; the same seed gives the same patterns.
+
+    Returns
+    -------
+    patterns : ndarray of bool, shape (m, P), ``P <= n_patterns``
+        Distinct, non-empty patterns in the order of their first draw.
+    """
+    M = np.asarray(M, dtype=float)
+    if M.ndim != 2:
+        raise ValidationError(f"M must be a 2-D array (m samples × d features); got shape {M.shape}")
+    if isinstance(n_patterns, bool) or not isinstance(n_patterns, (int, np.integer)) or n_patterns < 1:
+        raise ValidationError(f"n_patterns must be a positive integer; got n_patterns={n_patterns!r}")
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((M.shape[1], int(n_patterns)))
+    return unique_patterns(M @ G >= 0)

@@ -1,0 +1,214 @@
+"""Give block ``i`` exactly ``n_i`` neurons: a β path by bisection and a selection rule.
+
+The convex program (12) (:func:`~cvximplicit.solvers.solve_convex_relu`) has as
+many active neurons as its group sparsity allows; larger β gives fewer. For the
+budget ``n_i`` of Algorithm 1:
+
+1. **β_max.** At ``λ = Y`` (the residual of the zero network) with ``μ = 0`` the dual
+   constraint reads ``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂ ≤ β``; for β at least this value
+   the zero solution is optimal (its dual certificate is exact), so
+   ``β_max = max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``.
+2. **Bisection on log β** in ``[β_max · BETA_MIN_RATIO, β_max]`` for the smallest β
+   whose solution has at most ``n_i`` active neurons (active: group norm above
+   :data:`~cvximplicit.solvers.convex_relu.NEURON_TOL` times the largest); it
+   stops early when exactly ``n_i`` are active, when ``hi/lo ≤ 1 + BETA_RTOL`` or
+   after ``max_bisection`` solves. The patterns are fixed along the path, so the
+   compiled conic problem is re-used (β is a DPP parameter) and the first-order
+   engine is warm-started.
+3. **Selection.** Keep the ``n_i`` neurons with the largest contribution
+   ``‖W2[:, j]‖ · ‖W1[j]‖`` (for decoded neurons, the group norm); if fewer are
+   active, **pad with zero neurons** (zero input and output weights: they output
+   0 and cost nothing). The output weights are **not** re-fitted here: Algorithm 2
+   re-fits ``C`` by least squares (11) right after this step.
+
+The result reports the convex lower bound at the chosen β, the ``n_i``-neuron
+nonconvex objective ``½‖relu(M W1ᵀ) W2ᵀ − Y‖² + (β/2)(‖W1‖² + ‖W2‖²)`` and their
+gap. With a ``"global"`` certificate that gap bounds how far the ``n_i``-neuron
+network is from the best network of *any* width at that β.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..exceptions import ValidationError
+from .convex_relu import (
+    NEURON_TOL,
+    ConvexReLUSolution,
+    _certificate,
+    _resolve_patterns,
+    _validate,
+    solve_convex_relu,
+)
+from .report import SolveReport
+
+__all__ = ["BlockFit", "fit_relu_budget", "beta_max", "select_neurons", "BETA_MIN_RATIO", "BETA_RTOL"]
+
+#: Lower end of the bisection bracket, relative to β_max.
+BETA_MIN_RATIO = 1e-4
+#: Bisection stops when ``hi / lo <= 1 + BETA_RTOL``.
+BETA_RTOL = 1e-2
+
+
+@dataclass
+class BlockFit:
+    """An ``n_i``-neuron shallow ReLU fit of one block with its certificate.
+
+    Attributes
+    ----------
+    W1 : ndarray, shape (n_neurons, d)
+        Input weights (rows are neurons; zero rows are padding).
+    W2 : ndarray, shape (q, n_neurons)
+        Output weights; prediction ``relu(M @ W1.T) @ W2.T``.
+    beta : float
+        The chosen β.
+    objective : float
+        The ``n_i``-neuron nonconvex objective at ``beta`` (``relu_network_objective``).
+    convex_bound : float or None
+        Certified lower bound of the convex program at ``beta``.
+    gap_abs, gap_rel : float or None
+        ``objective − convex_bound`` and that over ``max(1, |objective|)``.
+    report : SolveReport
+        The convex solve at ``beta`` (its ``certificate`` says ``"global"`` or ``"restricted"``).
+    reports : list of SolveReport
+        Every convex solve of the path, in order.
+    n_active : int
+        Active neurons of the convex solution at ``beta`` (before selection/padding).
+    path : list of dict
+        ``{"beta", "n_active", "objective", "gap_rel"}`` per solve.
+    """
+
+    W1: np.ndarray
+    W2: np.ndarray
+    beta: float
+    objective: float
+    convex_bound: float | None
+    gap_abs: float | None
+    gap_rel: float | None
+    report: SolveReport
+    reports: list = field(default_factory=list)
+    n_active: int = 0
+    path: list = field(default_factory=list)
+
+
+def beta_max(M, Y, patterns) -> float:
+    """``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``: for β at least this, the zero network is optimal.
+
+    ``M`` ``(m, d)`` and ``Y`` ``(m, q)`` have rows as samples; ``patterns`` is ``(m, P)`` bool.
+    """
+    M = np.asarray(M, dtype=float)
+    Y = np.asarray(Y, dtype=float).reshape(M.shape[0], -1)
+    D = np.asarray(patterns, dtype=float)
+    best = 0.0
+    for c in range(Y.shape[1]):
+        G = M.T @ (D * Y[:, c : c + 1])  # (d, P): column k is Mᵀ D_k y_c
+        best = max(best, float(np.linalg.norm(G, axis=0).max(initial=0.0)))
+    return best
+
+
+def select_neurons(W1, W2, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the ``n_neurons`` neurons with the largest ``‖W2[:, j]‖·‖W1[j]‖``; pad with zero neurons.
+
+    Ties keep the earlier neuron. Returns ``W1`` ``(n_neurons, d)`` and ``W2`` ``(q, n_neurons)``.
+    """
+    W1 = np.asarray(W1, dtype=float)
+    W2 = np.asarray(W2, dtype=float)
+    k, d = W1.shape
+    q = W2.shape[0]
+    score = np.linalg.norm(W2, axis=0) * np.linalg.norm(W1, axis=1)
+    keep = np.sort(np.argsort(-score, kind="stable")[:n_neurons])
+    out1, out2 = np.zeros((n_neurons, d)), np.zeros((q, n_neurons))
+    out1[: keep.size], out2[:, : keep.size] = W1[keep], W2[:, keep]
+    return out1, out2
+
+
+def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=100, seed=0, solver="auto",
+                    solver_opts=None, max_bisection=20) -> BlockFit:
+    """Fit a shallow ReLU network with exactly ``n_neurons`` neurons through program (12).
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Block input, rows are samples (``M = Ũ_iᵀ``, bias column included).
+    Y : array_like, shape (m, q) or (m,)
+        Targets (the residual ``Ỹᵀ`` of Algorithm 2), rows are samples.
+    n_neurons : int
+        The block budget ``n_i`` ≥ 1.
+    beta : "path" or float
+        ``"path"``: bisection for the smallest β with at most ``n_neurons`` active
+        neurons (module docstring); a float: a single solve at that β, then selection.
+    patterns, n_patterns, seed, solver, solver_opts
+        As in :func:`~cvximplicit.solvers.solve_convex_relu`; the patterns are
+        drawn once and kept along the path.
+    max_bisection : int
+        Maximal number of convex solves of the bisection.
+
+    Returns
+    -------
+    BlockFit
+
+    Raises
+    ------
+    ValidationError
+        Bad ``n_neurons``, ``beta``, ``max_bisection`` or data (see ``solve_convex_relu``).
+    """
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
+        raise ValidationError(f"n_neurons must be a positive integer (the block budget n_i); got {n_neurons!r}")
+    if isinstance(max_bisection, bool) or not isinstance(max_bisection, (int, np.integer)) or max_bisection < 1:
+        raise ValidationError(f"max_bisection must be a positive integer; got {max_bisection!r}")
+    path_mode = isinstance(beta, str)
+    if path_mode and beta != "path":
+        raise ValidationError(f"beta must be 'path' or a positive float; got beta={beta!r}")
+    M, Y, _ = _validate(M, Y, 1.0 if path_mode else beta)
+    pats, _, _ = _resolve_patterns(M, patterns, n_patterns, seed)
+    n_neurons = int(n_neurons)
+    reports, path = [], []
+    warm = {}
+
+    def solve(b: float) -> tuple[ConvexReLUSolution, int]:
+        opts = solver_opts
+        if warm:  # the previous solve used the first-order engine: warm-start it
+            opts = {"V0": warm["V"], "W0": warm["W"], **dict(solver_opts or {})}
+        sol = solve_convex_relu(M, Y, beta=b, patterns=pats, solver=solver, solver_opts=opts)
+        if sol.report.solver == "FISTA":
+            warm.update(V=sol.V, W=sol.W)
+        n_act = int(sol.report.extra["n_active_neurons"])
+        reports.append(sol.report)
+        path.append({"beta": b, "n_active": n_act, "objective": sol.report.objective,
+                     "gap_rel": sol.report.gap_rel})
+        return sol, n_act
+
+    if not path_mode:
+        chosen, n_act = solve(float(beta))
+    else:
+        hi = beta_max(M, Y, pats)
+        if hi <= 0:  # Y is orthogonal to every D_k M: the zero network is optimal for any β
+            chosen, n_act = solve(1.0)
+        else:
+            lo = hi * BETA_MIN_RATIO
+            chosen, n_act = solve(lo)
+            if n_act > n_neurons:
+                best = None
+                for _ in range(max_bisection - 1):
+                    if hi / lo <= 1.0 + BETA_RTOL:
+                        break
+                    mid = math.sqrt(lo * hi)
+                    sol, n_mid = solve(mid)
+                    if n_mid <= n_neurons:
+                        hi, best = mid, (sol, n_mid)
+                        if n_mid == n_neurons:
+                            break
+                    else:
+                        lo = mid
+                chosen, n_act = best if best is not None else solve(hi)
+    W1_all, W2_all = chosen.neurons(tol=NEURON_TOL)
+    W1, W2 = select_neurons(W1_all, W2_all, n_neurons)
+    b = float(chosen.beta)
+    objective = float(_certificate().relu_network_objective(M, Y, W1, W2, b))
+    bound = chosen.report.bound
+    gap_abs, gap_rel = SolveReport.gaps(objective, bound)
+    return BlockFit(W1=W1, W2=W2, beta=b, objective=objective, convex_bound=bound, gap_abs=gap_abs,
+                    gap_rel=gap_rel, report=chosen.report, reports=reports, n_active=n_act, path=path)
