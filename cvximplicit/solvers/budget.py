@@ -35,14 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ValidationError
-from .convex_relu import (
-    NEURON_TOL,
-    ConvexReLUSolution,
-    _certificate,
-    _resolve_patterns,
-    _validate,
-    solve_convex_relu,
-)
+from . import convex_relu as _convex_relu
+from .convex_relu import NEURON_TOL, ConvexReLUSolution, _resolve_patterns, _validate, solve_convex_relu
 from .report import SolveReport
 
 __all__ = ["BlockFit", "fit_relu_budget", "beta_max", "select_neurons", "BETA_MIN_RATIO", "BETA_RTOL"]
@@ -207,7 +201,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
     W1_all, W2_all = chosen.neurons(tol=NEURON_TOL)
     W1, W2 = select_neurons(W1_all, W2_all, n_neurons)
     b = float(chosen.beta)
-    objective = float(_certificate().relu_network_objective(M, Y, W1, W2, b))
+    objective = float(_convex_relu._certificate().relu_network_objective(M, Y, W1, W2, b))
     bound = chosen.report.bound
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     return BlockFit(W1=W1, W2=W2, beta=b, objective=objective, convex_bound=bound, gap_abs=gap_abs,

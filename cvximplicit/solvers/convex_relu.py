@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 #: A group ``V[k,:,c]`` (or ``W``) is an active neuron when its norm exceeds
-#: ``NEURON_TOL`` times the largest group norm of the solution (interior-point
+#: ``NEURON_TOL · max(largest group norm, ‖Y‖_F/‖M‖_F)`` (interior-point
 #: solutions leave inactive groups at ~1e-9 relative, not exactly 0).
 NEURON_TOL = 1e-6
 
@@ -114,6 +114,10 @@ class ConvexReLUSolution:
         bound, gap, times, certificate kind (``"global"``/``"restricted"``) and
         ``extra`` (``n_patterns``, ``beta``, ``n_active_neurons``, ``m``, ``d``, ``q``,
         ``network_objective``, ``constraint_violation``, ``formulation``).
+    scale : float
+        ``‖Y‖_F / ‖M‖_F``, the natural size of a group norm; the neuron threshold
+        is ``tol · max(largest group norm, scale)`` so an all-zero solution
+        (β ≥ β_max, groups at ~1e-10) decodes to no neurons.
     """
 
     V: np.ndarray
@@ -121,17 +125,18 @@ class ConvexReLUSolution:
     patterns: np.ndarray
     beta: float
     report: SolveReport
+    scale: float = 0.0
 
     def neurons(self, tol: float = NEURON_TOL) -> tuple[np.ndarray, np.ndarray]:
         """Decode the ReLU network: ``W1`` ``(k, d)`` input weights, ``W2`` ``(q, k)`` output weights.
 
-        Each group ``V[k,:,c]`` with ``‖V[k,:,c]‖ > tol · max_group_norm`` becomes a
+        Each group ``V[k,:,c]`` with ``‖V[k,:,c]‖ > tol · max(max_group_norm, scale)`` becomes a
         neuron with input weights ``V/√‖V‖`` and output weight ``+√‖V‖`` on output
         ``c`` (zero on the others); ``W`` groups give output weight ``−√‖W‖``. The
         ``V`` neurons come first, each ordered by ``(k, c)``. ``tol=0`` keeps every
         non-zero group. Prediction: ``relu(M @ W1.T) @ W2.T``.
         """
-        return _decode(self.V, self.W, tol)
+        return _decode(self.V, self.W, tol, self.scale)
 
     def predict(self, M) -> np.ndarray:
         """Network prediction ``relu(M W1ᵀ) W2ᵀ``, shape ``(m, q)``, for ``M`` ``(m, d)`` (rows are samples).
@@ -146,14 +151,14 @@ class ConvexReLUSolution:
         return np.maximum(M @ W1.T, 0.0) @ W2.T
 
 
-def _decode(V: np.ndarray, W: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _decode(V: np.ndarray, W: np.ndarray, tol: float, scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     if not tol >= 0:
         raise ValidationError(f"tol must be >= 0; got tol={tol!r}")
     P, d, q = V.shape
     nv = np.linalg.norm(V, axis=1)  # (P, q)
     nw = np.linalg.norm(W, axis=1)
     largest = max(float(nv.max(initial=0.0)), float(nw.max(initial=0.0)))
-    thr = tol * largest
+    thr = tol * max(largest, scale)
     rows, outs = [], []
     for norms, Z, sign in ((nv, V, 1.0), (nw, W, -1.0)):
         ks, cs = np.nonzero((norms > thr) & (norms > 0))
@@ -486,6 +491,8 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         mus = built.multipliers()
         formulation = built.name + (" (cached)" if cached else "")
         first_order_report = None
+    if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
+        V, W = np.zeros_like(V), np.zeros_like(W)
     t_cert = time.perf_counter()
     residual = Y - convex_fit(M, pats, V, W)  # λ, (m, q)
     mu_pos, mu_neg = (None, None) if mus is None else mus
@@ -500,7 +507,8 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     W1, W2 = _decode(V, W, 0.0)
     network_objective = float(cert.relu_network_objective(M, Y, W1, W2, beta))
-    n_active = _decode(V, W, NEURON_TOL)[0].shape[0]
+    scale = float(np.linalg.norm(Y)) / max(float(np.linalg.norm(M)), 1e-300)
+    n_active = _decode(V, W, NEURON_TOL, scale)[0].shape[0]
     extra = {
         "n_patterns": P, "beta": beta, "n_active_neurons": int(n_active), "m": m, "d": d, "q": q,
         "formulation": formulation, "network_objective": network_objective,
@@ -512,7 +520,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         gap_rel=gap_rel, iterations=iters, compile_time_s=float(compile_s), solve_time_s=float(solve_s),
         certificate=kind, residual=None, extra=extra,
     )
-    return ConvexReLUSolution(V=V, W=W, patterns=pats, beta=beta, report=report)
+    return ConvexReLUSolution(V=V, W=W, patterns=pats, beta=beta, report=report, scale=scale)
 
 
 def _solve_first_order(M, Y, pats, beta, solver_opts):

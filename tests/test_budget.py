@@ -1,0 +1,120 @@
+"""Budget: β path/bisection and selection give exactly n_i neurons, with a certified gap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cvximplicit.exceptions import ValidationError
+from cvximplicit.solvers import exact_patterns_1d, fit_relu_budget, solve_convex_relu
+from cvximplicit.solvers.budget import beta_max, select_neurons
+
+#: Interior-point (Clarabel, tolerances 1e-9) relative accuracy of objective values.
+CLARABEL_OBJ_RTOL = 1e-6
+
+
+def network_objective(M, Y, W1, W2, beta):
+    """½‖relu(M W1ᵀ) W2ᵀ − Y‖² + β/2 (‖W1‖² + ‖W2‖²), independent numpy reference."""
+    Y = Y.reshape(M.shape[0], -1)
+    pred = np.maximum(M @ W1.T, 0.0) @ W2.T
+    return 0.5 * np.sum((pred - Y) ** 2) + 0.5 * beta * (np.sum(W1**2) + np.sum(W2**2))
+
+
+def smooth_block(m, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-5, 5, m)
+    f = 5 * np.cos(np.pi * u) * np.exp(-np.abs(u) / 2)
+    return np.c_[u, np.ones(m)], rng.uniform(f - 1, f + 1)
+
+
+@pytest.mark.parametrize("n_neurons", [1, 3, 8])
+def test_path_gives_exactly_n_neurons_with_certified_gap(n_neurons):
+    M, y = smooth_block(120)
+    fit = fit_relu_budget(M, y, n_neurons)
+    assert fit.W1.shape == (n_neurons, 2) and fit.W2.shape == (1, n_neurons)
+    assert fit.n_active <= n_neurons
+    assert fit.report.certificate == "global"
+    assert fit.objective == pytest.approx(network_objective(M, y, fit.W1, fit.W2, fit.beta), rel=1e-12)
+    assert fit.convex_bound == pytest.approx(fit.report.bound)
+    assert fit.gap_abs == pytest.approx(fit.objective - fit.convex_bound)
+    assert fit.gap_abs >= -CLARABEL_OBJ_RTOL * abs(fit.objective)  # the bound is a lower bound
+    # Bisection bracket: one solve in the path with more than n_neurons, at a smaller β.
+    assert any(p["n_active"] > n_neurons and p["beta"] < fit.beta for p in fit.path)
+    assert len(fit.reports) == len(fit.path)
+
+
+def test_selection_keeps_largest_contributions():
+    W1 = np.array([[1.0, 0.0], [0.0, 3.0], [2.0, 2.0]])
+    W2 = np.array([[1.0, -1.0, 0.1], [0.0, 0.0, 0.0]])
+    out1, out2 = select_neurons(W1, W2, 2)  # scores: 1, 3, 0.283
+    np.testing.assert_array_equal(out1, W1[:2])
+    np.testing.assert_array_equal(out2, W2[:, :2])
+    pad1, pad2 = select_neurons(W1, W2, 5)
+    assert pad1.shape == (5, 2) and pad2.shape == (2, 5)
+    assert np.all(pad1[3:] == 0) and np.all(pad2[:, 3:] == 0)
+
+
+def test_fixed_beta_truncates_to_budget():
+    M, y = smooth_block(80)
+    sol = solve_convex_relu(M, y, beta=0.05)
+    n_conv = sol.report.extra["n_active_neurons"]
+    assert n_conv > 4
+    fit = fit_relu_budget(M, y, 4, beta=0.05)
+    assert fit.W1.shape == (4, 2) and fit.beta == 0.05 and len(fit.reports) == 1
+    W1_all, W2_all = sol.neurons()
+    contrib = np.sort(np.linalg.norm(W1_all, axis=1) * np.abs(W2_all[0]))[::-1][:4]
+    # The convex optimum is unique in value, not in its neurons (weight can shift between
+    # neighbouring patterns), so two solves agree on the neurons only to ~1e-4.
+    np.testing.assert_allclose(np.sort(np.linalg.norm(fit.W1, axis=1) * np.abs(fit.W2[0]))[::-1], contrib,
+                               rtol=1e-3)
+    # Truncation can only raise the objective above the certified bound.
+    assert fit.objective >= fit.convex_bound
+
+
+def test_padding_when_fewer_neurons_are_active():
+    M, y = smooth_block(30)
+    fit = fit_relu_budget(M, y, 500)  # more than any solution has
+    assert fit.W1.shape == (500, 2)
+    assert np.count_nonzero(np.linalg.norm(fit.W1, axis=1)) == fit.n_active < 500
+    assert len(fit.path) == 1  # the smallest β of the bracket already fits
+
+
+def test_beta_max_is_the_zero_threshold():
+    M, y = smooth_block(50)
+    pats = exact_patterns_1d(M[:, 0])
+    b = beta_max(M, y, pats)
+    expected = max(np.linalg.norm(M.T @ (p * y)) for p in pats.T.astype(float))
+    assert b == pytest.approx(expected)
+    assert solve_convex_relu(M, y, beta=b * 1.001).report.extra["n_active_neurons"] == 0
+    assert solve_convex_relu(M, y, beta=b * 0.01).report.extra["n_active_neurons"] > 0
+
+
+def test_zero_targets_give_zero_network():
+    M, _ = smooth_block(20)
+    fit = fit_relu_budget(M, np.zeros(20), 3)
+    assert np.all(fit.W1 == 0) and fit.objective == 0.0
+
+
+def test_vector_output_budget():
+    M, y = smooth_block(60)
+    Y = np.c_[y, np.abs(y)]
+    fit = fit_relu_budget(M, Y, 4)
+    assert fit.W1.shape == (4, 2) and fit.W2.shape == (2, 4)
+    assert fit.objective == pytest.approx(network_objective(M, Y, fit.W1, fit.W2, fit.beta), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_neurons": 0}, "n_neurons must be a positive integer"),
+        ({"n_neurons": 2.5}, "n_neurons must be a positive integer"),
+        ({"n_neurons": 2, "beta": "grid"}, "beta must be 'path' or a positive float"),
+        ({"n_neurons": 2, "beta": -1.0}, "beta must be a positive"),
+        ({"n_neurons": 2, "max_bisection": 0}, "max_bisection must be a positive integer"),
+    ],
+)
+def test_validation(kwargs, match):
+    M, y = smooth_block(10)
+    n = kwargs.pop("n_neurons")
+    with pytest.raises(ValidationError, match=match):
+        fit_relu_budget(M, y, n, **kwargs)

@@ -1,0 +1,293 @@
+"""Ergen–Pilanci program (12): arrangements, reduced vs plain form, decoding, certificate, dispatch."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+import cvximplicit.solvers.convex_relu as convex_relu
+from cvximplicit.exceptions import SolverUnavailableError, ValidationError
+from cvximplicit.solvers import exact_patterns_1d, sample_patterns, solve_convex_relu
+
+#: Clarabel with CLARABEL_RELU_OPTS (gap/feasibility tolerances 1e-9): optimal values
+#: of two formulations of the same program agree to ~1e-8 relative; 1e-6 leaves room.
+CLARABEL_OBJ_RTOL = 1e-6
+#: The issue's certified-gap target for the exact 1-D block.
+GAP_REL_TARGET = 1e-6
+#: Constraint violation of an interior-point solution (feasibility tolerance 1e-9, scaled).
+CLARABEL_FEAS_ATOL = 1e-6
+#: The first-order engine is asked for tol=1e-6; its objective may differ by ~1e-4 relative.
+FISTA_OBJ_RTOL = 1e-3
+
+HAS_FIRST_ORDER = importlib.util.find_spec("cvximplicit.solvers.first_order") is not None
+needs_first_order = pytest.mark.skipif(
+    not HAS_FIRST_ORDER, reason="cvximplicit.solvers.first_order (the FISTA engine) is not in the tree yet"
+)
+
+
+# --------------------------------------------------------------------------- independent references
+def network_objective(M, Y, W1, W2, beta):
+    """½‖relu(M W1ᵀ) W2ᵀ − Y‖² + β/2 (‖W1‖² + ‖W2‖²), written out in numpy."""
+    Y = Y.reshape(M.shape[0], -1)
+    pred = np.maximum(M @ W1.T, 0.0) @ W2.T
+    return 0.5 * np.sum((pred - Y) ** 2) + 0.5 * beta * (np.sum(W1**2) + np.sum(W2**2))
+
+
+def plain_program_value(M, Y, patterns, beta):
+    """Program (12) written pattern by pattern, as in the paper (no reduction, no DPP)."""
+    Y = Y.reshape(M.shape[0], -1)
+    total = 0.0
+    for c in range(Y.shape[1]):
+        fit, reg, cons = 0, 0, []
+        for k in range(patterns.shape[1]):
+            D = patterns[:, k].astype(float)
+            v, w = cp.Variable(M.shape[1]), cp.Variable(M.shape[1])
+            fit = fit + cp.multiply(D, M @ (v - w))
+            reg = reg + cp.norm(v, 2) + cp.norm(w, 2)
+            cons += [cp.multiply(2 * D - 1, M @ v) >= 0, cp.multiply(2 * D - 1, M @ w) >= 0]
+        prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(fit - Y[:, c]) + beta * reg), cons)
+        prob.solve(solver="CLARABEL")
+        assert prob.status == "optimal"
+        total += prob.value
+    return total
+
+
+def smooth_block(m, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-5, 5, m)
+    f = 5 * np.cos(np.pi * u) * np.exp(-np.abs(u) / 2)
+    return np.c_[u, np.ones(m)], rng.uniform(f - 1, f + 1)
+
+
+# --------------------------------------------------------------------------- arrangements
+@pytest.mark.parametrize("seed, ties", [(0, False), (1, True), (2, True)])
+def test_exact_patterns_1d_equals_brute_force(seed, ties):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-3, 3, 25)
+    if ties:
+        u = np.round(u)  # many tied values
+    M = np.c_[u, np.ones_like(u)]
+    exact = exact_patterns_1d(u)
+    as_set = {tuple(col) for col in exact.T}
+    assert len(as_set) == exact.shape[1]  # no duplicates
+    assert exact.any(axis=0).all()  # no all-zero pattern
+    assert exact.shape[1] == 2 * np.unique(u).size - 1
+    # Brute force 1: 50k random gates never produce a pattern outside the set.
+    G = rng.standard_normal((2, 50_000)) * np.array([[1.0], [3.0]])
+    brute = M @ G >= 0
+    brute = brute[:, brute.any(axis=0)]
+    assert {tuple(col) for col in np.unique(brute, axis=1).T} <= as_set
+    # Brute force 2: gates through every gap between sorted values (and beyond the ends), both
+    # orientations, reach every pattern of the set.
+    t = np.unique(u)
+    cuts = np.concatenate([[t[0] - 1], (t[:-1] + t[1:]) / 2, [t[-1] + 1]])
+    gates = [np.array([s, -s * c]) for s in (1.0, -1.0) for c in cuts] + [np.array([0.0, 1.0])]
+    reached = {tuple(M @ g >= 0) for g in gates}
+    reached.discard(tuple(np.zeros(u.size, bool)))
+    assert reached == as_set
+
+
+def test_sample_patterns_seeded_and_deduplicated():
+    rng = np.random.default_rng(0)
+    M = np.c_[rng.standard_normal((300, 4)), np.ones(300)]
+    a = sample_patterns(M, 60, seed=3)
+    np.testing.assert_array_equal(a, sample_patterns(M, 60, seed=3))
+    assert not np.array_equal(a, sample_patterns(M, 60, seed=4))
+    assert a.dtype == bool and a.shape[0] == 300 and 0 < a.shape[1] <= 60
+    assert len({tuple(c) for c in a.T}) == a.shape[1] and a.any(axis=0).all()
+    # Exactly the thresholded gates of the seeded generator, in first-draw order.
+    G = np.random.default_rng(3).standard_normal((5, 60))
+    expected = []
+    for col in (M @ G >= 0).T:
+        if col.any() and not any(np.array_equal(col, e) for e in expected):
+            expected.append(col)
+    np.testing.assert_array_equal(a, np.array(expected).T)
+    # Duplicates are removed: a 1-D input has few distinct arrangements.
+    one_d = sample_patterns(np.c_[np.linspace(-1, 1, 50), np.ones(50)], 500, seed=0)
+    assert one_d.shape[1] < 100
+
+
+# --------------------------------------------------------------------------- reduced vs plain
+@pytest.mark.parametrize("layout", ["u_then_bias", "bias_then_u_negative_constant"])
+def test_reduced_1d_equals_plain_formulation(layout):
+    rng = np.random.default_rng(1)
+    m = 14
+    u = np.round(rng.uniform(-2, 2, m), 1)
+    u[3] = u[7]  # a guaranteed tie
+    Y = np.c_[np.sin(2 * u) + 0.1 * rng.standard_normal(m), u**2 - 1]
+    M = np.c_[u, np.ones(m)] if layout == "u_then_bias" else np.c_[-2.0 * np.ones(m), u]
+    sol = solve_convex_relu(M, Y, beta=0.3, patterns="exact", solver="CLARABEL")
+    assert sol.report.extra["formulation"].startswith("reduced_1d")
+    assert sol.report.certificate == "global"
+    reference = plain_program_value(M, Y, sol.patterns, 0.3)
+    assert sol.report.objective == pytest.approx(reference, rel=CLARABEL_OBJ_RTOL)
+    # The cvxpy-level plain formulation of the module agrees too (sampled patterns force it).
+    pats = sample_patterns(np.c_[rng.standard_normal((m, 2)), np.ones(m)], 10, seed=0)
+    plain = solve_convex_relu(M, Y, beta=0.3, patterns=pats, solver="CLARABEL")
+    assert plain.report.extra["formulation"].startswith("plain")
+    assert plain.report.objective == pytest.approx(plain_program_value(M, Y, pats, 0.3), rel=CLARABEL_OBJ_RTOL)
+
+
+# --------------------------------------------------------------------------- decoding and certificate
+@pytest.mark.parametrize("patterns", ["exact", "sampled"])
+def test_convex_optimum_equals_decoded_network_objective(patterns):
+    M, y = smooth_block(60)
+    if patterns == "sampled":
+        M = np.c_[M[:, :1], np.sin(M[:, :1]), np.ones((60, 1))]
+    sol = solve_convex_relu(M, y, beta=0.5, patterns=patterns, n_patterns=30, solver="CLARABEL")
+    W1, W2 = sol.neurons(tol=0.0)
+    assert W1.shape[1] == M.shape[1] and W2.shape == (1, W1.shape[0])
+    assert sol.report.extra["constraint_violation"] <= CLARABEL_FEAS_ATOL
+    assert network_objective(M, y, W1, W2, 0.5) == pytest.approx(sol.report.objective, rel=CLARABEL_OBJ_RTOL)
+    np.testing.assert_allclose(sol.predict(M), np.maximum(M @ W1.T, 0) @ W2.T)
+    # The default tolerance drops only negligible neurons.
+    W1t, W2t = sol.neurons()
+    assert W1t.shape[0] == sol.report.extra["n_active_neurons"] <= W1.shape[0]
+    assert network_objective(M, y, W1t, W2t, 0.5) == pytest.approx(sol.report.objective, rel=1e-5)
+    assert sol.report.certificate == ("global" if patterns == "exact" else "restricted")
+    assert sol.report.gap_rel <= GAP_REL_TARGET
+
+
+def test_closed_form_single_sample():
+    """m = 1: the only arrangement is {1}; optimum is soft-thresholding of y at β/‖x‖."""
+    x, y, beta = np.array([[3.0, 4.0]]), np.array([2.0]), 2.5  # ‖x‖ = 5
+    sol = solve_convex_relu(x, y, beta=beta, patterns=np.array([[True]]), solver="CLARABEL")
+    z = np.sign(y[0]) * max(abs(y[0]) - beta / 5.0, 0.0)
+    optimum = 0.5 * (y[0] - z) ** 2 + beta * abs(z) / 5.0
+    assert sol.report.objective == pytest.approx(optimum, rel=CLARABEL_OBJ_RTOL)
+    assert sol.report.bound == pytest.approx(optimum, rel=CLARABEL_OBJ_RTOL)
+    assert sol.predict(x)[0, 0] == pytest.approx(z, rel=1e-6)
+
+
+def test_global_certificate_against_local_search_and_random_networks():
+    """The bound is below every network; multi-start local search reaches it (tiny m)."""
+    rng = np.random.default_rng(5)
+    m, beta = 7, 0.2
+    u = np.sort(rng.uniform(-2, 2, m))
+    M, y = np.c_[u, np.ones(m)], np.sin(2 * u)
+    sol = solve_convex_relu(M, y, beta=beta, patterns="exact")
+    bound, opt = sol.report.bound, sol.report.objective
+    assert sol.report.certificate == "global" and bound <= opt + 1e-9
+    for width in (1, 3, 10):
+        for _ in range(50):
+            W1, W2 = rng.standard_normal((width, 2)), rng.standard_normal((1, width))
+            assert network_objective(M, y, W1, W2, beta) >= bound
+    width, best = 8, np.inf
+
+    def f(theta):  # objective and gradient of the width-8 network
+        W1, W2 = theta[: 2 * width].reshape(width, 2), theta[2 * width :].reshape(1, width)
+        Z = M @ W1.T
+        H = np.maximum(Z, 0.0)
+        r = H @ W2.T - y[:, None]
+        g1 = ((r @ W2) * (Z > 0)).T @ M + beta * W1
+        g2 = r.T @ H + beta * W2
+        return network_objective(M, y, W1, W2, beta), np.concatenate([g1.ravel(), g2.ravel()])
+
+    for _ in range(20):
+        res = minimize(f, rng.standard_normal(3 * width), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-12})
+        best = min(best, res.fun)
+    assert best >= bound - 1e-9
+    assert best == pytest.approx(opt, rel=1e-4)  # local search finds the certified global optimum
+
+
+def test_zero_solution_above_beta_max():
+    M, y = smooth_block(40)
+    beta_max = max(np.linalg.norm(M.T @ (p * y)) for p in exact_patterns_1d(M[:, 0]).T.astype(float))
+    sol = solve_convex_relu(M, y, beta=1.01 * beta_max)
+    assert sol.report.extra["n_active_neurons"] == 0
+    assert sol.report.objective == pytest.approx(0.5 * np.sum(y**2), rel=1e-7)
+    assert sol.report.bound == pytest.approx(0.5 * np.sum(y**2), rel=1e-7)
+
+
+def test_dpp_cache_resolves_without_recompiling_and_matches_fresh_solve():
+    M, y = smooth_block(80, seed=3)
+    first = solve_convex_relu(M, y, beta=0.7)
+    again = solve_convex_relu(M, 2 * y, beta=0.4)
+    assert "(cached)" in again.report.extra["formulation"]
+    convex_relu._CACHE.clear()
+    fresh = solve_convex_relu(M, 2 * y, beta=0.4)
+    assert "(cached)" not in fresh.report.extra["formulation"]
+    assert again.report.objective == pytest.approx(fresh.report.objective, rel=CLARABEL_OBJ_RTOL)
+    assert first.report.gap_rel <= GAP_REL_TARGET and again.report.gap_rel <= GAP_REL_TARGET
+
+
+def test_report_contents_vector_output():
+    M, y = smooth_block(50)
+    Y = np.c_[y, -y, np.abs(y)]
+    sol = solve_convex_relu(M, Y, beta=1.0)
+    P = sol.patterns.shape[1]
+    assert sol.V.shape == sol.W.shape == (P, 2, 3)
+    extra = sol.report.extra
+    assert (extra["n_patterns"], extra["beta"], extra["m"], extra["d"], extra["q"]) == (P, 1.0, 50, 2, 3)
+    assert sol.report.problem == "convex_relu" and sol.report.solver == "CLARABEL"
+    assert sol.report.gap_abs == pytest.approx(sol.report.objective - sol.report.bound)
+    # One-vs-all: the vector problem is the sum of the scalar ones.
+    parts = sum(solve_convex_relu(M, Y[:, c], beta=1.0).report.objective for c in range(3))
+    assert sol.report.objective == pytest.approx(parts, rel=CLARABEL_OBJ_RTOL)
+    W1, W2 = sol.neurons()
+    assert np.all(np.count_nonzero(W2, axis=0) == 1)  # each neuron feeds exactly one output
+
+
+# --------------------------------------------------------------------------- dispatch and validation
+def test_auto_uses_conic_for_small_and_first_order_for_large(monkeypatch):
+    rng = np.random.default_rng(0)
+    M, y = np.c_[rng.standard_normal((40, 3)), np.ones(40)], rng.standard_normal(40)
+    small = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
+    assert small.report.solver == "CLARABEL" and small.report.certificate == "restricted"
+    if not HAS_FIRST_ORDER:
+        pytest.skip("cvximplicit.solvers.first_order (the FISTA engine) is not in the tree yet")
+    monkeypatch.setattr(convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
+    large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
+    assert large.report.solver == "FISTA"
+    assert large.report.objective == pytest.approx(small.report.objective, rel=FISTA_OBJ_RTOL)
+
+
+@needs_first_order
+def test_fista_matches_conic_and_is_certified():
+    M, y = smooth_block(60)
+    conic = solve_convex_relu(M, y, beta=0.5, solver="CLARABEL")
+    fista = solve_convex_relu(M, y, beta=0.5, solver="FISTA", solver_opts={"tol": 1e-8, "max_iter": 20_000})
+    assert fista.report.solver == "FISTA" and fista.report.certificate == "global"
+    assert fista.report.bound <= conic.report.objective * (1 + 1e-9)
+    assert fista.report.objective == pytest.approx(conic.report.objective, rel=FISTA_OBJ_RTOL)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"beta": 0.0}, ValidationError, "beta must be a positive"),
+        ({"beta": 1.0, "patterns": "all"}, ValidationError, "patterns must be 'auto'"),
+        ({"beta": 1.0, "patterns": np.ones((3, 2), bool)}, ValidationError, r"shape \(m, P\)"),
+        ({"beta": 1.0, "solver": "NOPE"}, SolverUnavailableError, "unknown solver"),
+    ],
+)
+def test_validation(kwargs, error, match):
+    M, y = smooth_block(10)
+    with pytest.raises(error, match=match):
+        solve_convex_relu(M, y, **kwargs)
+
+
+def test_exact_needs_one_dimensional_input():
+    M = np.c_[np.random.default_rng(0).standard_normal((10, 2)), np.ones(10)]
+    with pytest.raises(ValidationError, match="patterns='exact'.*shape \\(10, 3\\)"):
+        solve_convex_relu(M, np.ones(10), beta=1.0, patterns="exact")
+    with pytest.raises(ValidationError, match="Y must have shape"):
+        solve_convex_relu(M, np.ones(9), beta=1.0)
+
+
+@pytest.mark.slow
+def test_exact_block_m500_within_two_seconds():
+    M, y = smooth_block(500)
+    convex_relu._CACHE.clear()
+    start = time.perf_counter()
+    sol = solve_convex_relu(M, y, beta=1.0)
+    elapsed = time.perf_counter() - start
+    assert sol.report.certificate == "global" and sol.report.gap_rel <= GAP_REL_TARGET
+    assert sol.patterns.shape[1] == 999
+    assert elapsed <= 2.0
