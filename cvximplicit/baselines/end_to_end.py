@@ -1,0 +1,294 @@
+"""End-to-end implicit training (El Ghaoui et al. 2021), the baseline of Section V.
+
+All of ``A`` (dense, ``n × n``), ``B``, ``C``, ``D`` of the implicit model (2)–(3)
+
+.. math::
+
+    \\hat Y = C X + D U, \\qquad X = \\phi(A X + B U)
+
+are trained jointly by projected Adam on the squared loss (8) or the softmax
+cross-entropy (9):
+
+- **forward**: Picard iteration ``X_{k+1} = φ(A X_k + B U)`` from ``X_0 = 0``
+  (or the previous step's fixed point for full-batch training), run without
+  autograd until ``‖X_{k+1} − X_k‖_F ≤ tol · max(1, ‖X_{k+1}‖_F)``;
+- **backward**: implicit differentiation.  With ``Z = A X + B U``,
+  ``J = φ'(Z)`` and ``G = ∂𝓛/∂X``, differentiating the fixed point gives
+  ``dX = J ⊙ (dA X + A dX + d(BU))``, so the adjoint ``H`` solves the fixed point
+
+  .. math::
+
+      H = J \\odot (G + A^\\top H),
+
+  again by Picard iteration (it contracts because ``|J| ≤ 1`` and
+  ``λ_PF(|A|) ≤ ‖A‖∞ ≤ κ < 1``); then ``∂𝓛/∂A = H Xᵀ`` and
+  ``∂𝓛/∂(BU) = H``.  The unrolled iterations are never back-propagated;
+- **projection**: after every optimizer step ``A ← Π(A)``, the Frobenius
+  projection onto ``{‖A‖∞ ≤ κ}`` (:mod:`cvximplicit.baselines.projection`), so the
+  model is well-posed at every iterate (Theorem 1).
+
+Orientation: public arrays have samples as columns (``U`` is ``p × m``);
+internally the tensors are transposed (samples as rows, ``X`` is ``m × n``)
+for contiguous mini-batches.  torch is imported lazily.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..activations import check_activation
+from ..exceptions import ConvergenceWarning, ValidationError
+from ..model import ImplicitModel
+from ..training.block import block_loss
+from . import _torch as engine
+from ._result import BaselineResult
+from .projection import project_inf_norm_ball
+
+__all__ = ["fit_end_to_end", "implicit_fixed_point", "DEFAULT_EPOCHS"]
+
+#: Epochs when ``epochs=None``: full-batch steps on the 500-sample regression
+#: tasks; the paper's 200 epochs for classification (MNIST-size, mini-batches).
+DEFAULT_EPOCHS = {"squared": 2000, "cross_entropy": 200}
+
+
+def fit_end_to_end(U, Y, *, n, activation="relu", loss="squared", kappa=0.95, lr=None, epochs=None,
+                   batch_size=None, input_bias=True, seed=0, device="cpu", picard_tol=1e-6,
+                   picard_max_iter=300, weight_decay=0.0, dtype="float64", verbose=False) -> BaselineResult:
+    """Train a dense implicit model end to end by projected Adam with implicit gradients.
+
+    Parameters
+    ----------
+    U : ndarray, shape (p, m)
+        Inputs, **columns are samples**.
+    Y : ndarray, shape (q, m)
+        Targets; one-hot columns for ``loss="cross_entropy"``.
+    n : int
+        State dimension (the paper uses the implicit models' ``n``: 30, 32).
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid"}
+    loss : {"squared", "cross_entropy"}
+        (8) or (9).
+    kappa : float
+        Radius of the well-posedness set ``‖A‖∞ ≤ κ``, ``0 ≤ κ < 1``.
+    lr : float, optional
+        Adam step; ``None`` → 0.01 (squared) / 0.001 (cross-entropy).
+    epochs : int, optional
+        ``None`` → :data:`DEFAULT_EPOCHS`.
+    batch_size : int, optional
+        ``None`` → full batch for ``m ≤ 4096``, else 256.
+    input_bias : bool
+        Append a constant row of ones to ``U`` (the last column of ``B`` and ``D`` is a bias).
+    seed : int
+        Seeds the initialisation and the mini-batch order.
+    device : {"cpu", "cuda"}
+    picard_tol, picard_max_iter : float, int
+        Stopping rule of the forward and adjoint Picard iterations.  With
+        ``‖A‖∞ ≤ κ`` each contracts at least by ``κ`` per iteration.
+    weight_decay : float
+        Adam's L2 penalty (0 by default).
+    dtype : {"float64", "float32"}
+        Training precision.
+    verbose : bool
+
+    Returns
+    -------
+    BaselineResult
+        ``model`` is an :class:`~cvximplicit.model.ImplicitModel` with dense ``A``
+        (``‖A‖∞ ≤ κ``), ``block_sizes = [1]*n``; ``info`` carries the settings,
+        ``final_loss`` (training loss of the returned model, float64 numpy),
+        ``inf_norm`` and the Picard statistics (largest iteration counts and how
+        many solves hit the cap).
+
+    Raises
+    ------
+    MissingDependencyError
+        If torch is not installed.
+    ValidationError
+        For invalid data or options.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If some forward or adjoint Picard solve stopped at ``picard_max_iter``.
+    """
+    torch = engine.require_torch("end-to-end implicit training (fit_end_to_end)")
+    U, Y = engine.check_data(U, Y, loss)
+    n = engine.check_positive_int("n", n)
+    check_activation(activation)
+    kappa = engine.check_positive_float("kappa", kappa, allow_zero=True)
+    if kappa >= 1.0:
+        raise ValidationError(f"kappa must be < 1 so that ‖A‖∞ ≤ κ implies well-posedness; got kappa={kappa}")
+    if not isinstance(input_bias, (bool, np.bool_)):
+        raise ValidationError(f"input_bias must be True or False; got {input_bias!r}")
+    lr = engine.resolve_lr(lr, loss)
+    epochs = DEFAULT_EPOCHS[loss] if epochs is None else engine.check_positive_int("epochs", epochs)
+    m = U.shape[1]
+    batch = engine.resolve_batch_size(batch_size, m)
+    picard_tol = engine.check_positive_float("picard_tol", picard_tol)
+    picard_max_iter = engine.check_positive_int("picard_max_iter", picard_max_iter)
+    weight_decay = engine.check_positive_float("weight_decay", weight_decay, allow_zero=True)
+    dev, tdtype = engine.resolve_device(torch, device), engine.resolve_dtype(torch, dtype)
+
+    U_eff = np.vstack([U, np.ones((1, m))]) if input_bias else U
+    p_eff, q = U_eff.shape[0], Y.shape[0]
+    A0, B0, C0, D0 = _initial_weights(torch, n, p_eff, q, kappa, seed)
+    stats = {"forward_max_iter": 0, "adjoint_max_iter": 0, "forward_capped": 0, "adjoint_capped": 0}
+
+    with engine.threads(torch, m * (n + p_eff) if batch is None else batch * (n + p_eff)):
+        inputs = engine.as_rows(torch, U_eff, dtype=tdtype, device=dev)
+        targets = engine.as_rows(torch, Y, dtype=tdtype, device=dev)
+        A, B, C, D = (torch.tensor(W, dtype=tdtype, device=dev, requires_grad=True) for W in (A0, B0, C0, D0))
+        warm = {"X": None, "H": None}
+
+        def batch_loss(idx):
+            V = inputs if idx is None else inputs.index_select(0, idx.to(dev))
+            T = targets if idx is None else targets.index_select(0, idx.to(dev))
+            X = implicit_fixed_point(A, V @ B.T, activation=activation, tol=picard_tol,
+                                     max_iter=picard_max_iter, stats=stats,
+                                     warm=warm if idx is None else None)
+            return engine.torch_loss(torch, T, X @ C.T + V @ D.T, loss)
+
+        def project():
+            A.copy_(torch.as_tensor(project_inf_norm_ball(A.detach().cpu().numpy(), kappa), dtype=tdtype))
+
+        start = time.perf_counter()
+        run = engine.adam_loop(torch, [A, B, C, D], batch_loss, m=m, lr=lr, epochs=epochs, batch_size=batch,
+                               weight_decay=weight_decay, seed=seed, after_step=project, verbose=verbose,
+                               label="end_to_end")
+        train_time = time.perf_counter() - start
+        weights = [W.detach().cpu().numpy().astype(float) for W in (A, B, C, D)]
+
+    # The float64 copy can exceed κ by rounding when training in float32: project once more in float64.
+    weights[0] = project_inf_norm_ball(weights[0], kappa)
+    model = ImplicitModel(*weights, activation=activation, input_bias=bool(input_bias),
+                          info={"trained_by": "end_to_end", "kappa": kappa})
+    final_loss = block_loss(Y, model.predict(U), loss)
+    if stats["forward_capped"] or stats["adjoint_capped"]:
+        warnings.warn(
+            f"end_to_end: {stats['forward_capped']} forward and {stats['adjoint_capped']} adjoint Picard solves "
+            f"stopped at picard_max_iter={picard_max_iter} before reaching picard_tol={picard_tol:g}",
+            ConvergenceWarning, stacklevel=2,
+        )
+    n_params = int(sum(W.size for W in weights))
+    info = {
+        "lr": lr, "epochs": epochs, "batch_size": batch, "kappa": kappa, "activation": activation, "loss": loss,
+        "input_bias": bool(input_bias), "seed": seed, "device": str(dev), "dtype": dtype,
+        "picard_tol": picard_tol, "picard_max_iter": picard_max_iter, "weight_decay": weight_decay,
+        "steps": run["steps"], "status": run["status"], "final_loss": final_loss,
+        "inf_norm": float(np.abs(weights[0]).sum(axis=1).max()), **stats,
+    }
+    return BaselineResult(model=model, method="end_to_end", train_time_s=train_time, history=run["history"],
+                          n_params=n_params, info=info)
+
+
+def _initial_weights(torch, n, p_eff, q, kappa, seed):
+    """Uniform ``±1/√fan_in`` weights (torch ``Linear`` default), ``A`` projected onto ``‖A‖∞ ≤ κ``, ``D = 0``."""
+    generator = torch.Generator().manual_seed(int(seed))
+
+    def uniform(shape, fan_in):
+        return ((torch.rand(shape, generator=generator, dtype=torch.float64) * 2.0 - 1.0) / np.sqrt(fan_in)).numpy()
+
+    A = project_inf_norm_ball(uniform((n, n), n), kappa)
+    return A, uniform((n, p_eff), p_eff), uniform((q, n), n), np.zeros((q, p_eff))
+
+
+# ------------------------------------------------------------ implicit layer
+def implicit_fixed_point(A, BU, *, activation="relu", tol=1e-6, max_iter=300, stats=None, warm=None):
+    """``X = φ(X Aᵀ + BU)`` (rows are samples) with an implicit-differentiation backward.
+
+    Parameters
+    ----------
+    A : torch.Tensor, shape (n, n)
+        State matrix; the iterations converge when ``λ_PF(|A|) < 1``.
+    BU : torch.Tensor, shape (m, n)
+        ``(B U)ᵀ``, the input term, **rows are samples** (the transpose of (3)).
+    activation : str
+    tol, max_iter : float, int
+        Stopping rule of the forward and the adjoint Picard iterations
+        (relative Frobenius change, as :meth:`ImplicitModel.state`).
+    stats : dict, optional
+        Updated in place: ``forward_max_iter``, ``adjoint_max_iter`` (largest
+        iteration counts seen) and ``forward_capped``, ``adjoint_capped``
+        (number of solves that hit ``max_iter``).
+    warm : dict, optional
+        ``{"X": ..., "H": ...}`` starting points, updated in place (for a fixed
+        batch, e.g. full-batch training); ``None`` starts from 0.
+
+    Returns
+    -------
+    torch.Tensor, shape (m, n)
+        The fixed point ``Xᵀ``; gradients flow to ``A`` and ``BU`` through the
+        adjoint equation ``H = J ⊙ (G + H A)`` (rows are samples), not through
+        the iterations.
+    """
+    torch = engine.require_torch("implicit differentiation (implicit_fixed_point)")
+    function = _implicit_function(torch)
+    return function.apply(A, BU, activation, float(tol), int(max_iter),
+                          {} if stats is None else stats, warm)
+
+
+_FUNCTION_CACHE: dict = {}
+
+
+def _picard(torch, step, start, tol, max_iter):
+    """Iterate ``Y ← step(Y)`` from ``start``; return ``(Y, iterations, converged)``."""
+    Y = start
+    for k in range(1, max_iter + 1):
+        Y_next = step(Y)
+        change = float(torch.linalg.vector_norm(Y_next - Y))
+        Y = Y_next
+        if change <= tol * max(1.0, float(torch.linalg.vector_norm(Y))):
+            return Y, k, True
+    return Y, max_iter, False
+
+
+def _record(stats, kind, iterations, converged):
+    key = f"{kind}_max_iter"
+    stats[key] = max(stats.get(key, 0), iterations)
+    if not converged:
+        stats[f"{kind}_capped"] = stats.get(f"{kind}_capped", 0) + 1
+
+
+def _implicit_function(torch):
+    """Build (once) the ``torch.autograd.Function`` of :func:`implicit_fixed_point`."""
+    if "fn" in _FUNCTION_CACHE:
+        return _FUNCTION_CACHE["fn"]
+
+    class ImplicitFixedPoint(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, A, BU, activation, tol, max_iter, stats, warm):
+            phi = engine.torch_activation(torch, activation)
+            with torch.no_grad():
+                start = torch.zeros_like(BU)
+                if warm is not None and warm.get("X") is not None and warm["X"].shape == BU.shape:
+                    start = warm["X"]
+                X, iterations, converged = _picard(torch, lambda X: phi(X @ A.T + BU), start, tol, max_iter)
+                _record(stats, "forward", iterations, converged)
+                Z = X @ A.T + BU
+                if warm is not None:
+                    warm["X"] = X
+            ctx.save_for_backward(A, X, Z)
+            ctx.options = (activation, tol, max_iter, stats, warm)
+            return X
+
+        @staticmethod
+        def backward(ctx, G):
+            A, X, Z = ctx.saved_tensors
+            activation, tol, max_iter, stats, warm = ctx.options
+            with torch.no_grad():
+                J = engine.torch_activation_derivative(torch, activation)(Z)
+                start = J * G
+                if warm is not None and warm.get("H") is not None and warm["H"].shape == G.shape:
+                    start = warm["H"]
+                H, iterations, converged = _picard(torch, lambda H: J * (G + H @ A), start, tol, max_iter)
+                _record(stats, "adjoint", iterations, converged)
+                if warm is not None:
+                    warm["H"] = H
+                grad_A = H.T @ X if ctx.needs_input_grad[0] else None
+                grad_BU = H if ctx.needs_input_grad[1] else None
+            return grad_A, grad_BU, None, None, None, None, None
+
+    _FUNCTION_CACHE["fn"] = ImplicitFixedPoint
+    return ImplicitFixedPoint
