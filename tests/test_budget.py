@@ -32,14 +32,16 @@ def test_path_gives_exactly_n_neurons_with_certified_gap(n_neurons):
     M, y = smooth_block(120)
     fit = fit_relu_budget(M, y, n_neurons)
     assert fit.W1.shape == (n_neurons, 2) and fit.W2.shape == (1, n_neurons)
-    assert fit.n_active <= n_neurons
+    assert fit.n_active >= n_neurons  # exactly n_i, or just above and truncated to the top n_i
+    assert np.count_nonzero(np.linalg.norm(fit.W1, axis=1)) == n_neurons  # real neurons, no padding
     assert fit.report.certificate == "global"
     assert fit.objective == pytest.approx(network_objective(M, y, fit.W1, fit.W2, fit.beta), rel=1e-12)
     assert fit.convex_bound == pytest.approx(fit.report.bound)
     assert fit.gap_abs == pytest.approx(fit.objective - fit.convex_bound)
     assert fit.gap_abs >= -CLARABEL_OBJ_RTOL * abs(fit.objective)  # the bound is a lower bound
-    # Bisection bracket: one solve in the path with more than n_neurons, at a smaller β.
-    assert any(p["n_active"] > n_neurons and p["beta"] < fit.beta for p in fit.path)
+    # Bisection bracket: a solve with more than n_neurons at a smaller β (or the chosen one).
+    assert any(p["n_active"] > n_neurons and p["beta"] <= fit.beta for p in fit.path) or fit.n_active == n_neurons
+    assert fit.n_active == n_neurons or fit.n_active == min(p["n_active"] for p in fit.path if p["n_active"] > n_neurons)
     assert len(fit.reports) == len(fit.path)
 
 

@@ -89,23 +89,19 @@ def threshold_structure_1d(u, patterns) -> tuple[np.ndarray, np.ndarray, np.ndar
     patterns = np.asarray(patterns, dtype=bool)
     t, level = np.unique(u, return_inverse=True)
     K = t.size
-    P = patterns.shape[1]
-    kind = np.zeros(P, dtype=int)
-    jj = np.zeros(P, dtype=int)
-    for k in range(P):
-        on = patterns[:, k]
-        if not on.any():
-            return None
-        lo, hi = int(level[on].min()), int(level[on].max())
-        covered = (level >= lo) & (level <= hi)
-        if not np.array_equal(on, covered):
-            return None
-        if hi == K - 1:
-            kind[k], jj[k] = 1, lo
-        elif lo == 0:
-            kind[k], jj[k] = -1, hi
-        else:
-            return None
+    if patterns.ndim != 2 or patterns.shape[0] != u.size or not patterns.any(axis=0).all():
+        return None
+    big = np.where(patterns, level[:, None], K)  # level of "on" samples, K elsewhere
+    lo = big.min(axis=0)
+    hi = np.where(patterns, level[:, None], -1).max(axis=0)
+    covered = (level[:, None] >= lo[None, :]) & (level[:, None] <= hi[None, :])
+    if not np.array_equal(covered, patterns):  # some "on" set is not an interval of levels
+        return None
+    suffix, prefix = hi == K - 1, lo == 0
+    if not np.all(suffix | prefix):
+        return None
+    kind = np.where(suffix, 1, -1)
+    jj = np.where(suffix, lo, hi)
     return t, level, kind, jj
 
 

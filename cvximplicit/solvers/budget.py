@@ -8,18 +8,24 @@ budget ``n_i`` of Algorithm 1:
    constraint reads ``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂ ≤ β``; for β at least this value
    the zero solution is optimal (its dual certificate is exact), so
    ``β_max = max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``.
-2. **Bisection on log β** in ``[β_max · BETA_MIN_RATIO, β_max]`` for the smallest β
-   whose solution has at most ``n_i`` active neurons (active: group norm above
-   :data:`~cvximplicit.solvers.convex_relu.NEURON_TOL` times the largest); it
+2. **Bisection on log β** in ``[β_max · BETA_MIN_RATIO, β_max]`` for a β whose
+   solution has exactly ``n_i`` active neurons (active: group norm above
+   :data:`~cvximplicit.solvers.convex_relu.NEURON_TOL` times the largest group
+   norm, or times ``‖Y‖_F/‖M‖_F`` if that is larger); it
    stops early when exactly ``n_i`` are active, when ``hi/lo ≤ 1 + BETA_RTOL`` or
    after ``max_bisection`` solves. The patterns are fixed along the path, so the
    compiled conic problem is re-used (β is a DPP parameter) and the first-order
    engine is warm-started.
-3. **Selection.** Keep the ``n_i`` neurons with the largest contribution
-   ``‖W2[:, j]‖ · ‖W1[j]‖`` (for decoded neurons, the group norm); if fewer are
-   active, **pad with zero neurons** (zero input and output weights: they output
-   0 and cost nothing). The output weights are **not** re-fitted here: Algorithm 2
-   re-fits ``C`` by least squares (11) right after this step.
+3. **Selection.** If the bisection found a β with exactly ``n_i`` active neurons,
+   that solution is used. Otherwise the solution at the lower end of the final
+   bracket (slightly more than ``n_i`` active) is used and its ``n_i`` neurons
+   with the largest contribution ``‖W2[:, j]‖ · ‖W1[j]‖`` (for decoded neurons,
+   the group norm) are kept — so the block gets ``n_i`` real neurons rather than
+   zero padding. Only when even the smallest β of the bracket has fewer than
+   ``n_i`` active neurons is the network **padded with zero neurons** (zero
+   input and output weights: they output 0 and cost nothing). The output
+   weights are **not** re-fitted here: Algorithm 2 re-fits ``C`` by least
+   squares (11) right after this step.
 
 The result reports the convex lower bound at the chosen β, the ``n_i``-neuron
 nonconvex objective ``½‖relu(M W1ᵀ) W2ᵀ − Y‖² + (β/2)(‖W1‖² + ‖W2‖²)`` and their
@@ -183,21 +189,27 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
             chosen, n_act = solve(1.0)
         else:
             lo = hi * BETA_MIN_RATIO
-            chosen, n_act = solve(lo)
+            lo_fit = solve(lo)
+            chosen, n_act = lo_fit
             if n_act > n_neurons:
-                best = None
+                hi_fit = None
                 for _ in range(max_bisection - 1):
                     if hi / lo <= 1.0 + BETA_RTOL:
                         break
                     mid = math.sqrt(lo * hi)
                     sol, n_mid = solve(mid)
                     if n_mid <= n_neurons:
-                        hi, best = mid, (sol, n_mid)
+                        hi, hi_fit = mid, (sol, n_mid)
                         if n_mid == n_neurons:
                             break
                     else:
-                        lo = mid
-                chosen, n_act = best if best is not None else solve(hi)
+                        lo, lo_fit = mid, (sol, n_mid)
+                # Exactly n_i active at hi: take it. Otherwise prefer n_i *real* neurons: the
+                # solution at lo (just above the budget) truncated to its top n_i.
+                if hi_fit is not None and hi_fit[1] == n_neurons:
+                    chosen, n_act = hi_fit
+                else:
+                    chosen, n_act = lo_fit
     W1_all, W2_all = chosen.neurons(tol=NEURON_TOL)
     W1, W2 = select_neurons(W1_all, W2_all, n_neurons)
     b = float(chosen.beta)

@@ -416,7 +416,7 @@ def convex_fit(M, patterns, V, W) -> np.ndarray:
 
 # --------------------------------------------------------------------------- public entry point
 def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, solver="auto",
-                      solver_opts=None) -> ConvexReLUSolution:
+                      solver_opts=None, fallback=("CLARABEL", "SCS")) -> ConvexReLUSolution:
     """Solve the Ergen–Pilanci program for step (12) of Algorithm 2 and certify it.
 
     Parameters
@@ -446,6 +446,9 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         Conic solvers: passed unchanged to ``problem.solve`` (overriding
         :data:`CLARABEL_RELU_OPTS` for Clarabel). ``"FISTA"``: keyword arguments of
         ``solve_convex_relu_first_order`` (``tol``, ``max_iter``, ``time_limit_s``, ``dtype``, ...).
+    fallback : sequence of str
+        Conic solvers tried when the requested one fails (see
+        :func:`~cvximplicit.solvers.solve_cvxpy`); ``()`` disables the fallback.
 
     Returns
     -------
@@ -484,7 +487,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         build_s = time.perf_counter() - t0
         used, status, compile_s, solve_s, iters = solve_cvxpy(
             built.problem, solver=name, solver_opts=solver_opts, problem_name="convex ReLU program (12)",
-            default_opts=defaults,
+            default_opts=defaults, fallback=fallback,
         )
         compile_s += build_s
         V, W = built.variables()
