@@ -54,7 +54,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import ValidationError
+from ..exceptions import SolverUnavailableError, ValidationError
 from .arrangements import exact_patterns_1d, sample_patterns, threshold_structure_1d
 from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
 from .report import SolveReport
@@ -471,7 +471,8 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     P = pats.shape[1]
     reduced = structure is not None and _one_d_columns(M) is not None
     if name == "auto":
-        name = "CLARABEL" if reduced or plain_nnz(m, d, P, q) <= CONIC_AUTO_MAX_NNZ else "FISTA"
+        small = reduced or plain_nnz(m, d, P, q) <= CONIC_AUTO_MAX_NNZ
+        name = "CLARABEL" if small or not _first_order_available() else "FISTA"
     cert = _certificate()
     if name == "FISTA":
         V, W, rep = _solve_first_order(M, Y, pats, beta, solver_opts)
@@ -526,11 +527,17 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     return ConvexReLUSolution(V=V, W=W, patterns=pats, beta=beta, report=report, scale=scale)
 
 
+def _first_order_available() -> bool:
+    import importlib.util  # noqa: PLC0415
+
+    return importlib.util.find_spec(f"{__package__}.first_order") is not None
+
+
 def _solve_first_order(M, Y, pats, beta, solver_opts):
     try:
         from .first_order import solve_convex_relu_first_order  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - only while the engine is missing
-        raise ValidationError(
+        raise SolverUnavailableError(
             "solver='FISTA' needs cvximplicit.solvers.first_order, which could not be imported "
             f"({exc}); use solver='CLARABEL'"
         ) from exc
