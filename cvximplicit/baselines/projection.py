@@ -92,7 +92,9 @@ def project_inf_norm_ball(A, kappa, *, method="sort", tol=1e-12, max_iter=200) -
     kappa = float(kappa)
     absolute = np.abs(rows)
     outside = absolute.sum(axis=1) > kappa
-    if np.any(outside):
+    if kappa == 0.0:
+        rows[outside] = 0.0
+    elif np.any(outside):
         theta = (_threshold_sort if method == "sort" else _threshold_bisection)(
             absolute[outside], kappa, tol=float(tol), max_iter=int(max_iter)
         )
@@ -101,7 +103,7 @@ def project_inf_norm_ball(A, kappa, *, method="sort", tol=1e-12, max_iter=200) -
 
 
 def _threshold_sort(absolute: np.ndarray, kappa: float, **_) -> np.ndarray:
-    """Exact ``θ`` per row with ``Σ_j max(|a_j| − θ, 0) = κ`` (every row has ``‖a‖₁ > κ``).
+    """Exact ``θ`` per row with ``Σ_j max(|a_j| − θ, 0) = κ`` (every row has ``‖a‖₁ > κ > 0``).
 
     With ``u`` the absolute values sorted in decreasing order and ``c_j`` their
     cumulative sums, ``ρ = max{j : u_j − (c_j − κ)/j > 0}`` and
@@ -110,8 +112,8 @@ def _threshold_sort(absolute: np.ndarray, kappa: float, **_) -> np.ndarray:
     u = -np.sort(-absolute, axis=1)
     c = np.cumsum(u, axis=1) - kappa
     j = np.arange(1, u.shape[1] + 1, dtype=float)
-    positive = u - c / j > 0.0  # True for j ≤ ρ, False after (monotone)
-    rho = positive.shape[1] - 1 - np.argmax(positive[:, ::-1], axis=1)  # last True, 0-based
+    positive = u - c / j > 0.0  # True for j ≤ ρ, False after (j = 1 is True unless κ underflows)
+    rho = np.maximum(positive.sum(axis=1) - 1, 0)  # 0-based
     return np.maximum(c[np.arange(u.shape[0]), rho] / (rho + 1.0), 0.0)
 
 
