@@ -1,0 +1,404 @@
+"""Objectives, constraint violation and the dual certificate of the Ergen–Pilanci program (12).
+
+Shared by the conic engine (:mod:`cvximplicit.solvers.convex_relu`) and the
+first-order engine (:mod:`cvximplicit.solvers.first_order`).
+
+Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, bias
+column included); ``Y`` is ``(m, q)`` (a 1-D ``y`` is ``q = 1``); ``patterns`` is an
+``(m, P)`` bool array whose column ``k`` is the diagonal of ``D_k``; ``V, W`` are
+``(P, d, q)``; multipliers ``mu_pos, mu_neg`` are ``(P, m, q)``.
+
+The program (one-vs-all outputs, separable over ``c``):
+
+.. math::
+
+    p^\\star = \\min_{V,W}\\; \\tfrac12 \\sum_c \\Big\\|\\sum_k D_k M (V_{k,:,c} - W_{k,:,c}) - Y_{:,c}\\Big\\|^2
+    + \\beta \\sum_{k,c} \\big(\\|V_{k,:,c}\\|_2 + \\|W_{k,:,c}\\|_2\\big)
+    \\quad \\text{s.t. } (2D_k - I) M V_{k,:,c} \\ge 0,\\; (2D_k - I) M W_{k,:,c} \\ge 0.
+
+**Dual bound.** Writing ``½‖r‖² = max_λ λᵀ(y − z) − ½‖λ‖²`` and adding
+``−μᵀ(2D_k − I) M z_k`` (``μ ≥ 0``) for every cone constraint, minimising the
+Lagrangian over each group ``z_k`` is finite (and zero) iff
+
+.. math::
+
+    \\rho_{k,c,s} = \\big\\| M^\\top D_k (s\\,\\lambda_c) + M^\\top (2D_k - I)\\, \\mu^{s}_{k,c} \\big\\|_2 \\le \\beta,
+    \\qquad s \\in \\{+1\\ (V), -1\\ (W)\\},
+
+and then ``g(λ) = Σ_c (λ_cᵀ Y_{:,c} − ½‖λ_c‖²) ≤ p*`` (weak duality). Any
+``(λ, μ)`` becomes feasible by scaling both by ``t ≥ 0`` (the left-hand side
+scales exactly by ``t``). Because the program separates over outputs, each output
+gets its own factor ``t_c = clip(λ_cᵀY_c / ‖λ_c‖², 0, β/ρ_c)`` (the maximiser of the
+concave quadratic ``g_c(tλ_c)`` on the feasible interval ``[0, β/ρ_c]``), and the
+bound is ``Σ_c g_c(t_c λ_c)``. This is at least as large as the single-``t`` rule
+``clip(ΣλᵀY/Σ‖λ‖², 0, min(1, β/ρ))`` and equally rigorous. It is a valid lower bound
+for **any** ``λ`` and **any** ``μ ≥ 0`` (negative entries of ``μ`` are rejected).
+
+With *all* hyperplane arrangements of ``M`` the program equals the global
+optimum of the weight-decayed two-layer ReLU network (Pilanci & Ergen 2020), so
+the bound certifies that nonconvex problem globally ("global" certificate); with
+sampled patterns it certifies the restricted program only ("restricted").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..exceptions import ValidationError
+
+__all__ = [
+    "relu_network_objective",
+    "convex_objective",
+    "constraint_violation",
+    "dual_bound",
+    "pattern_fit",
+]
+
+#: Work arrays of size ``m · (patterns per chunk) · q`` are kept below this many entries.
+_CHUNK_ENTRIES = 4_000_000
+
+
+# --------------------------------------------------------------------------- validation helpers
+def _as_matrix(M, name: str = "M") -> np.ndarray:
+    M = np.asarray(M)
+    if M.dtype == bool or not np.issubdtype(M.dtype, np.number):
+        raise ValidationError(f"{name} must be a real numeric array; got dtype {M.dtype}")
+    if M.ndim != 2:
+        raise ValidationError(
+            f"{name} must be a 2-D array of shape (m, d) (rows are samples); got shape {M.shape}"
+        )
+    if not np.all(np.isfinite(M)):
+        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
+    return M
+
+
+def _as_targets(Y, m: int, name: str = "Y") -> np.ndarray:
+    Y = np.asarray(Y)
+    if Y.dtype == bool or not np.issubdtype(Y.dtype, np.number):
+        raise ValidationError(f"{name} must be a real numeric array; got dtype {Y.dtype}")
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape[0] != m:
+        raise ValidationError(
+            f"{name} must have shape (m, q) or (m,) with m = M.shape[0] = {m} (rows are samples); "
+            f"got shape {np.shape(Y)}"
+        )
+    if not np.all(np.isfinite(Y)):
+        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
+    return Y
+
+
+def _as_patterns(patterns, m: int) -> np.ndarray:
+    patterns = np.asarray(patterns)
+    if patterns.dtype != bool:
+        raise ValidationError(
+            f"patterns must be a bool array of shape (m, P) (column k = diagonal of D_k); got dtype {patterns.dtype}"
+        )
+    if patterns.ndim != 2 or patterns.shape[0] != m:
+        raise ValidationError(
+            f"patterns must have shape (m, P) with m = M.shape[0] = {m}; got shape {patterns.shape}"
+        )
+    if patterns.shape[1] < 1:
+        raise ValidationError("patterns must contain at least one pattern (P >= 1); got P = 0")
+    return patterns
+
+
+def _as_beta(beta) -> float:
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ValidationError(f"beta must be a positive finite float; got beta={beta!r}") from None
+    if not (beta > 0 and math.isfinite(beta)):
+        raise ValidationError(f"beta must be a positive finite float; got beta={beta!r}")
+    return beta
+
+
+def _as_groups(Z, P: int, d: int, q: int, name: str) -> np.ndarray:
+    Z = np.asarray(Z)
+    if Z.ndim == 2 and q == 1:
+        Z = Z[:, :, None]
+    if Z.shape != (P, d, q):
+        raise ValidationError(f"{name} must have shape (P, d, q) = {(P, d, q)}; got shape {Z.shape}")
+    if not np.all(np.isfinite(Z)):
+        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
+    return Z
+
+
+def _as_multiplier(mu, P: int, m: int, q: int, name: str) -> np.ndarray | None:
+    if mu is None:
+        return None
+    mu = np.asarray(mu, dtype=float)
+    if mu.ndim == 2 and q == 1:
+        mu = mu[:, :, None]
+    if mu.shape != (P, m, q):
+        raise ValidationError(f"{name} must have shape (P, m, q) = {(P, m, q)} or be None; got shape {mu.shape}")
+    if not np.all(np.isfinite(mu)):
+        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
+    if np.any(mu < 0):
+        raise ValidationError(
+            f"{name} must be >= 0 (multipliers of the cone constraints); got min {float(mu.min()):.3g}"
+        )
+    return mu
+
+
+def _chunks(m: int, P: int, q: int):
+    step = max(1, _CHUNK_ENTRIES // max(1, m * q))
+    for lo in range(0, P, step):
+        yield lo, min(P, lo + step)
+
+
+# --------------------------------------------------------------------------- objectives
+def pattern_fit(M, patterns, Z) -> np.ndarray:
+    """The convex model's prediction ``Σ_k D_k M Z[k, :, c]`` for every output, shape ``(m, q)``.
+
+    ``M`` ``(m, d)`` (rows are samples), ``patterns`` ``(m, P)`` bool, ``Z`` ``(P, d, q)``
+    (e.g. ``V − W``). Computed in chunks of patterns, never an ``m·P·d`` array.
+    """
+    m, d = M.shape
+    P, _, q = Z.shape
+    dtype = np.result_type(M.dtype, Z.dtype)
+    out = np.zeros((m, q), dtype=dtype)
+    for lo, hi in _chunks(m, P, q):
+        Zc = np.ascontiguousarray(Z[lo:hi].transpose(1, 0, 2)).reshape(d, (hi - lo) * q)
+        MZ = (M @ Zc).reshape(m, hi - lo, q)
+        out += np.einsum("mp,mpq->mq", patterns[:, lo:hi].astype(dtype), MZ)
+    return out
+
+
+def relu_network_objective(M, Y, W1, W2, beta) -> float:
+    """Weight-decayed objective of a two-layer ReLU network (the nonconvex problem behind (12)).
+
+    .. math::
+
+        \\tfrac12 \\big\\| \\mathrm{relu}(M W_1^\\top) W_2^\\top - Y \\big\\|_F^2
+        + \\tfrac{\\beta}{2} \\big(\\|W_1\\|_F^2 + \\|W_2\\|_F^2\\big)
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Inputs, rows are samples.
+    Y : array_like, shape (m, q) or (m,)
+        Targets, rows are samples.
+    W1 : array_like, shape (k, d)
+        Input weights, one row per neuron (``k = 0`` allowed: the zero network).
+    W2 : array_like, shape (q, k)
+        Output weights (a 1-D ``(k,)`` is accepted when ``q = 1``).
+    beta : float
+        Weight decay ``β > 0``.
+
+    Returns
+    -------
+    float
+        The objective. For any network this is an upper bound on the global
+        optimum of the nonconvex problem.
+
+    Raises
+    ------
+    ValidationError
+        Shapes that do not match, non-finite entries, ``β ≤ 0``.
+    """
+    M = _as_matrix(M).astype(float, copy=False)
+    m, d = M.shape
+    Y = _as_targets(Y, m).astype(float, copy=False)
+    q = Y.shape[1]
+    beta = _as_beta(beta)
+    W1 = np.asarray(W1, dtype=float)
+    if W1.ndim != 2 or W1.shape[1] != d:
+        raise ValidationError(f"W1 must have shape (k, d) with d = {d}; got shape {W1.shape}")
+    k = W1.shape[0]
+    W2 = np.asarray(W2, dtype=float)
+    if W2.ndim == 1 and q == 1:
+        W2 = W2[None, :]
+    if W2.shape != (q, k):
+        raise ValidationError(f"W2 must have shape (q, k) = {(q, k)}; got shape {W2.shape}")
+    if not (np.all(np.isfinite(W1)) and np.all(np.isfinite(W2))):
+        raise ValidationError("W1 and W2 must be finite; got NaN or inf entries")
+    pred = np.maximum(M @ W1.T, 0.0) @ W2.T if k else np.zeros((m, q))
+    fit = 0.5 * float(np.sum((pred - Y) ** 2))
+    return fit + 0.5 * beta * (float(np.sum(W1**2)) + float(np.sum(W2**2)))
+
+
+def convex_objective(M, Y, patterns, V, W, beta) -> float:
+    """Objective of the Ergen–Pilanci program (12) at ``(V, W)`` (constraints not checked).
+
+    .. math::
+
+        \\tfrac12 \\sum_c \\Big\\|\\sum_k D_k M (V_{k,:,c} - W_{k,:,c}) - Y_{:,c}\\Big\\|^2
+        + \\beta \\sum_{k,c} \\big(\\|V_{k,:,c}\\|_2 + \\|W_{k,:,c}\\|_2\\big)
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Rows are samples.
+    Y : array_like, shape (m, q) or (m,)
+    patterns : ndarray of bool, shape (m, P)
+        Column ``k`` is the diagonal of ``D_k``.
+    V, W : array_like, shape (P, d, q) (``(P, d)`` accepted when ``q = 1``)
+    beta : float
+        ``β > 0``.
+
+    Returns
+    -------
+    float
+        Computed in float64. Equals :func:`relu_network_objective` of the decoded
+        network when :func:`constraint_violation` is zero.
+    """
+    M = _as_matrix(M).astype(float, copy=False)
+    m, d = M.shape
+    Y = _as_targets(Y, m).astype(float, copy=False)
+    q = Y.shape[1]
+    patterns = _as_patterns(patterns, m)
+    P = patterns.shape[1]
+    beta = _as_beta(beta)
+    V = _as_groups(V, P, d, q, "V").astype(float, copy=False)
+    W = _as_groups(W, P, d, q, "W").astype(float, copy=False)
+    r = pattern_fit(M, patterns, V - W) - Y
+    reg = float(np.linalg.norm(V, axis=1).sum()) + float(np.linalg.norm(W, axis=1).sum())
+    return 0.5 * float(np.sum(r * r)) + beta * reg
+
+
+def constraint_violation(M, patterns, V, W) -> float:
+    """Largest relative violation of the cone constraints ``(2D_k − I) M z ≥ 0``.
+
+    Over every group ``z = V[k,:,c]`` (and ``W[k,:,c]``):
+
+    .. math::
+
+        \\mathrm{viol} = \\frac{\\max_{k,c,i} \\big(-[(2D_k - I) M z_{k,c}]_i\\big)_+}
+        {\\max_i \\|M_{i,:}\\|_2 \\; \\max_{k,c} \\|z_{k,c}\\|_2},
+
+    the worst negative part measured on the scale of the largest entry ``M z`` can
+    have for the largest group (0 when all constraints hold, or all groups are 0).
+    Invariant to scaling ``M`` or ``(V, W)``. Normalising by the *largest* group (not
+    each group's own norm) keeps round-off-size inactive groups (``‖z‖ ≈ 1e-10``
+    from an interior-point solver) from reporting O(1) violations.
+    """
+    M = _as_matrix(M).astype(float, copy=False)
+    m, d = M.shape
+    patterns = _as_patterns(patterns, m)
+    P = patterns.shape[1]
+    V = np.asarray(V, dtype=float)
+    q = V.shape[2] if V.ndim == 3 else 1
+    V = _as_groups(V, P, d, q, "V")
+    W = _as_groups(W, P, d, q, "W")
+    row_scale = float(np.sqrt(np.max(np.sum(M * M, axis=1))))
+    group_scale = max(float(np.linalg.norm(V, axis=1).max()), float(np.linalg.norm(W, axis=1).max()))
+    if row_scale == 0.0 or group_scale == 0.0:
+        return 0.0
+    worst = 0.0
+    sign = 2.0 * patterns.astype(float) - 1.0  # (m, P): diagonal of 2D_k − I
+    for Z in (V, W):
+        for lo, hi in _chunks(m, P, q):
+            Zc = np.ascontiguousarray(Z[lo:hi].transpose(1, 0, 2)).reshape(d, (hi - lo) * q)
+            GZ = (M @ Zc).reshape(m, hi - lo, q) * sign[:, lo:hi, None]
+            worst = max(worst, float(-GZ.min()))
+    return max(worst, 0.0) / (row_scale * group_scale)
+
+
+# --------------------------------------------------------------------------- dual bound
+def dual_constraint_values(M, patterns, residual, mu_pos=None, mu_neg=None) -> tuple[np.ndarray, np.ndarray]:
+    """Left-hand sides ``ρ_{k,c,s}`` of the dual constraints, as two ``(P, q)`` arrays (``s = +1``, ``s = −1``).
+
+    ``ρ_{k,c,s} = ‖Mᵀ D_k (s λ_c) + Mᵀ (2D_k − I) μ^s_{k,c}‖₂`` with ``λ = residual``
+    ``(m, q)``; ``μ = None`` means zero. Inputs are assumed validated; computed in
+    the result dtype of the inputs (pass float64 for a rigorous bound).
+    """
+    m, d = M.shape
+    P = patterns.shape[1]
+    q = residual.shape[1]
+    dtype = np.result_type(M.dtype, residual.dtype)
+    out = []
+    for s, mu in ((1.0, mu_pos), (-1.0, mu_neg)):
+        if s < 0 and mu_pos is None and mu_neg is None:
+            out.append(out[0].copy())  # ‖Mᵀ D_k (−λ)‖ = ‖Mᵀ D_k λ‖
+            continue
+        rho = np.empty((P, q))
+        for lo, hi in _chunks(m, P, q):
+            D = patterns[:, lo:hi].astype(dtype)  # (m, p)
+            A = D[:, :, None] * (s * residual)[:, None, :]  # (m, p, q)
+            if mu is not None:
+                A += (2.0 * D - 1.0)[:, :, None] * mu[lo:hi].transpose(1, 0, 2)
+            G = M.T @ A.reshape(m, (hi - lo) * q)  # (d, p·q)
+            rho[lo:hi] = np.linalg.norm(G, axis=0).reshape(hi - lo, q)
+        out.append(rho)
+    return out[0], out[1]
+
+
+def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
+    """A certified lower bound on the optimum of program (12) from any ``λ`` and any ``μ ≥ 0``.
+
+    .. math::
+
+        \\text{bound} = \\sum_c \\Big( t_c\\,\\lambda_c^\\top Y_{:,c} - \\tfrac{t_c^2}{2}\\|\\lambda_c\\|^2 \\Big),
+        \\qquad t_c = \\mathrm{clip}\\Big(\\frac{\\lambda_c^\\top Y_{:,c}}{\\|\\lambda_c\\|^2},\\, 0,\\,
+        \\frac{\\beta}{\\rho_c}\\Big),\\quad
+        \\rho_c = \\max_{k,s} \\rho_{k,c,s}
+
+    (see the module docstring for ``ρ`` and why scaling ``(λ_c, μ_{·,c})`` by ``t_c``
+    makes the pair dual feasible). At the optimum, ``λ = Y − Σ_k D_k M (V_k − W_k)``
+    with the optimal constraint duals gives ``t_c = 1`` and a zero gap.
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Rows are samples.
+    Y : array_like, shape (m, q) or (m,)
+    patterns : ndarray of bool, shape (m, P)
+    beta : float
+        ``β > 0``.
+    residual : array_like, shape (m, q) or (m,)
+        The dual variable ``λ`` (normally the residual ``Y − prediction``).
+    mu_pos, mu_neg : array_like, shape (P, m, q), optional
+        Non-negative multipliers of the ``V`` and ``W`` cone constraints
+        (``(P, m)`` accepted when ``q = 1``). ``None`` means zero.
+
+    Returns
+    -------
+    bound : float
+        Lower bound on the optimal value (computed in float64).
+    details : dict
+        ``rho`` (largest dual-constraint value over all ``k, c, s``), ``t`` (the
+        smallest per-output scaling), ``feasible`` (``rho ≤ β``: ``λ`` itself is dual
+        feasible), ``dual_objective_unscaled`` (``g(λ)``), and per-output arrays
+        ``rho_per_output``, ``t_per_output``, ``bound_per_output`` (length ``q``).
+
+    Raises
+    ------
+    ValidationError
+        Bad shapes, non-finite inputs, ``β ≤ 0``, negative multipliers.
+    """
+    M = _as_matrix(M).astype(float, copy=False)
+    m, d = M.shape
+    Y = _as_targets(Y, m).astype(float, copy=False)
+    q = Y.shape[1]
+    patterns = _as_patterns(patterns, m)
+    P = patterns.shape[1]
+    beta = _as_beta(beta)
+    lam = _as_targets(residual, m, name="residual").astype(float, copy=False)
+    if lam.shape != Y.shape:
+        raise ValidationError(f"residual must have the shape of Y, {Y.shape}; got shape {lam.shape}")
+    mu_pos = _as_multiplier(mu_pos, P, m, q, "mu_pos")
+    mu_neg = _as_multiplier(mu_neg, P, m, q, "mu_neg")
+
+    rho_v, rho_w = dual_constraint_values(M, patterns, lam, mu_pos, mu_neg)
+    rho_c = np.maximum(rho_v.max(axis=0), rho_w.max(axis=0))  # (q,)
+    lin = np.einsum("mq,mq->q", lam, Y)  # λ_cᵀ Y_c
+    quad = np.einsum("mq,mq->q", lam, lam)  # ‖λ_c‖²
+    t_c = np.zeros(q)
+    for c in range(q):
+        cap = math.inf if rho_c[c] == 0.0 else beta / float(rho_c[c])
+        if quad[c] > 0.0:
+            t_c[c] = min(max(float(lin[c]) / float(quad[c]), 0.0), cap)
+    bound_c = t_c * lin - 0.5 * t_c**2 * quad
+    details = {
+        "rho": float(rho_c.max()),
+        "t": float(t_c.min()),
+        "feasible": bool(rho_c.max() <= beta),
+        "dual_objective_unscaled": float(np.sum(lin - 0.5 * quad)),
+        "rho_per_output": rho_c,
+        "t_per_output": t_c,
+        "bound_per_output": bound_c,
+    }
+    return float(bound_c.sum()), details
