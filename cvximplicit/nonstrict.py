@@ -205,7 +205,14 @@ def self_loop_state(model, U) -> np.ndarray:
         States in the model's (computation) order.
     """
     check_self_loops(model)
-    U = model.prepare_inputs(U)
+    return _back_substitution(model, model.prepare_inputs(U))
+
+
+def _back_substitution(model, U: np.ndarray) -> np.ndarray:
+    """:func:`self_loop_state` for a model already checked and ``U`` already prepared (bias row included).
+
+    For :meth:`ImplicitModel.state`, which validates ``U`` itself.
+    """
     A = model.A
     BU = model.B @ U
     X = np.zeros((model.n, U.shape[1]))
