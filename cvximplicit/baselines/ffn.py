@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import numbers
-import time
 from pathlib import Path
 
 import numpy as np
@@ -241,10 +240,9 @@ def fit_ffn(U, Y, *, hidden=None, loss="squared", lr=None, epochs=None, batch_si
                 H = torch.relu(H @ params[k].T + params[k + 1])
             return engine.torch_loss(torch, T, H @ params[-2].T + params[-1], loss)
 
-        start = time.perf_counter()
         run = engine.adam_loop(torch, params, batch_loss, m=m, lr=lr, epochs=epochs, batch_size=batch,
                                weight_decay=weight_decay, seed=seed, verbose=verbose, label="ffn")
-        train_time = time.perf_counter() - start
+        train_time = run["time_s"]
         arrays = [P.detach().cpu().numpy().astype(float) for P in params]
 
     model = FFNModel(arrays[0::2], arrays[1::2], info={"trained_by": "ffn", "loss": loss})
