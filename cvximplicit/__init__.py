@@ -31,6 +31,7 @@ from .exceptions import (
 from .estimators import ImplicitClassifier, ImplicitRegressor
 from .experiments import load_task, run_experiment
 from .model import ImplicitModel
+from .nonstrict import StrictEquivalent, check_self_loops, is_nonstrict_triangular, self_loop_state, to_nonstrict, to_strict
 from .partition import partition
 from .solvers.report import SolveReport
 from .training.block import (
@@ -50,6 +51,13 @@ __all__ = [
     "ImplicitModel",
     "WellPosedness",
     "partition",
+    # non-strict models (Theorem 2)
+    "check_self_loops",
+    "is_nonstrict_triangular",
+    "self_loop_state",
+    "to_strict",
+    "to_nonstrict",
+    "StrictEquivalent",
     # training
     "train_greedy",
     "GreedyResult",

@@ -33,7 +33,7 @@ __all__ = ["ImplicitModel", "FORMAT_VERSION"]
 
 #: Version of the ``.npz`` layout written by :meth:`ImplicitModel.save`.
 FORMAT_VERSION = 1
-_STATE_METHODS = ("auto", "forward", "picard")
+_STATE_METHODS = ("auto", "forward", "self_loop", "picard")
 
 
 class ImplicitModel:
@@ -116,11 +116,20 @@ class ImplicitModel:
 
     @property
     def n_params(self) -> int:
-        """Free parameters: the structurally allowed entries of ``A`` plus ``B``, ``C`` (and ``D`` if nonzero)."""
-        if self.wellposedness().strictly_block_triangular:
-            n_a = (self.n**2 - sum(s * s for s in self.block_sizes)) // 2
-        else:
-            n_a = self.n**2
+        """Free parameters: the structurally allowed entries of ``A`` plus ``B``, ``C`` (and ``D`` if nonzero).
+
+        Strictly block triangular ``A``: the blocks below the diagonal; with
+        self-loops (:mod:`cvximplicit.nonstrict`) also the upper-triangular
+        diagonal blocks; otherwise all ``n²`` entries.
+        """
+        from .nonstrict import is_nonstrict_triangular
+
+        n_a = (self.n**2 - sum(s * s for s in self.block_sizes)) // 2
+        if not self.wellposedness().strictly_block_triangular:
+            if is_nonstrict_triangular(self):
+                n_a += sum(s * (s + 1) // 2 for s in self.block_sizes)
+            else:
+                n_a = self.n**2
         n_d = self.D.size if np.any(self.D) else 0
         return int(n_a + self.B.size + self.C.size + n_d)
 
@@ -147,10 +156,12 @@ class ImplicitModel:
         Parameters
         ----------
         U : ndarray, shape (p, m)
-        method : {"auto", "forward", "picard"}
+        method : {"auto", "forward", "self_loop", "picard"}
             ``"forward"``: block forward substitution (5), only for strictly block
-            lower-triangular ``A``.  ``"picard"``: ``X_{k+1} = φ(A X_k + B U)``
-            from ``X_0 = 0`` (Theorem 1).  ``"auto"``: forward when possible.
+            lower-triangular ``A``.  ``"self_loop"``: exact block back-substitution
+            for non-strict ReLU models with self-loops (Theorem 2, see
+            :mod:`cvximplicit.nonstrict`).  ``"picard"``: ``X_{k+1} = φ(A X_k + B U)``
+            from ``X_0 = 0`` (Theorem 1).  ``"auto"``: the first that applies.
         tol : float
             Picard stops when ``‖X_{k+1} − X_k‖_F ≤ tol · max(1, ‖X_{k+1}‖_F)``.
         max_iter : int
@@ -173,6 +184,12 @@ class ImplicitModel:
             )
         if method == "forward" or (method == "auto" and strict):
             return self._forward(U)
+        if method == "self_loop" or (method == "auto" and self.activation == "relu"):
+            from . import nonstrict  # lazy: nonstrict imports this module
+
+            if method == "self_loop" or nonstrict.is_nonstrict_triangular(self):
+                nonstrict.check_self_loops(self)  # a clear error when method="self_loop" does not apply
+                return nonstrict._back_substitution(self, U)
         return self._picard(U, tol, max_iter, on_nonconvergence)
 
     def predict(self, U, **state_options) -> np.ndarray:
