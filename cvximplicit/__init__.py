@@ -28,6 +28,7 @@ from .exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
+from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, make_smooth
 from .estimators import ImplicitClassifier, ImplicitRegressor
 from .experiments import load_task, run_experiment
 from .model import ImplicitModel
@@ -71,6 +72,12 @@ __all__ = [
     "ImplicitClassifier",
     "load_task",
     "run_experiment",
+    # data
+    "Dataset",
+    "make_smooth",
+    "make_nonsmooth",
+    "load_mnist",
+    "load_fashion_mnist",
     # solvers
     "SolveReport",
     # errors
