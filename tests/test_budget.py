@@ -9,7 +9,7 @@ from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import exact_patterns_1d, fit_relu_budget, solve_convex_relu
 from cvximplicit.solvers.budget import beta_max, select_neurons
 
-#: Interior-point (Clarabel, tolerances 1e-9) relative accuracy of objective values.
+#: Interior-point (Clarabel, tolerances 1e-8) relative accuracy of objective values.
 CLARABEL_OBJ_RTOL = 1e-6
 
 

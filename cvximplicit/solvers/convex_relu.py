@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import SolverUnavailableError, ValidationError
+from ..exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
 from .arrangements import exact_patterns_1d, sample_patterns, threshold_structure_1d
 from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
 from .report import SolveReport
@@ -81,11 +82,11 @@ NEURON_TOL = 1e-6
 CONIC_AUTO_MAX_NNZ = 300_000
 
 #: Clarabel options for program (12): :data:`~cvximplicit.solvers.backend.CLARABEL_OPTS`
-#: (gap/feasibility tolerances 1e-9, which gave certified ``gap_rel`` ~1e-9 on the
-#: exact 1-D block) and ``direct_solve_method="qdldl"``. Measured here (2 cores,
-#: median-free single runs, /tmp scripts reproduced by benchmarks/bench_block_solvers.py):
-#: plain form m=500, d=10, P=20: qdldl 0.9 s vs faer ("auto") 3.5 s; m=1000, d=10,
-#: P=30: 5.6 s vs 17 s; the reduced 1-D form is tiny and qdldl is fastest there too.
+#: (gap/feasibility tolerances 1e-8; certified ``gap_rel`` ≤ 7e-8 measured on the
+#: exact 1-D block) and ``direct_solve_method="qdldl"``. Measured here (2 shared
+#: cores, single runs): plain form m=500, d=10, P=20: qdldl 0.9 s vs faer
+#: (Clarabel's "auto") 3.5 s; m=1000, d=10, P=30: 5.6 s vs 17 s; on the reduced
+#: 1-D form (m=500) 0.13 s vs 0.14 s.
 CLARABEL_RELU_OPTS = dict(CLARABEL_OPTS, direct_solve_method="qdldl")
 
 #: Default relative tolerance handed to the first-order engine.
@@ -111,7 +112,8 @@ class ConvexReLUSolution:
         The regularisation weight β.
     report : SolveReport
         Solver, status, objective (the convex objective at ``V, W``), certified
-        bound, gap, times, certificate kind (``"global"``/``"restricted"``) and
+        bound, gap, times, certificate kind (``"global"``/``"restricted"``),
+        ``residual`` (the largest relative cone-constraint violation) and
         ``extra`` (``n_patterns``, ``beta``, ``n_active_neurons``, ``m``, ``d``, ``q``,
         ``network_objective``, ``constraint_violation``, ``formulation``).
     scale : float
@@ -408,12 +410,6 @@ def _certificate():
     return certificate
 
 
-def convex_fit(M, patterns, V, W) -> np.ndarray:
-    """``Σ_k D_k M (V_k − W_k)``, shape ``(m, q)``."""
-    MD = np.einsum("md,pdq->mpq", M, V - W)  # (m, P, q)
-    return np.einsum("mp,mpq->mq", patterns.astype(float), MD)
-
-
 # --------------------------------------------------------------------------- public entry point
 def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, solver="auto",
                       solver_opts=None, fallback=("CLARABEL", "SCS")) -> ConvexReLUSolution:
@@ -497,18 +493,32 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         first_order_report = None
     if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
         V, W = np.zeros_like(V), np.zeros_like(W)
+        first_order_report = None
     t_cert = time.perf_counter()
-    residual = Y - convex_fit(M, pats, V, W)  # λ, (m, q)
-    mu_pos, mu_neg = (None, None) if mus is None else mus
-    objective = float(cert.convex_objective(M, Y, pats, V, W, beta))
-    violation = float(cert.constraint_violation(M, pats, V, W))
     if first_order_report is not None and first_order_report.bound is not None:
+        # The engine already evaluated the float64 objective, violation and dual bound
+        # (certificate.dual_bound with its augmented-Lagrangian multipliers).
+        objective = float(first_order_report.objective)
+        violation = float(first_order_report.residual)
         bound = float(first_order_report.bound)
         bound_info = dict(first_order_report.extra)
     else:
+        residual = Y - cert.pattern_fit(M, pats, V - W)  # λ, (m, q)
+        mu_pos, mu_neg = (None, None) if mus is None else mus
+        objective = float(cert.convex_objective(M, Y, pats, V, W, beta))
+        violation = float(cert.constraint_violation(M, pats, V, W))
         bound, bound_info = cert.dual_bound(M, Y, pats, beta, residual, mu_pos=mu_pos, mu_neg=mu_neg)
         bound = float(bound)
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
+    if used == "FISTA" and status != "optimal":
+        warnings.warn(
+            f"FISTA stopped with status {status!r} on the convex ReLU program (12): objective={objective:.10g}, "
+            f"certified bound={bound:.10g}, gap_rel={gap_rel:.3g}, iterations={iters}, "
+            f"constraint violation={violation:.3g}; raise max_iter/time_limit_s via solver_opts or use a "
+            "conic solver (e.g. solver='CLARABEL') for a tighter certificate",
+            InaccurateSolutionWarning,
+            stacklevel=2,
+        )
     W1, W2 = _decode(V, W, 0.0)
     network_objective = float(cert.relu_network_objective(M, Y, W1, W2, beta))
     scale = float(np.linalg.norm(Y)) / max(float(np.linalg.norm(M)), 1e-300)
@@ -522,7 +532,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     report = SolveReport(
         problem="convex_relu", solver=used, status=status, objective=objective, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=iters, compile_time_s=float(compile_s), solve_time_s=float(solve_s),
-        certificate=kind, residual=None, extra=extra,
+        certificate=kind, residual=violation, extra=extra,
     )
     return ConvexReLUSolution(V=V, W=W, patterns=pats, beta=beta, report=report, scale=scale)
 
@@ -547,4 +557,4 @@ def _solve_first_order(M, Y, pats, beta, solver_opts):
     return np.asarray(V, dtype=float), np.asarray(W, dtype=float), rep
 
 
-__all__ += ["convex_fit", "plain_nnz"]
+__all__ += ["plain_nnz"]
