@@ -128,3 +128,19 @@ def test_bad_C_prev_shape():
     bad = BlockProblem(U=problem.U, X_prev=problem.X_prev, Y=problem.Y, n_i=2, C_prev=np.zeros((1, 3)))
     with pytest.raises(ValidationError, match=r"C_prev must have shape \(q, n_prev\) = \(1, 4\); got \(1, 3\)"):
         LocalSearchBlockSolver(epochs=1).solve(bad)
+
+
+@pytest.mark.slow
+def test_paper_regression_task():
+    """Table I task (f1, n = 30, L = 10): the paper's blockwise local search reaches RMSE 0.29.
+
+    Measured here (seeds 0-4, default 2000 full-batch epochs per block): RMSE 0.22-0.53.
+    """
+    from cvximplicit import partition, train_greedy
+    from cvximplicit.datasets import make_smooth
+
+    data = make_smooth(seed=0)
+    result = train_greedy(data.inputs_train.T, data.targets_train[None, :], block_sizes=partition(30, 10),
+                          block_solver="local_search", loss="squared", seed=0, verbose=0)
+    rmse = np.sqrt(np.mean((result.model.predict(data.inputs_test.T)[0] - data.targets_test) ** 2))
+    assert rmse < 0.4
