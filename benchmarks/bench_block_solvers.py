@@ -138,12 +138,17 @@ def main(argv=None):
     parser.add_argument("--mnist-repeats", type=int, default=1)
     parser.add_argument("--mnist-patterns", type=int, default=20)
     parser.add_argument("--skip-mnist-block", action="store_true")
+    parser.add_argument("--targets", default="1,2,3,4", help="comma-separated subset of the targets 1-4")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
 
-    results = [bench_exact_1d(args.repeats), bench_sampled(args.repeats), bench_least_squares(args.repeats)]
-    if not args.skip_mnist_block:
-        results.append(bench_mnist_block(args.mnist_repeats, args.mnist_patterns))
+    chosen = {int(t) for t in args.targets.split(",")}
+    if args.skip_mnist_block:
+        chosen.discard(4)
+    runners = {1: lambda: bench_exact_1d(args.repeats), 2: lambda: bench_sampled(args.repeats),
+               3: lambda: bench_least_squares(args.repeats),
+               4: lambda: bench_mnist_block(args.mnist_repeats, args.mnist_patterns)}
+    results = [runners[t]() for t in sorted(chosen)]
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     for res in results:
         verdict = "PASS" if res["pass"] else "MISS"

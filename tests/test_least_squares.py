@@ -58,6 +58,20 @@ def test_rank_deficient_dead_and_duplicate_rows():
     assert report.residual <= KKT_RTOL
 
 
+@pytest.mark.parametrize("kappa", [1e4, 1e8])
+def test_ill_conditioned_X_matches_lstsq(kappa):
+    """Singular values spread over ``kappa``: the reduced coordinates keep lstsq accuracy."""
+    rng = np.random.default_rng(3)
+    n, m = 10, 2000
+    U, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    V, _ = np.linalg.qr(rng.standard_normal((m, n)))
+    X = U @ np.diag(np.logspace(0, -np.log10(kappa), n)) @ V.T
+    Y = rng.standard_normal((3, m))
+    C, report = solve_least_squares(X, Y)
+    assert report.status == "optimal" and report.extra["rank"] == n
+    assert _rel(C, _lstsq(X, Y)) <= CLARABEL_LS_RTOL
+
+
 def test_exact_fit_and_closed_form():
     X = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0]])
     Y = np.array([[3.0, 5.0, 7.0, 9.0]])  # y = 2u + 1 exactly
