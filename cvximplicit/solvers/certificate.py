@@ -54,6 +54,8 @@ __all__ = [
     "constraint_violation",
     "dual_bound",
     "pattern_fit",
+    "dual_constraint_values",
+    "scaled_bound",
 ]
 
 #: Work arrays of size ``m · (patterns per chunk) · q`` are kept below this many entries.
@@ -326,6 +328,24 @@ def dual_constraint_values(M, patterns, residual, mu_pos=None, mu_neg=None) -> t
     return out[0], out[1]
 
 
+def scaled_bound(lin, quad, rho, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output bound ``max_{0 ≤ t ≤ β/ρ_c} t·lin_c − ½t²·quad_c`` and its maximiser ``t_c``.
+
+    ``lin_c = λ_cᵀY_c``, ``quad_c = ‖λ_c‖²``, ``ρ_c`` the largest dual-constraint value of
+    output ``c`` (arrays of length ``q``). ``ρ_c = 0`` leaves ``t`` uncapped; ``λ_c = 0``
+    gives 0. Returns ``(bound_c, t_c)`` as float64 arrays.
+    """
+    lin = np.asarray(lin, dtype=float)
+    quad = np.asarray(quad, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    t_c = np.zeros(lin.shape)
+    for c in range(lin.size):
+        cap = math.inf if rho[c] == 0.0 else float(beta) / float(rho[c])
+        if quad[c] > 0.0:
+            t_c[c] = min(max(float(lin[c]) / float(quad[c]), 0.0), cap)
+    return t_c * lin - 0.5 * t_c**2 * quad, t_c
+
+
 def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
     """A certified lower bound on the optimum of program (12) from any ``λ`` and any ``μ ≥ 0``.
 
@@ -386,12 +406,7 @@ def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tupl
     rho_c = np.maximum(rho_v.max(axis=0), rho_w.max(axis=0))  # (q,)
     lin = np.einsum("mq,mq->q", lam, Y)  # λ_cᵀ Y_c
     quad = np.einsum("mq,mq->q", lam, lam)  # ‖λ_c‖²
-    t_c = np.zeros(q)
-    for c in range(q):
-        cap = math.inf if rho_c[c] == 0.0 else beta / float(rho_c[c])
-        if quad[c] > 0.0:
-            t_c[c] = min(max(float(lin[c]) / float(quad[c]), 0.0), cap)
-    bound_c = t_c * lin - 0.5 * t_c**2 * quad
+    bound_c, t_c = scaled_bound(lin, quad, rho_c, beta)
     details = {
         "rho": float(rho_c.max()),
         "t": float(t_c.min()),
