@@ -11,8 +11,8 @@ Solvers: :func:`cvximplicit.solvers.available_solvers` plus ``"FISTA"``. One row
 per (block, solver) with time, objective, certified gap and status; a solver that
 fails or does not support second-order cones gives a row with its error. Conic
 solvers on the large plain formulation are slow (~100 s for Clarabel at
-m=2000, d=50, P=50); ``--conic-time-limit`` caps them where the solver has a time
-limit, and ``--skip-conic-large`` skips them.
+m=2000, d=50, P=50); ``--time-limit`` caps FISTA and the conic solvers that have a
+time limit (Clarabel, SCS), and ``--skip-conic-large`` skips the conic solvers there.
 
     python examples/compare_solvers.py --json compare.json
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 
 import numpy as np
 
@@ -48,8 +49,8 @@ def main(argv=None):
     parser.add_argument("--m-1d", type=int, default=500)
     parser.add_argument("--m-sampled", type=int, default=2000)
     parser.add_argument("--n-patterns", type=int, default=50)
-    parser.add_argument("--conic-time-limit", type=float, default=60.0,
-                        help="seconds, for conic solvers with a time-limit option (default 60)")
+    parser.add_argument("--time-limit", type=float, default=60.0,
+                        help="seconds, for FISTA and the conic solvers with a time-limit option (default 60)")
     parser.add_argument("--skip-conic-large", action="store_true",
                         help="skip conic solvers on the sampled d=50 block")
     parser.add_argument("--seed", type=int, default=0)
@@ -69,12 +70,16 @@ def main(argv=None):
                            error="skipped (--skip-conic-large)")
             else:
                 opts = None
-                if solver in ("CLARABEL", "SCS"):
-                    opts = {TIME_LIMIT_OPTS[solver]: args.conic_time_limit}
+                if solver in TIME_LIMIT_OPTS and solver != "MOSEK":
+                    opts = {TIME_LIMIT_OPTS[solver]: args.time_limit}
+                elif solver == "FISTA":
+                    opts = {"time_limit_s": args.time_limit}
                 start = time.perf_counter()
                 try:
-                    sol = solve_convex_relu(M, y, beta=beta, patterns=patterns, n_patterns=args.n_patterns,
-                                            seed=args.seed, solver=solver, solver_opts=opts, fallback=())
+                    with warnings.catch_warnings():  # a non-optimal status is reported in the row
+                        warnings.simplefilter("ignore")
+                        sol = solve_convex_relu(M, y, beta=beta, patterns=patterns, n_patterns=args.n_patterns,
+                                                seed=args.seed, solver=solver, solver_opts=opts, fallback=())
                 except Exception as exc:  # a failing/unsupported solver is a row, not a crash
                     row.update(status="error", time_s=time.perf_counter() - start, objective=None,
                                gap_rel=None, error=f"{type(exc).__name__}: {str(exc)[:160]}")
