@@ -9,6 +9,8 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 import cvximplicit.solvers.convex_relu as convex_relu
@@ -132,6 +134,23 @@ def test_reduced_1d_equals_plain_formulation(layout):
     plain = solve_convex_relu(M, Y, beta=0.3, patterns=pats, solver="CLARABEL")
     assert plain.report.extra["formulation"].startswith("plain")
     assert plain.report.objective == pytest.approx(plain_program_value(M, Y, pats, 0.3), rel=CLARABEL_OBJ_RTOL)
+
+
+@given(m=st.integers(2, 9), seed=st.integers(0, 1000), log_beta=st.floats(-2.0, 1.0), ties=st.booleans())
+@settings(max_examples=8, deadline=None)
+def test_reduced_1d_equals_plain_property(m, seed, log_beta, ties):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-2, 2, m)
+    if ties:
+        u = np.round(u)
+    if np.unique(u).size < 2:
+        u[0] = u.max() + 1.0  # a 1-D input needs two distinct values
+    M, y, beta = np.c_[u, np.ones(m)], rng.standard_normal(m), 10.0**log_beta
+    sol = solve_convex_relu(M, y, beta=beta, patterns="exact")
+    assert sol.report.extra["formulation"].startswith("reduced_1d")
+    reference = plain_program_value(M, y, sol.patterns, beta)
+    assert sol.report.objective == pytest.approx(reference, rel=CLARABEL_OBJ_RTOL, abs=1e-8)
+    assert sol.report.bound <= reference + 1e-8
 
 
 # --------------------------------------------------------------------------- decoding and certificate

@@ -125,17 +125,15 @@ def test_mnist_size_within_10x_of_lstsq():
     rng = np.random.default_rng(0)
     X, Y = np.maximum(rng.standard_normal((32, 60_000)), 0.0), rng.standard_normal((10, 60_000))
     solve_least_squares(X, Y)  # warm the compile cache, as the trainer would
-
-    def median(f):
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times))
-
-    t_ours = median(lambda: solve_least_squares(X, Y))
-    t_ref = median(lambda: _lstsq(X, Y))
-    assert t_ours <= 10 * t_ref, (t_ours, t_ref)
+    ours, ref = [], []
+    for _ in range(5):  # interleaved, so bursts of load from other processes hit both
+        start = time.perf_counter()
+        solve_least_squares(X, Y)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        _lstsq(X, Y)
+        ref.append(time.perf_counter() - start)
+    t_ours, t_ref = float(np.median(ours)), float(np.median(ref))
+    assert t_ours <= 10 * t_ref, (ours, ref)
     C, report = solve_least_squares(X, Y)
     assert _rel(C, _lstsq(X, Y)) <= CLARABEL_LS_RTOL and report.residual <= KKT_RTOL
