@@ -9,22 +9,10 @@ from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import exact_patterns_1d, fit_relu_budget, solve_convex_relu
 from cvximplicit.solvers.budget import beta_max, select_neurons
 
+from .test_convex_relu import network_objective, smooth_block
+
 #: Interior-point (Clarabel, tolerances 1e-8) relative accuracy of objective values.
 CLARABEL_OBJ_RTOL = 1e-6
-
-
-def network_objective(M, Y, W1, W2, beta):
-    """½‖relu(M W1ᵀ) W2ᵀ − Y‖² + β/2 (‖W1‖² + ‖W2‖²), independent numpy reference."""
-    Y = Y.reshape(M.shape[0], -1)
-    pred = np.maximum(M @ W1.T, 0.0) @ W2.T
-    return 0.5 * np.sum((pred - Y) ** 2) + 0.5 * beta * (np.sum(W1**2) + np.sum(W2**2))
-
-
-def smooth_block(m, seed=0):
-    rng = np.random.default_rng(seed)
-    u = rng.uniform(-5, 5, m)
-    f = 5 * np.cos(np.pi * u) * np.exp(-np.abs(u) / 2)
-    return np.c_[u, np.ones(m)], rng.uniform(f - 1, f + 1)
 
 
 @pytest.mark.parametrize("n_neurons", [1, 3, 8])
