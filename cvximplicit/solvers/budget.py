@@ -138,8 +138,9 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
     n_neurons : int
         The block budget ``n_i`` ≥ 1.
     beta : "path" or float
-        ``"path"``: bisection for the smallest β with at most ``n_neurons`` active
-        neurons (module docstring); a float: a single solve at that β, then selection.
+        ``"path"``: bisection on log β for exactly ``n_neurons`` active neurons, else
+        the solution just above the budget truncated to its top ``n_neurons`` (module
+        docstring); a float: a single solve at that β, then selection.
     patterns, n_patterns, seed, solver, solver_opts
         As in :func:`~cvximplicit.solvers.solve_convex_relu`; the patterns are
         drawn once and kept along the path.
