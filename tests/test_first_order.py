@@ -47,7 +47,7 @@ def test_gap_decreases_with_iterations(case):
     M, Y, patterns, beta, opt = case
     gaps, bounds = [], []
     for it in (20, 200, 2000):
-        _, _, rep = solve(M, Y, patterns, beta, tol=1e-12, max_iter=it)
+        _, _, rep = solve(M, Y, patterns, beta, tol=1e-12, max_iter=it, feas_tol=1e-15)
         assert rep.status == "max_iter" and rep.iterations == it
         assert rep.bound <= opt * (1 + CONIC_REL_ACC)
         gaps.append(abs(rep.gap_rel))
@@ -71,7 +71,8 @@ def test_max_iter_zero_certifies_the_start():
     assert rep.status == "max_iter" and rep.iterations == 0
     assert not V.any() and not W.any()
     assert rep.objective == pytest.approx(0.5 * np.sum(Y**2))
-    assert rep.bound == pytest.approx(C.dual_bound(M, Y, patterns, 1.0, Y)[0])
+    # λ = Y with the multipliers polished from μ = 0: at least the μ = 0 bound, at most the objective
+    assert C.dual_bound(M, Y, patterns, 1.0, Y)[0] <= rep.bound <= rep.objective
 
 
 def test_float32_path(case):
