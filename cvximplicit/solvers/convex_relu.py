@@ -522,8 +522,12 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
             InaccurateSolutionWarning,
             stacklevel=2,
         )
-    W1, W2 = _decode(V, W, 0.0)
-    network_objective = float(cert.relu_network_objective(M, Y, W1, W2, beta))
+    fo_extra = {} if first_order_report is None else dict(first_order_report.extra)
+    if "network_objective" in fo_extra:  # the engine already evaluated the decoded network
+        network_objective = float(fo_extra["network_objective"])
+    else:
+        W1, W2 = _decode(V, W, 0.0)
+        network_objective = float(cert.relu_network_objective(M, Y, W1, W2, beta))
     scale = float(np.linalg.norm(Y)) / max(float(np.linalg.norm(M)), 1e-300)
     n_active = _decode(V, W, NEURON_TOL, scale)[0].shape[0]
     extra = {
