@@ -28,6 +28,7 @@ from .exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
+from .baselines import BaselineResult, FFNModel, LocalSearchBlockSolver, fit_end_to_end, fit_ffn
 from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, make_smooth
 from .estimators import ImplicitClassifier, ImplicitRegressor
 from .experiments import load_task, run_experiment
@@ -72,6 +73,12 @@ __all__ = [
     "ImplicitClassifier",
     "load_task",
     "run_experiment",
+    # baselines (torch, imported lazily)
+    "LocalSearchBlockSolver",
+    "fit_end_to_end",
+    "fit_ffn",
+    "FFNModel",
+    "BaselineResult",
     # data
     "Dataset",
     "make_smooth",
