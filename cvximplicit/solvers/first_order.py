@@ -74,6 +74,7 @@ _RHO_MAX_FACTOR = 100.0
 _RHO_WINDOW = 10
 _POLISH_STEPS = 50
 _POLISH_MAX_GROUPS = 64
+_POLISH_MAX_FLOPS = 5e9
 
 
 def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho):
@@ -111,7 +112,7 @@ def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, 
             None if rho is None else float(rho))
 
 
-def _power_lambda_max(M, Dm, n_iter: int = 30, seed: int = 0) -> tuple[float, float]:
+def _power_lambda_max(M, Dm, n_iter: int = 20, seed: int = 0) -> tuple[float, float]:
     """``(λ_max(AᵀA), ‖M‖₂²)`` by power iteration, ``A z = Σ_k D_k M z_k`` for ``z`` ``(d, P)``."""
     rng = np.random.default_rng(seed)
     d = M.shape[1]
@@ -213,6 +214,10 @@ def _polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps
     if not cols or n_steps <= 0:
         return
     cols = cols[:_POLISH_MAX_GROUPS]
+    m, d = M.shape
+    n_steps = min(n_steps, int(_POLISH_MAX_FLOPS // (4 * m * d * len(cols))))  # bounded cost at large m·d
+    if n_steps <= 0:
+        return
     sgn = np.array([1.0 if s == 0 else -1.0 for s, _, _ in cols])
     ks = np.array([k for _, k, _ in cols])
     cs = np.array([c for _, _, c in cols])
