@@ -19,8 +19,11 @@ penalty ``ϱ`` the inner problem is
     + \\beta \\sum_{\\text{groups}} \\|z_g\\|_2,
 
 solved by FISTA with gradient-based adaptive restart (O'Donoghue & Candès) and the
-group soft-threshold prox; the step is ``1/L`` with
-``L = 1.02 · 2 λ_max(AᵀA) + ϱ ‖M‖₂²`` (``A z = Σ_k D_k M z_k``, power iteration). The
+group soft-threshold prox; the step is ``1/L`` found by backtracking (sufficient
+decrease of the smooth part, ``L`` shrunk by 0.9 per step, doubled on failure) between
+``2 λ_max(AᵀA)`` and the global bound ``1.02 · 2 λ_max(AᵀA) + ϱ ‖M‖₂²``
+(``A z = Σ_k D_k M z_k``, power iteration): the penalty's curvature only involves the
+few rows where ``(μ/ϱ − G z)_+ > 0``, so the global bound is far too pessimistic. The
 outer update is ``μ ← (μ − ϱ G z)_+``. Everything is vectorised over patterns,
 signs and outputs: one iteration is one product ``M @ (d × 2Pq)`` and one
 ``Mᵀ @ (m × 2Pq)``; ``M y`` of the extrapolated point is the same linear combination
@@ -76,6 +79,9 @@ _POLISH_STEPS = 50
 _POLISH_MAX_GROUPS = 64
 _POLISH_MAX_FLOPS = 5e9
 _INACCURATE_VIOL = 100.0
+_BACKTRACK = True
+_BT_DECREASE = 0.9
+_BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
 
 
 def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho):
@@ -372,9 +378,11 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     while status is None:
         outer += 1
         eps_in = max(_EPS_IN0 / outer**2, _EPS_FLOOR * tol)  # summable inexactness of the inner solves
-        L = fit_L + al_rho * norm_m2
-        step = 1.0 / L
-        shrink = beta * step
+        L_max = fit_L + al_rho * norm_m2  # global Lipschitz bound of the smooth part
+        if not _BACKTRACK:
+            L = L_max
+        else:  # the penalty's curvature only involves the few active rows: start low, backtrack
+            L = min(L_max, max(L if outer > 1 else fit_L, fit_L))
         # --- inner FISTA on the augmented Lagrangian with multipliers mu
         Yp, MYp = X, MX  # extrapolated point and its product
         theta = 1.0
@@ -420,8 +428,22 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
                 break
             # --- FISTA step
             Yp_old = Yp
-            Xn = _group_shrink(Yp - step * grad, shrink)
-            MXn = eng.forward(Xn)
+            if _BACKTRACK:
+                f_y = 0.5 * float(np.vdot(lam, lam)) + float(np.vdot(mu_t, mu_t)) / (2.0 * al_rho)
+                L = max(fit_L, _BT_DECREASE * L)
+            while True:
+                Xn = _group_shrink(Yp - (1.0 / L) * grad, beta / L)
+                MXn = eng.forward(Xn)
+                if not _BACKTRACK or L >= L_max:
+                    break
+                r_n = eng.pred(MXn) - eng.Y
+                mt_n = np.maximum(mu - al_rho * eng.cone(MXn), 0.0)
+                f_n = 0.5 * float(np.vdot(r_n, r_n)) + float(np.vdot(mt_n, mt_n)) / (2.0 * al_rho)
+                diff = Xn - Yp
+                q_n = f_y + float(np.vdot(grad, diff)) + 0.5 * L * float(np.vdot(diff, diff))
+                if f_n <= q_n + _BT_SLACK[dtype.name] * max(abs(f_y), 1.0):
+                    break
+                L = min(L_max, 2.0 * L)
             n_iter += 1
             inner += 1
             theta_n = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
