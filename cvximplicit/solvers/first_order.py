@@ -78,7 +78,7 @@ _RHO_WINDOW = 10
 _POLISH_STEPS = 50
 _POLISH_MAX_GROUPS = 64
 _POLISH_MAX_FLOPS = 5e9
-_INACCURATE_VIOL = 100.0
+_INACCURATE_VIOL = 10.0
 _BACKTRACK = True
 _BT_DECREASE = 0.9
 _BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
@@ -294,7 +294,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     report : SolveReport
         ``problem="convex_relu"``, ``solver="FISTA"``, ``status`` ``"optimal"`` (certified
         ``gap_rel ≤ tol`` and violation ``≤ feas_tol``), ``"optimal_inaccurate"`` (stopped
-        on a cap with ``|gap_rel| ≤ tol`` but the violation in ``(feas_tol, 100·feas_tol]``),
+        on a cap with ``|gap_rel| ≤ tol`` but the violation in ``(feas_tol, 10·feas_tol]``),
         else ``"max_iter"`` or ``"time_limit"``. A *negative* ``gap_rel`` means the
         iterate violates the cone constraints enough that its convex objective is
         below the (valid) bound; ``objective``, ``bound``, gaps,
