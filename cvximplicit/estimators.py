@@ -34,9 +34,11 @@ class _ImplicitBase(BaseEstimator):
         block_sizes=None,
         activation="relu",
         block_solver="alternating",
-        T=3,
+        T=1,
+        budget="pool",
         beta="path",
-        n_patterns=100,
+        n_patterns=30,
+        max_rows=100,
         solver="auto",
         solver_opts=None,
         block_solver_options=None,
@@ -53,8 +55,10 @@ class _ImplicitBase(BaseEstimator):
         self.activation = activation
         self.block_solver = block_solver
         self.T = T
+        self.budget = budget
         self.beta = beta
         self.n_patterns = n_patterns
+        self.max_rows = max_rows
         self.solver = solver
         self.solver_opts = solver_opts
         self.block_solver_options = block_solver_options
@@ -82,8 +86,10 @@ class _ImplicitBase(BaseEstimator):
         options = dict(self.block_solver_options or {})
         if self.block_solver == "alternating":
             options.setdefault("T", self.T)
+            options.setdefault("budget", self.budget)
             options.setdefault("beta", self.beta)
             options.setdefault("n_patterns", self.n_patterns)
+            options.setdefault("max_rows", self.max_rows)
             options.setdefault("solver", self.solver)
             options.setdefault("solver_opts", self.solver_opts)
         return options
@@ -157,11 +163,15 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
     block_solver : {"alternating", "local_search"}
     T : int
         Alternations of Algorithm 2.
+    budget : {"pool", "path"}
+        How each block gets exactly ``n_i`` neurons from the convex program
+        (see :class:`cvximplicit.training.alternating.AlternatingBlockSolver`).
     beta : "path" or float
-        Weight decay of the Ergen–Pilanci program (``"path"``: bisection to
-        ``n_i`` neurons).
+        Weight decay of the Ergen–Pilanci program for ``budget="path"``.
     n_patterns : int
         Sampled activation patterns per block when they cannot be enumerated.
+    max_rows : int or None
+        Samples used by the convex step (the least-squares step uses all).
     solver, solver_opts : str, dict
         Convex solver (``"auto"``, ``"CLARABEL"``, ``"FISTA"``, ``"MOSEK"``, ...)
         and options passed to it unchanged.

@@ -66,8 +66,9 @@ def run_experiment(
     seed: int = 0,
     solver: str = "auto",
     solver_opts=None,
-    T: int = 3,
-    n_patterns: int = 100,
+    T: int = 1,
+    n_patterns: int = 30,
+    max_rows: int | None = 100,
     block_solver_options=None,
     epochs: int | None = None,
     checkpoint_dir=None,
@@ -96,7 +97,7 @@ def run_experiment(
     if method == "greedy":
         options = dict(block_solver_options or {})
         if block_solver == "alternating":
-            options.update(T=T, solver=solver, solver_opts=solver_opts, n_patterns=n_patterns)
+            options.update(T=T, solver=solver, solver_opts=solver_opts, n_patterns=n_patterns, max_rows=max_rows)
         elif epochs is not None:
             options.setdefault("epochs", epochs)
         result = train_greedy(U, Y, block_sizes=partition(n, L), block_solver=block_solver,

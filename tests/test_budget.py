@@ -108,3 +108,53 @@ def test_validation(kwargs, match):
     n = kwargs.pop("n_neurons")
     with pytest.raises(ValidationError, match=match):
         fit_relu_budget(M, y, n, **kwargs)
+
+
+# --------------------------------------------------------------------------- the "pool" rule
+
+
+def _ls_sse(F, Y):
+    C = np.linalg.lstsq(F, Y, rcond=None)[0]
+    return float(np.sum((Y - F @ C) ** 2))
+
+
+def test_forward_select_matches_brute_force_greedy():
+    from cvximplicit.solvers.budget import forward_select
+
+    rng = np.random.default_rng(4)
+    m, K = 60, 12
+    F = rng.standard_normal((m, 3))
+    H = rng.standard_normal((m, K))
+    Y = rng.standard_normal((m, 2))
+    picked = forward_select(H, Y, 4, F=F)
+    # independent greedy: at each step try every remaining column with numpy's lstsq
+    chosen = []
+    for _ in range(4):
+        rest = [j for j in range(K) if j not in chosen]
+        chosen.append(min(rest, key=lambda j: _ls_sse(np.hstack([F, H[:, chosen + [j]]]), Y)))
+    assert picked == chosen
+
+
+def test_forward_select_skips_dependent_columns():
+    from cvximplicit.solvers.budget import forward_select
+
+    h = np.arange(10.0)[:, None]
+    H = np.hstack([h, 2 * h, -h])  # all in one direction
+    assert len(forward_select(H, h[:, 0] ** 2, 3)) == 1
+
+
+@pytest.mark.parametrize("n_neurons", [1, 3])
+def test_pool_rule_gives_exactly_n_neurons_and_beats_path_on_ls(n_neurons):
+    from cvximplicit.solvers.budget import fit_relu_pool
+
+    rng = np.random.default_rng(0)
+    u = np.sort(rng.uniform(-5, 5, 150))
+    y = 5 * np.cos(np.pi * u) * np.exp(-np.abs(u) / 2) + rng.uniform(-1, 1, u.size)
+    M = np.c_[u, np.ones_like(u)]
+    pool = fit_relu_pool(M, y, n_neurons)
+    assert pool.W1.shape == (n_neurons, 2) and pool.W2.shape == (1, n_neurons)
+    assert pool.report.certificate == "global"
+    assert pool.convex_bound <= pool.objective + 1e-9 * abs(pool.objective)
+    path = fit_relu_budget(M, y, n_neurons)
+    ls = [_ls_sse(np.maximum(M @ f.W1.T, 0), y) for f in (pool, path)]
+    assert ls[0] <= ls[1] * (1 + 1e-9)
