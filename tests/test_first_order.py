@@ -52,6 +52,9 @@ def test_gap_decreases_with_iterations(case):
         assert rep.bound <= opt * (1 + CONIC_REL_ACC)
         gaps.append(abs(rep.gap_rel))
         bounds.append(rep.bound)
+        # an exactly feasible point's objective brackets the optimum with the bound
+        assert rep.extra["feasible_objective"] >= opt * (1 - CONIC_REL_ACC)
+        assert rep.extra["certified_gap_rel"] >= -CONIC_REL_ACC
     assert gaps[2] < gaps[0]
     assert bounds[0] <= bounds[1] <= bounds[2]  # the best bound over a longer (identical-prefix) run
 

@@ -302,7 +302,11 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         relabel ``"global"`` when the patterns are all arrangements), ``residual`` =
         the relative constraint violation, ``extra`` (``n_patterns``,
         ``outer_iterations``, ``dtype``, ``network_objective``, ``al_penalty``,
-        ``lipschitz``, ``certificate_checks``, ``rho``/``t`` of the bound).
+        ``lipschitz``, ``certificate_checks``, ``rho``/``t`` of the bound,
+        ``feasible_objective`` — the objective of an exactly feasible point, the
+        returned one when its violation is 0, else ``V = W = 0`` (``½‖Y‖²``) — and
+        ``certified_gap_rel`` = ``(feasible_objective − bound) / max(1, |·|)``, a gap
+        that holds whatever the violation).
 
     Raises
     ------
@@ -495,7 +499,11 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         "rho": best["details"].get("rho"),
         "t": best["details"].get("t"),
         "feas_tol": feas_tol,
+        # an exactly feasible point's objective: the returned one if it violates nothing, else V = W = 0
+        "feasible_objective": min(obj, 0.5 * y_norm2) if viol == 0.0 else 0.5 * y_norm2,
+        "certified_gap_rel": None,
     }
+    extra["certified_gap_rel"] = (extra["feasible_objective"] - bound) / max(1.0, abs(extra["feasible_objective"]))
     return V, W, SolveReport(
         problem="convex_relu", solver="FISTA", status=status, objective=obj, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=0.0, solve_time_s=elapsed(),
