@@ -38,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--solver", default="auto", help="auto, CLARABEL, SCS, ECOS, MOSEK, FISTA, ...")
     train.add_argument("--solver-opts", type=json.loads, default=None, metavar="JSON",
                        help='options passed unchanged to the solver, e.g. \'{"max_iter": 200}\'')
-    train.add_argument("--n-patterns", type=int, default=30, help="sampled activation patterns per block")
-    train.add_argument("--max-rows", type=int, default=100,
-                       help="samples used by the convex step (least squares uses all); 0 = all")
+    train.add_argument("--n-patterns", type=int, default=None,
+                       help="sampled activation patterns per block (default: auto, 30; 20 for image tasks)")
+    train.add_argument("--max-rows", type=int, default=None,
+                       help="samples used by the convex step; least squares uses all (default: auto, 100; 300 for "
+                            "image tasks; 0 = all)")
     train.add_argument("--epochs", type=int, default=None, help="epochs for gradient-based methods")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-train", type=int, default=None, help="use only this many training samples")
@@ -77,7 +79,8 @@ def _train(args) -> int:
     data = load_task(args.task, seed=args.seed, data_dir=args.data_dir, n_train=args.n_train)
     result = run_experiment(
         data, method=args.method, block_solver=args.block_solver, n=n, L=L, seed=args.seed, solver=args.solver,
-        solver_opts=args.solver_opts, T=args.T, n_patterns=args.n_patterns, max_rows=args.max_rows or None,
+        solver_opts=args.solver_opts, T=args.T, n_patterns="auto" if args.n_patterns is None else args.n_patterns,
+        max_rows="auto" if args.max_rows is None else (args.max_rows or None),
         epochs=args.epochs,
         checkpoint_dir=args.checkpoint_dir, resume=args.resume, verbose=0 if args.quiet else 1,
     )

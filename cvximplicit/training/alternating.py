@@ -67,6 +67,16 @@ class AlternatingBlockSolver:
         least-squares step (11) always uses every sample, and the convex step's
         certificate then refers to the subsampled program (DESIGN.md, "Scale").
         Exact 1-D blocks are cheap and always use every sample.
+    max_features : int or None
+        For wide block inputs (MNIST: ``d ≈ 800``), pose the convex step on the
+        top ``max_features`` right singular directions ``P`` of the (subsampled)
+        block input: program (12) on ``M P`` is exact for neurons whose input
+        weights lie in ``span(P)``, and a neuron ``w`` of it is ``P w`` in the
+        original coordinates.
+    max_outputs : int or None
+        For many outputs (one-hot targets), fit the convex step to the top
+        ``max_outputs`` left singular directions of the residual (scaled by
+        their singular values); the least-squares step re-fits every output.
     solver, solver_opts : str, dict
         Solver for both steps (``"auto"``, ``"CLARABEL"``, ``"FISTA"``, ...);
         ``solver_opts`` is passed unchanged to the solver.
@@ -75,7 +85,8 @@ class AlternatingBlockSolver:
     name = "alternating"
 
     def __init__(self, *, T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1, patterns="auto",
-                 n_patterns=30, max_rows=100, solver="auto", solver_opts=None):
+                 n_patterns=30, max_rows=100, max_features=None, max_outputs=None, solver="auto",
+                 solver_opts=None):
         if not isinstance(T, int) or T < 1:
             raise ValidationError(f"T must be a positive integer (number of alternations); got T={T!r}")
         if not tol >= 0:
@@ -85,7 +96,11 @@ class AlternatingBlockSolver:
         self.T, self.tol, self.budget, self.beta, self.beta_ratio = T, float(tol), budget, beta, beta_ratio
         if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 2):
             raise ValidationError(f"max_rows must be None or an integer >= 2; got max_rows={max_rows!r}")
+        for name, value in (("max_features", max_features), ("max_outputs", max_outputs)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValidationError(f"{name} must be None or a positive integer; got {name}={value!r}")
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
+        self.max_features, self.max_outputs = max_features, max_outputs
         self.solver, self.solver_opts = solver, solver_opts
 
     def solve(self, problem: BlockProblem) -> BlockResult:
@@ -113,13 +128,20 @@ class AlternatingBlockSolver:
             common = dict(patterns=self.patterns, n_patterns=self.n_patterns, seed=problem.seed,
                           solver=self.solver, solver_opts=self.solver_opts)
             M_r, R_r = M[rows], residual.T[rows]
+            basis = _top_right_singular(M_r, self.max_features)
+            if basis is not None:
+                M_r = M_r @ basis
+            if self.max_outputs is not None and R_r.shape[1] > self.max_outputs:
+                left, sing, _ = np.linalg.svd(R_r, full_matrices=False)
+                R_r = left[:, : self.max_outputs] * sing[: self.max_outputs]
             if self.budget == "pool":
                 fit = fit_relu_pool(M_r, R_r, problem.n_i, F=X_prev.T[rows], beta_ratio=self.beta_ratio, **common)
             else:
                 fit = fit_relu_budget(M_r, R_r, problem.n_i, beta=beta, **common)
+            W1 = fit.W1 if basis is None else fit.W1 @ basis.T  # input weights in the block's coordinates
             reports.extend(fit.reports)
             beta = fit.beta
-            X_new = np.maximum(fit.W1 @ features, 0.0)
+            X_new = np.maximum(W1 @ features, 0.0)
             C = self._least_squares(np.vstack([X_prev, X_new]), Y, reports)
             objective = block_loss(Y, C @ np.vstack([X_prev, X_new]), "squared")
             history.append({
@@ -129,7 +151,7 @@ class AlternatingBlockSolver:
             if best is not None and objective >= best[0]:
                 break  # this round made things worse: keep the previous one
             previous = None if best is None else best[0]
-            best = (objective, fit.W1, C, X_new, fit)
+            best = (objective, W1, C, X_new, fit)
             if previous is not None and previous - objective <= self.tol * previous:
                 break
             C_prev = C[:, :n_prev]
@@ -162,4 +184,9 @@ class AlternatingBlockSolver:
         return C
 
 
-
+def _top_right_singular(M: np.ndarray, k: int | None) -> np.ndarray | None:
+    """``(d, k)`` top right singular vectors of ``M`` ``(m, d)``, or None when ``k`` is None or ``≥ d``."""
+    if k is None or k >= M.shape[1]:
+        return None
+    _, _, Vt = np.linalg.svd(M, full_matrices=False)
+    return Vt[:k].T
