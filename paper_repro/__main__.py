@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results", help="output folder (default: results/)")
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel runs through joblib (default 1)")
     parser.add_argument("--resume", action="store_true", help="skip runs already finished in OUT/runs.jsonl")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override the epochs of the gradient-based rows (shorter than the paper's 200)")
     args = parser.parse_args(argv)
     command = "python -m paper_repro " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
@@ -38,7 +40,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for table in tables:
         out = Path(args.out) / table
-        rows = run_sweep(run_specs(table, quick=args.quick), out, n_jobs=args.n_jobs, resume=args.resume)
+        rows = run_sweep(run_specs(table, quick=args.quick, epochs=args.epochs), out, n_jobs=args.n_jobs, resume=args.resume)
         if args.target != "figures":
             doc = write_table(table, rows, out, command=command)
             print((out / f"{table}.md").read_text())

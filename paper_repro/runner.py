@@ -31,7 +31,8 @@ def run_one(spec: RunSpec) -> dict:
             data, method=spec.method, block_solver=spec.block_solver or "alternating", n=spec.n, L=spec.L,
             seed=spec.seed, epochs=spec.epochs, verbose=0, **spec.options,
         )
-        row = {**result.row, "model": spec.model, "key": spec.key, "table": spec.table, "error": None}
+        row = {**result.row, "model": spec.model, "key": spec.key, "table": spec.table, "epochs": spec.epochs,
+               "error": None}
         if data.task == "regression":
             # Predictions on the test grid, for Figures 3–4.
             pred = result.model.predict(np.asarray(data.inputs_test, dtype=float).T)

@@ -43,6 +43,7 @@ def aggregate(table: str, rows: list[dict]) -> list[dict]:
                 if metric == "test_accuracy":
                     entry["test_accuracy"] = entry["test_accuracy_mean"]
                 entry["n"], entry["L"], entry["n_train"] = ok[0]["n"], ok[0].get("L"), ok[0]["n_train"]
+                entry["epochs"] = ok[0].get("epochs")
             out.append(entry)
     return out
 
@@ -76,15 +77,16 @@ def _markdown(doc: dict) -> str:
         entries = [e for e in doc["rows"] if e["task"] == task]
         name = _metric(entries[0])[0]
         lines += [f"### {task}", "",
-                  f"| model | train time (s) | {name} | params | runs | paper {name} | paper time (s) |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  f"| model | train time (s) | {name} | params | runs | epochs | paper {name} | paper time (s) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for e in entries:
             _, ours, paper = _metric(e)
             time_s = f"{e['train_time_s']:.2f}" if "train_time_s" in e else "—"
             ptime = "—" if e["paper_train_time_s"] is None else f"{e['paper_train_time_s']}"
             runs = f"{e['n_runs']}" + (f" ({e['n_failed']} failed)" if e["n_failed"] else "")
-            lines.append(f"| {e['model']} | {time_s} | {ours} | {e.get('n_params', '—')} | {runs} | {paper} | "
-                         f"{ptime} |")
+            epochs = "—" if e.get("epochs") is None else e["epochs"]
+            lines.append(f"| {e['model']} | {time_s} | {ours} | {e.get('n_params', '—')} | {runs} | {epochs} | "
+                         f"{paper} | {ptime} |")
         lines.append("")
     env = doc["environment"]
     lines.append(f"Environment: {env['cpu']} ({env['cpu_count']} CPUs), Python {env['python']}, "

@@ -1,0 +1,79 @@
+"""paper_repro --quick: every table's outputs are well formed, with finite numbers; resume and failures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from paper_repro.__main__ import main
+from paper_repro.runner import read_rows, run_sweep
+from paper_repro.specs import MODELS, RunSpec, run_specs
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture(scope="module")
+def quick_all(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repro")
+    assert main(["all", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("table, metric", [("table1", "test_rmse"), ("table2", "test_rmse"),
+                                           ("table3", "test_accuracy")])
+def test_quick_table_outputs(quick_all, table, metric):
+    folder = quick_all / table
+    for ext in ("md", "csv", "json"):
+        assert (folder / f"{table}.{ext}").stat().st_size > 0
+    doc = json.loads((folder / f"{table}.json").read_text())
+    assert {"packages", "cpu", "cpu_count", "date_utc"} <= set(doc["environment"])
+    labels = [label for label, _, _ in MODELS]
+    tasks = {"table1": ["smooth"], "table2": ["nonsmooth"], "table3": ["mnist", "fashion-mnist"]}[table]
+    assert [(r["task"], r["model"]) for r in doc["rows"]] == [(t, m) for t in tasks for m in labels]
+    for row in doc["rows"]:
+        assert row["n_failed"] == 0, row["errors"]
+        assert row["train_time_s"] > 0 and math.isfinite(row["train_time_s"])
+        assert isinstance(row["n_params"], int) and row["n_params"] > 0
+        if metric == "test_rmse":
+            assert math.isfinite(row["test_rmse_mean"]) and math.isfinite(row["test_rmse_std"])
+            assert 0 < row["test_rmse_mean"] < 5
+        else:
+            assert 0.1 < row["test_accuracy"] <= 1.0  # better than chance (10 classes)
+    md = (folder / f"{table}.md").read_text()
+    assert all(label in md for label in labels) and "paper" in md
+    pngs = sorted(p.name for p in folder.glob("*.png"))
+    expected = [f"loss_per_block_{t}.png" for t in tasks]
+    if table != "table3":
+        expected.append({"table1": "fig3_smooth.png", "table2": "fig4_nonsmooth.png"}[table])
+    assert pngs == sorted(expected)
+
+
+def test_resume_skips_finished_runs(quick_all, capsys):
+    folder = quick_all / "table1"
+    before = read_rows(folder / "runs.jsonl")
+    rows = run_sweep(run_specs("table1", quick=True), folder, resume=True)
+    assert "already done" in capsys.readouterr().err
+    assert read_rows(folder / "runs.jsonl") == before
+    assert sorted(r["key"] for r in rows) == sorted(r["key"] for r in before)
+
+
+def test_failed_run_is_reported_and_others_kept(tmp_path, monkeypatch):
+    import cvximplicit
+
+    good = RunSpec("table1", "smooth", "FFN", "ffn", None, 0, 8, 2, epochs=20, n_train=60)
+    bad = RunSpec("table1", "smooth", "Implicit (End-to-End)", "end_to_end", None, 0, 8, 2, epochs=20,
+                  n_train=60)
+    real = cvximplicit.run_experiment
+
+    def flaky(data, **kwargs):
+        if kwargs["method"] == "end_to_end":
+            raise RuntimeError("injected failure")
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(cvximplicit, "run_experiment", flaky)
+    rows = {r["model"]: r for r in run_sweep([good, bad], tmp_path)}
+    assert rows["FFN"]["error"] is None and math.isfinite(rows["FFN"]["test_rmse"])
+    assert rows["Implicit (End-to-End)"]["error"] == "RuntimeError: injected failure"
+    assert len(read_rows(tmp_path / "runs.jsonl")) == 2
