@@ -35,6 +35,20 @@ from .experiments import load_task, run_experiment
 from .model import ImplicitModel
 from .nonstrict import StrictEquivalent, check_self_loops, is_nonstrict_triangular, self_loop_state, to_nonstrict, to_strict
 from .partition import partition
+from .solvers import (
+    available_solvers,
+    check_solver,
+    dual_bound,
+    exact_patterns_1d,
+    fit_relu_budget,
+    fit_relu_pool,
+    mosek_licensed,
+    relu_network_objective,
+    sample_patterns,
+    solve_convex_relu,
+    solve_convex_relu_first_order,
+    solve_least_squares,
+)
 from .solvers.report import SolveReport
 from .training.block import (
     BlockProblem,
@@ -87,6 +101,18 @@ __all__ = [
     "load_fashion_mnist",
     # solvers
     "SolveReport",
+    "solve_least_squares",
+    "solve_convex_relu",
+    "solve_convex_relu_first_order",
+    "fit_relu_budget",
+    "fit_relu_pool",
+    "exact_patterns_1d",
+    "sample_patterns",
+    "relu_network_objective",
+    "dual_bound",
+    "available_solvers",
+    "check_solver",
+    "mosek_licensed",
     # errors
     "CvxImplicitError",
     "ValidationError",

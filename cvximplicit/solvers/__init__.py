@@ -4,13 +4,16 @@
   by the normal equations.
 - :func:`solve_convex_relu` — the Ergen–Pilanci convex program for step (12)
   (conic via cvxpy, or the first-order engine ``"FISTA"``), certified by a dual bound.
-- :func:`fit_relu_budget` — β path + selection so a block gets exactly ``n_i`` neurons.
+- :func:`fit_relu_pool` (default of Algorithm 2) and :func:`fit_relu_budget` — the block
+  budget: exactly ``n_i`` neurons from the convex solution (forward selection from
+  its support, or a β path).
+- :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
+  nonconvex objective it bounds.
 - :func:`exact_patterns_1d`, :func:`sample_patterns` — activation patterns.
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
 
-``solve_convex_relu_first_order`` (module :mod:`.first_order`) is re-exported
-lazily, so this package imports even while that module is absent.
+``solve_convex_relu_first_order`` (module :mod:`.first_order`) is the first-order engine.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from .backend import (
     mosek_licensed,
     solve_cvxpy,
 )
-from .budget import BlockFit, fit_relu_budget
+from .budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
+from .certificate import constraint_violation, convex_objective, dual_bound, relu_network_objective
+from .first_order import solve_convex_relu_first_order
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
 from .least_squares import solve_least_squares
 from .report import SolveReport
@@ -41,14 +46,13 @@ __all__ = [
     "solve_convex_relu",
     "BlockFit",
     "fit_relu_budget",
+    "fit_relu_pool",
+    "forward_select",
+    "relu_network_objective",
+    "convex_objective",
+    "constraint_violation",
+    "dual_bound",
     "SolveReport",
     "solve_convex_relu_first_order",
 ]
 
-
-def __getattr__(name):
-    if name == "solve_convex_relu_first_order":
-        from .first_order import solve_convex_relu_first_order  # noqa: PLC0415
-
-        return solve_convex_relu_first_order
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
