@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_write
+from ._validation import as_finite_matrix as _as_matrix
 from ._version import __version__
 from .activations import check_activation, get_activation
 from .exceptions import ConvergenceError, ConvergenceWarning, DataError, ValidationError
@@ -319,14 +320,3 @@ class ImplicitModel:
             f"input_bias={self.input_bias})"
         )
 
-
-def _as_matrix(name: str, value) -> np.ndarray:
-    try:
-        M = np.array(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name} must be a numeric matrix; got {type(value).__name__}") from exc
-    if M.ndim != 2:
-        raise ValidationError(f"{name} must be a 2-D matrix; got an array with shape {M.shape}")
-    if not np.all(np.isfinite(M)):
-        raise ValidationError(f"{name} contains NaN or inf")
-    return M

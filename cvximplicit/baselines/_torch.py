@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..exceptions import MissingDependencyError, ValidationError
+from .._validation import as_finite_matrix
 from ..training.block import LOSSES
 
 #: Install hint used in every "torch is missing" error.
@@ -55,8 +56,8 @@ def check_data(U, Y, loss: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``U`` (``p × m``) and ``Y`` (``q × m``), columns are samples; return float64 copies."""
     if loss not in LOSSES:
         raise ValidationError(f"loss must be one of {LOSSES}; got {loss!r}")
-    U = _matrix("U", U)
-    Y = _matrix("Y", Y)
+    U = as_finite_matrix("U", U, layout="features × samples")
+    Y = as_finite_matrix("Y", Y, layout="outputs × samples")
     if U.shape[1] != Y.shape[1]:
         raise ValidationError(
             f"U and Y must have the same number m of columns (samples); got U{U.shape} and Y{Y.shape} "
@@ -70,18 +71,6 @@ def check_data(U, Y, loss: str) -> tuple[np.ndarray, np.ndarray]:
             "summing to 1 in every column"
         )
     return U, Y
-
-
-def _matrix(name: str, value) -> np.ndarray:
-    try:
-        M = np.array(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name} must be a numeric matrix; got {type(value).__name__}") from exc
-    if M.ndim != 2:
-        raise ValidationError(f"{name} must be a 2-D matrix (features × samples); got shape {M.shape}")
-    if not np.all(np.isfinite(M)):
-        raise ValidationError(f"{name} contains NaN or inf")
-    return M
 
 
 def check_positive_int(name: str, value, *, allow_none: bool = False):

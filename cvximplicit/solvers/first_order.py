@@ -59,6 +59,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
+from .convex_relu import _decode
 from .report import SolveReport
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
@@ -188,23 +189,6 @@ def _to_VW(X):
     V = np.ascontiguousarray(X[:, 0].transpose(1, 0, 2), dtype=np.float64)
     W = np.ascontiguousarray(X[:, 1].transpose(1, 0, 2), dtype=np.float64)
     return V, W
-
-
-def _decode_all(V, W):
-    """Every non-zero group as a neuron: ``W1`` (k, d), ``W2`` (q, k)."""
-    P, d, q = V.shape
-    rows, outs = [], []
-    for Z, sign in ((V, 1.0), (W, -1.0)):
-        norms = np.linalg.norm(Z, axis=1)
-        for k, c in zip(*np.nonzero(norms > 0)):
-            r = math.sqrt(float(norms[k, c]))
-            rows.append(Z[k, :, c] / r)
-            col = np.zeros(q)
-            col[c] = sign * r
-            outs.append(col)
-    if not rows:
-        return np.zeros((0, d)), np.zeros((q, 0))
-    return np.array(rows), np.array(outs).T
 
 
 def _polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps=_POLISH_STEPS):
@@ -486,7 +470,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     gap_abs, gap_rel = SolveReport.gaps(obj, bound)
     if status in ("max_iter", "time_limit") and abs(gap_rel) <= tol and viol <= _INACCURATE_VIOL * feas_tol:
         status = "optimal_inaccurate"  # stopped on a cap with the gap met but the violation slightly above feas_tol
-    W1, W2 = _decode_all(V, W)
+    W1, W2 = _decode(V, W, 0.0)  # every nonzero group is a neuron
     extra = {
         "n_patterns": P,
         "outer_iterations": outer,
