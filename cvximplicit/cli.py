@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_write, atomic_write_text
-from .exceptions import CvxImplicitError
+from .exceptions import CvxImplicitError, ValidationError
 from .experiments import METHODS, TASKS, load_task, run_experiment
 from .model import ImplicitModel
+from .nonstrict import to_nonstrict
 from .training.greedy import format_block_table
 
 
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="samples used by the convex step; least squares uses all (default: auto, 100; 300 for "
                             "image tasks; 0 = all)")
     train.add_argument("--epochs", type=int, default=None, help="epochs for gradient-based methods")
+    train.add_argument("--self-loop-eps", type=float, default=None, metavar="EPS",
+                       help="save the equivalent non-strict ReLU model with self-loops 1 - EPS (Theorem 2)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-train", type=int, default=None, help="use only this many training samples")
     train.add_argument("--data-dir", default=None, help="folder with the MNIST/Fashion-MNIST IDX files")
@@ -98,6 +101,11 @@ def _train(args) -> int:
         gaps = [b["max_gap_rel"] for b in row["blocks"] if b["max_gap_rel"] is not None]
         worst = f"{max(gaps):.1e}" if gaps else "n/a"
         print(f"certificates: {', '.join(kinds)}; worst relative gap over all block solves {worst}")
+    if args.self_loop_eps is not None:
+        if not isinstance(result.model, ImplicitModel) or args.method != "greedy":
+            raise ValidationError("--self-loop-eps applies to the greedy method's strictly triangular model")
+        result.model = to_nonstrict(result.model, eps=args.self_loop_eps)
+        print(f"converted to the equivalent non-strict model with self-loops 1 - {args.self_loop_eps} (Theorem 2)")
     if args.out:
         if isinstance(result.model, ImplicitModel):
             result.model.info = {"task": args.task, "method": args.method, "block_solver": row["block_solver"],
