@@ -84,7 +84,7 @@ def _markdown(doc: dict) -> str:
             time_s = f"{e['train_time_s']:.2f}" if "train_time_s" in e else "—"
             ptime = "—" if e["paper_train_time_s"] is None else f"{e['paper_train_time_s']}"
             runs = f"{e['n_runs']}" + (f" ({e['n_failed']} failed)" if e["n_failed"] else "")
-            epochs = "—" if e.get("epochs") is None else e["epochs"]
+            epochs = e.get("epochs") or ("—" if "convex" in e["model"] else "default")
             lines.append(f"| {e['model']} | {time_s} | {ours} | {e.get('n_params', '—')} | {runs} | {epochs} | "
                          f"{paper} | {ptime} |")
         lines.append("")
