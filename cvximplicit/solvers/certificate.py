@@ -144,6 +144,12 @@ def _as_multiplier(mu, P: int, m: int, q: int, name: str) -> np.ndarray | None:
         )
     return mu
 
+def _program_data(M, Y, patterns, beta):
+    """Validated float64 ``M`` (m, d), ``Y`` (m, q), bool ``patterns`` (m, P) and ``β > 0`` of program (12)."""
+    M = _as_matrix(M).astype(float, copy=False)
+    Y = _as_targets(Y, M.shape[0]).astype(float, copy=False)
+    return M, Y, _as_patterns(patterns, M.shape[0]), _as_beta(beta)
+
 
 def _chunks(m: int, P: int, q: int):
     step = max(1, _CHUNK_ENTRIES // max(1, m * q))
@@ -247,13 +253,8 @@ def convex_objective(M, Y, patterns, V, W, beta) -> float:
         Computed in float64. Equals :func:`relu_network_objective` of the decoded
         network when :func:`constraint_violation` is zero.
     """
-    M = _as_matrix(M).astype(float, copy=False)
-    m, d = M.shape
-    Y = _as_targets(Y, m).astype(float, copy=False)
-    q = Y.shape[1]
-    patterns = _as_patterns(patterns, m)
-    P = patterns.shape[1]
-    beta = _as_beta(beta)
+    M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
+    (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     V = _as_groups(V, P, d, q, "V").astype(float, copy=False)
     W = _as_groups(W, P, d, q, "W").astype(float, copy=False)
     r = pattern_fit(M, patterns, V - W) - Y
@@ -389,13 +390,8 @@ def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tupl
     ValidationError
         Bad shapes, non-finite inputs, ``β ≤ 0``, negative multipliers.
     """
-    M = _as_matrix(M).astype(float, copy=False)
-    m, d = M.shape
-    Y = _as_targets(Y, m).astype(float, copy=False)
-    q = Y.shape[1]
-    patterns = _as_patterns(patterns, m)
-    P = patterns.shape[1]
-    beta = _as_beta(beta)
+    M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
+    (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     lam = _as_targets(residual, m, name="residual").astype(float, copy=False)
     if lam.shape != Y.shape:
         raise ValidationError(f"residual must have the shape of Y, {Y.shape}; got shape {lam.shape}")
