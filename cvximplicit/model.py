@@ -14,19 +14,16 @@ and is evaluated by forward substitution (5).  The paper stacks ``[X_L; …; X_1
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_write
+from ._npz import read_npz, write_npz
 from ._validation import as_finite_matrix as _as_matrix
 from ._version import __version__
 from .activations import check_activation, get_activation
-from .exceptions import ConvergenceError, ConvergenceWarning, DataError, ValidationError
+from .exceptions import ConvergenceError, ConvergenceWarning, ValidationError
 from .partition import block_slices, check_block_sizes
 from .wellposedness import WellPosedness, check_wellposedness
 
@@ -286,28 +283,12 @@ class ImplicitModel:
             "input_bias": self.input_bias,
             "info": self.info,
         }
-        arrays = {"A": self.A, "B": self.B, "C": self.C, "D": self.D, "meta": np.array(json.dumps(meta))}
-        return atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        return write_npz(path, {"A": self.A, "B": self.B, "C": self.C, "D": self.D}, meta)
 
     @classmethod
     def load(cls, path) -> "ImplicitModel":
         """Read a model written by :meth:`save`."""
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"no model file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                arrays = {k: data[k] for k in "ABCD"}
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{path} is not a cvximplicit model file ({exc})") from exc
-        if meta.get("format") != "cvximplicit.ImplicitModel":
-            raise DataError(f"{path} is not a cvximplicit model file (format={meta.get('format')!r})")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise DataError(
-                f"{path} has model format version {meta.get('format_version')}; this cvximplicit reads "
-                f"version {FORMAT_VERSION}"
-            )
+        meta, arrays = read_npz(path, fmt="cvximplicit.ImplicitModel", version=FORMAT_VERSION, what="model")
         return cls(
             arrays["A"], arrays["B"], arrays["C"], arrays["D"], activation=meta["activation"],
             block_sizes=meta["block_sizes"], input_bias=meta["input_bias"], info=meta.get("info"),

@@ -17,13 +17,12 @@ model with a strictly block lower-triangular ``A``
 
 from __future__ import annotations
 
-import json
 import numbers
 from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_write
+from .._npz import read_npz, write_npz
 from .._version import __version__
 from ..exceptions import DataError, ValidationError
 from ..training.block import block_loss
@@ -140,28 +139,19 @@ class FFNModel:
         """Write the network to ``path`` (``.npz``) atomically and losslessly."""
         meta = {"format": "cvximplicit.FFNModel", "format_version": FFN_FORMAT_VERSION,
                 "cvximplicit_version": __version__, "n_layers": len(self.weights), "info": self.info}
-        arrays = {"meta": np.array(json.dumps(meta))}
+        arrays = {}
         for k, (W, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"W{k}"], arrays[f"b{k}"] = W, b
-        return atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        return write_npz(path, arrays, meta)
 
     @classmethod
     def load(cls, path) -> "FFNModel":
         """Read a network written by :meth:`save`."""
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"no model file at {path}")
+        meta, arrays = read_npz(path, fmt="cvximplicit.FFNModel", version=FFN_FORMAT_VERSION, what="FFN")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                if meta.get("format") != "cvximplicit.FFNModel":
-                    raise DataError(f"{path} is not a cvximplicit FFN file (format={meta.get('format')!r})")
-                if meta.get("format_version") != FFN_FORMAT_VERSION:
-                    raise DataError(f"{path} has FFN format version {meta.get('format_version')}; this "
-                                    f"cvximplicit reads version {FFN_FORMAT_VERSION}")
-                layers = range(int(meta["n_layers"]))
-                weights, biases = [data[f"W{k}"] for k in layers], [data[f"b{k}"] for k in layers]
-        except (OSError, ValueError, KeyError) as exc:
+            layers = range(int(meta["n_layers"]))
+            weights, biases = [arrays[f"W{k}"] for k in layers], [arrays[f"b{k}"] for k in layers]
+        except (KeyError, ValueError) as exc:
             raise DataError(f"{path} is not a cvximplicit FFN file ({exc})") from exc
         return cls(weights, biases, info=meta.get("info"))
 

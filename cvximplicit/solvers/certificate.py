@@ -117,32 +117,32 @@ def _as_beta(beta) -> float:
     return beta
 
 
-def _as_groups(Z, P: int, d: int, q: int, name: str) -> np.ndarray:
+def _as_stack(Z, shape: tuple[int, int, int], axes: str, name: str, *, optional: str = "") -> np.ndarray:
+    """``Z`` of shape ``(P, ·, q)`` (``axes`` names them, e.g. ``"P, d, q"``), finite; a 2-D ``Z`` when ``q == 1``."""
     Z = np.asarray(Z)
-    if Z.ndim == 2 and q == 1:
+    if Z.ndim == 2 and shape[2] == 1:
         Z = Z[:, :, None]
-    if Z.shape != (P, d, q):
-        raise ValidationError(f"{name} must have shape (P, d, q) = {(P, d, q)}; got shape {Z.shape}")
+    if Z.shape != shape:
+        raise ValidationError(f"{name} must have shape ({axes}) = {shape}{optional}; got shape {Z.shape}")
     if not np.all(np.isfinite(Z)):
         raise ValidationError(f"{name} must be finite; got NaN or inf entries")
     return Z
 
 
+def _as_groups(Z, P: int, d: int, q: int, name: str) -> np.ndarray:
+    return _as_stack(Z, (P, d, q), "P, d, q", name)
+
+
 def _as_multiplier(mu, P: int, m: int, q: int, name: str) -> np.ndarray | None:
     if mu is None:
         return None
-    mu = np.asarray(mu, dtype=float)
-    if mu.ndim == 2 and q == 1:
-        mu = mu[:, :, None]
-    if mu.shape != (P, m, q):
-        raise ValidationError(f"{name} must have shape (P, m, q) = {(P, m, q)} or be None; got shape {mu.shape}")
-    if not np.all(np.isfinite(mu)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
+    mu = _as_stack(np.asarray(mu, dtype=float), (P, m, q), "P, m, q", name, optional=" or be None")
     if np.any(mu < 0):
         raise ValidationError(
             f"{name} must be >= 0 (multipliers of the cone constraints); got min {float(mu.min()):.3g}"
         )
     return mu
+
 
 def _program_data(M, Y, patterns, beta):
     """Validated float64 ``M`` (m, d), ``Y`` (m, q), bool ``patterns`` (m, P) and ``β > 0`` of program (12)."""

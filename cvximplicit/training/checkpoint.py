@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_write
+from .._npz import write_npz
 from ..exceptions import DataError, ValidationError
 
 __all__ = ["Checkpoint", "fingerprint", "CHECKPOINT_NAME"]
@@ -52,8 +52,8 @@ class Checkpoint:
     def save(self, directory) -> Path:
         meta = {"format_version": _FORMAT_VERSION, "completed": self.completed,
                 "fingerprint": self.fingerprint, "records": self.records}
-        arrays = {"A": self.A, "B": self.B, "C": self.C, "X": self.X, "meta": np.array(json.dumps(meta))}
-        return atomic_write(Path(directory) / CHECKPOINT_NAME, lambda fh: np.savez(fh, **arrays))
+        arrays = {"A": self.A, "B": self.B, "C": self.C, "X": self.X}
+        return write_npz(Path(directory) / CHECKPOINT_NAME, arrays, meta)
 
     @classmethod
     def load(cls, directory, expected_fingerprint: str) -> "Checkpoint | None":
