@@ -9,7 +9,7 @@
   its support, or a β path).
 - :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
   nonconvex objective it bounds.
-- :func:`exact_patterns_1d`, :func:`sample_patterns` — activation patterns.
+- :func:`exact_patterns_1d`, :func:`sample_patterns`, :func:`guided_patterns` — activation patterns.
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
 
@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from .arrangements import exact_patterns_1d, sample_patterns
+from .arrangements import exact_patterns_1d, guided_patterns, sample_patterns
 from .backend import (
     SOLVER_NAMES,
     available_solvers,
@@ -41,6 +41,7 @@ __all__ = [
     "solve_cvxpy",
     "solve_least_squares",
     "exact_patterns_1d",
+    "guided_patterns",
     "sample_patterns",
     "ConvexReLUSolution",
     "solve_convex_relu",

@@ -12,6 +12,11 @@ block's stacked input with its bias column); a pattern array is ``(m, P)``
   suffix). Tied values of ``u`` are always on the same side.
 - :func:`sample_patterns` — Gaussian gates ``g ~ N(0, I_d)`` (as scnn does);
   duplicate and all-zero patterns are removed.
+- :func:`guided_patterns` — gates aligned with the targets: the least-squares
+  fit ``g_k`` of each target column and thresholds ``1[M g_k ≥ τ]``,
+  ``1[M g_k ≤ τ]`` at quantiles of ``M g_k``.  Every one is still a pattern of
+  ``M`` (the program stays the same kind of restriction), but the restriction
+  contains the half-spaces a neuron fitting that target would use.
 
 With all arrangements the convex program is exact (certificate ``"global"``);
 with sampled ones it is the problem restricted to those patterns
@@ -24,7 +29,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 
-__all__ = ["exact_patterns_1d", "sample_patterns", "threshold_structure_1d", "unique_patterns"]
+__all__ = ["exact_patterns_1d", "guided_patterns", "sample_patterns", "threshold_structure_1d", "unique_patterns"]
 
 
 def _as_u(u) -> np.ndarray:
@@ -142,3 +147,50 @@ def sample_patterns(M, n_patterns, *, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((M.shape[1], int(n_patterns)))
     return unique_patterns(M @ G >= 0)
+
+
+def guided_patterns(M, Y, *, quantiles=(0.1, 0.3, 0.5, 0.7, 0.9), rcond=1e-10) -> np.ndarray:
+    """Patterns from gates fitted to the targets: ``1[M g_k ≥ τ]`` and ``1[M g_k ≤ τ]``.
+
+    For each column ``y_k`` of ``Y``, ``g_k = argmin_g ‖M g − y_k‖₂`` (least
+    squares) and ``τ`` runs over the ``quantiles`` of ``M g_k``.  A threshold
+    needs a constant direction in the range of ``M`` (a bias column, or any
+    ``c`` with ``M c = 1``): the gate is then ``g_k − τ c``, so each pattern is a
+    genuine arrangement ``1[M h ≥ 0]`` of ``M``.  Without one, only ``τ = 0`` is
+    used.
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Block input, rows are samples.
+    Y : array_like, shape (m, q) or (m,)
+        Targets (the residual the block fits), rows are samples.
+    quantiles : sequence of float in (0, 1)
+        Where the thresholds sit along ``M g_k``.
+
+    Returns
+    -------
+    patterns : ndarray of bool, shape (m, P), ``P <= 2 q len(quantiles)``
+        Distinct, non-empty patterns.
+    """
+    M = np.asarray(M, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+    if M.ndim != 2 or Y.ndim != 2 or Y.shape[0] != M.shape[0]:
+        raise ValidationError(
+            f"M (m × d) and Y (m × q) must have the same number of rows (samples); got M{M.shape}, Y{Y.shape}"
+        )
+    if not all(0 < t < 1 for t in quantiles) or len(quantiles) == 0:
+        raise ValidationError(f"quantiles must be a non-empty sequence of numbers in (0, 1); got {quantiles!r}")
+    ones = np.ones(M.shape[0])
+    c = np.linalg.lstsq(M, ones, rcond=rcond)[0]
+    has_constant = np.linalg.norm(M @ c - ones) <= 1e-8 * np.sqrt(M.shape[0])
+    G = np.linalg.lstsq(M, Y, rcond=rcond)[0]  # (d, q)
+    columns = []
+    for k in range(G.shape[1]):
+        z = M @ G[:, k]
+        taus = np.quantile(z, quantiles) if has_constant else [0.0]
+        for tau in taus:
+            shifted = M @ (G[:, k] - tau * c) if has_constant else z
+            columns += [shifted >= 0, shifted <= 0]
+    return unique_patterns(np.column_stack(columns))

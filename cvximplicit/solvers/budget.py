@@ -256,8 +256,8 @@ def forward_select(H, Y, n_select: int, F=None) -> list[int]:
     return chosen
 
 
-def fit_relu_pool(M, Y, n_neurons, *, F=None, pool_factor=3, beta_ratio=0.1, max_solves=4, patterns="auto",
-                  n_patterns=100, seed=0, solver="auto", solver_opts=None) -> BlockFit:
+def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, beta_ratio=0.1, max_solves=4,
+                  patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None) -> BlockFit:
     """``n_neurons`` neurons chosen from the support of one convex solve (the "pool" rule).
 
     1. Solve program (12) at ``β = beta_ratio · β_max``; while it has fewer than
@@ -278,7 +278,12 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, pool_factor=3, beta_ratio=0.1, max
     budget costs against the convex bound.
 
     Parameters are those of :func:`fit_relu_budget`, plus ``F`` ``(m, f)``:
-    features already in the model (rows are samples).
+    features already in the model (rows are samples), and ``select_on``: an
+    optional ``(M_s, Y_s, F_s)`` on which step 2 selects instead (rows are
+    samples, same columns as ``M``, ``Y``, ``F``) — e.g. every training sample
+    and the full residual when the convex program was posed on a subsample or
+    on reduced outputs, so that the selection minimises Algorithm 2's actual
+    least-squares objective (11).
     """
     if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
         raise ValidationError(f"n_neurons must be a positive integer (the block budget n_i); got {n_neurons!r}")
@@ -300,7 +305,10 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, pool_factor=3, beta_ratio=0.1, max
             break
         beta /= 4.0
     W1_all, W2_all = sol.neurons(tol=NEURON_TOL)
-    keep = forward_select(np.maximum(M @ W1_all.T, 0.0), Y, n_neurons, F=F)
+    M_s, Y_s, F_s = (M, Y, F) if select_on is None else select_on
+    if np.shape(M_s)[1:] != M.shape[1:]:
+        raise ValidationError(f"select_on's M must have {M.shape[1]} columns like M; got shape {np.shape(M_s)}")
+    keep = forward_select(np.maximum(np.asarray(M_s, dtype=float) @ W1_all.T, 0.0), Y_s, n_neurons, F=F_s)
     W1, W2 = np.zeros((n_neurons, M.shape[1])), np.zeros((Y.shape[1], n_neurons))
     W1[: len(keep)], W2[:, : len(keep)] = W1_all[keep], W2_all[:, keep]
     objective = float(_convex_relu._certificate().relu_network_objective(M, Y, W1, W2, beta))

@@ -29,7 +29,9 @@ import time
 import numpy as np
 
 from ..exceptions import ValidationError
+from ..solvers.arrangements import guided_patterns, sample_patterns, unique_patterns
 from ..solvers.budget import fit_relu_budget, fit_relu_pool
+from ..solvers.convex_relu import _one_d_columns
 from ..solvers.least_squares import solve_least_squares
 from .block import BlockProblem, BlockResult, block_loss
 
@@ -61,6 +63,16 @@ class AlternatingBlockSolver:
         For ``budget="pool"``: β as a fraction of β_max (above which the zero
         network is optimal).
     patterns, n_patterns : see :func:`cvximplicit.solvers.solve_convex_relu`.
+    guided : bool
+        Add :func:`~cvximplicit.solvers.guided_patterns` — gates fitted to the
+        residual, with thresholds — to the ``n_patterns`` sampled ones (sampled
+        mode only; the exact 1-D arrangements need nothing added).
+    select_on : {"convex", "all"}
+        For ``budget="pool"``: select the block's ``n_i`` neurons from the convex
+        solution's support on the rows and outputs the convex step was posed on
+        (``"convex"``, default), or on every sample against the full residual —
+        the objective of the least-squares step (11) itself (``"all"``: better
+        when the convex step is posed on a small part of a large data set).
     max_rows : int or None
         Pose the convex step (12) on at most ``max_rows`` samples drawn at random
         (seeded) — the interior-point cost grows with ``m · P``.  The
@@ -69,10 +81,11 @@ class AlternatingBlockSolver:
         Exact 1-D blocks are cheap and always use every sample.
     max_features : int or None
         For wide block inputs (MNIST: ``d ≈ 800``), pose the convex step on the
-        top ``max_features`` right singular directions ``P`` of the (subsampled)
-        block input: program (12) on ``M P`` is exact for neurons whose input
-        weights lie in ``span(P)``, and a neuron ``w`` of it is ``P w`` in the
-        original coordinates.
+        top ``max_features`` principal directions of the (subsampled) block
+        input, plus its constant (bias) coordinates, orthonormalised into ``P``:
+        program (12) on ``M P`` is exact for neurons whose input weights lie in
+        ``span(P)``, and a neuron ``w`` of it is ``P w`` in the original
+        coordinates.
     max_outputs : int or None
         For many outputs (one-hot targets), fit the convex step to the top
         ``max_outputs`` left singular directions of the residual (scaled by
@@ -85,8 +98,8 @@ class AlternatingBlockSolver:
     name = "alternating"
 
     def __init__(self, *, T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1, patterns="auto",
-                 n_patterns=30, max_rows=100, max_features=None, max_outputs=None, solver="auto",
-                 solver_opts=None):
+                 n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None, max_outputs=None,
+                 solver="auto", solver_opts=None):
         if not isinstance(T, int) or T < 1:
             raise ValidationError(f"T must be a positive integer (number of alternations); got T={T!r}")
         if not tol >= 0:
@@ -99,7 +112,10 @@ class AlternatingBlockSolver:
         for name, value in (("max_features", max_features), ("max_outputs", max_outputs)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValidationError(f"{name} must be None or a positive integer; got {name}={value!r}")
+        if select_on not in ("all", "convex"):
+            raise ValidationError(f"select_on must be 'all' or 'convex'; got select_on={select_on!r}")
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
+        self.guided, self.select_on = bool(guided), select_on
         self.max_features, self.max_outputs = max_features, max_outputs
         self.solver, self.solver_opts = solver, solver_opts
 
@@ -128,14 +144,21 @@ class AlternatingBlockSolver:
             common = dict(patterns=self.patterns, n_patterns=self.n_patterns, seed=problem.seed,
                           solver=self.solver, solver_opts=self.solver_opts)
             M_r, R_r = M[rows], residual.T[rows]
-            basis = _top_right_singular(M_r, self.max_features)
+            basis = _principal_basis(M_r, self.max_features)
             if basis is not None:
                 M_r = M_r @ basis
             if self.max_outputs is not None and R_r.shape[1] > self.max_outputs:
                 left, sing, _ = np.linalg.svd(R_r, full_matrices=False)
                 R_r = left[:, : self.max_outputs] * sing[: self.max_outputs]
+            if self.guided and not _exact_1d(self.patterns, M_r):
+                common["patterns"] = unique_patterns(np.hstack([
+                    sample_patterns(M_r, self.n_patterns, seed=problem.seed), guided_patterns(M_r, R_r)]))
             if self.budget == "pool":
-                fit = fit_relu_pool(M_r, R_r, problem.n_i, F=X_prev.T[rows], beta_ratio=self.beta_ratio, **common)
+                select_on = None
+                if self.select_on == "all":
+                    select_on = (M if basis is None else M @ basis, residual.T, X_prev.T)
+                fit = fit_relu_pool(M_r, R_r, problem.n_i, F=X_prev.T[rows], select_on=select_on,
+                                    beta_ratio=self.beta_ratio, **common)
             else:
                 fit = fit_relu_budget(M_r, R_r, problem.n_i, beta=beta, **common)
             W1 = fit.W1 if basis is None else fit.W1 @ basis.T  # input weights in the block's coordinates
@@ -184,9 +207,24 @@ class AlternatingBlockSolver:
         return C
 
 
-def _top_right_singular(M: np.ndarray, k: int | None) -> np.ndarray | None:
-    """``(d, k)`` top right singular vectors of ``M`` ``(m, d)``, or None when ``k`` is None or ``≥ d``."""
+def _principal_basis(M: np.ndarray, k: int | None) -> np.ndarray | None:
+    """Orthonormal ``(d, k + c)``: the top ``k`` principal directions of ``M`` ``(m, d)`` and its ``c`` constant columns.
+
+    Principal directions are the right singular vectors of the centred ``M``;
+    the coordinate vectors of constant columns (the bias) are added so that
+    thresholds ``1[M g ≥ τ]`` stay expressible in the reduced coordinates.
+    None when ``k`` is None or ``≥ d``.
+    """
     if k is None or k >= M.shape[1]:
         return None
-    _, _, Vt = np.linalg.svd(M, full_matrices=False)
-    return Vt[:k].T
+    _, _, Vt = np.linalg.svd(M - M.mean(axis=0), full_matrices=False)
+    constant = np.flatnonzero(np.ptp(M, axis=0) == 0)
+    Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], Vt[:k].T]))
+    return Q
+
+
+def _exact_1d(patterns, M: np.ndarray) -> bool:
+    """Whether the convex step enumerates all arrangements (a scalar input plus bias)."""
+    if not isinstance(patterns, str):
+        return False
+    return patterns.lower() == "exact" or (patterns.lower() == "auto" and _one_d_columns(M) is not None)
