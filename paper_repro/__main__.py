@@ -4,7 +4,9 @@
 
 Default = the paper's settings (Section V); ``--quick`` = a small version that
 finishes in about a minute (run by the test-suite).  Every row of a table is
-timed in the same run; keep ``--n-jobs 1`` when the times are to be compared.
+timed in the same run.  When times are compared, run nothing else beside the
+sweep: ``--n-jobs K`` gives each joblib worker ``cores // K`` threads, so
+``--n-jobs 2`` on 2 cores runs two single-threaded runs side by side.
 """
 
 from __future__ import annotations

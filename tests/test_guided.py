@@ -124,9 +124,9 @@ def _pool_neurons(M, Y, common):
 def test_principal_basis_is_orthonormal_and_keeps_the_bias():
     rng = np.random.default_rng(4)
     Z = rng.standard_normal((200, 3)) @ rng.standard_normal((3, 12)) + 5.0  # rank 3 + offset
-    M = np.c_[Z + 0.01 * rng.standard_normal((200, 12)), np.ones(200)]
+    M = np.c_[Z + 0.01 * rng.standard_normal((200, 12)), np.zeros(200), np.ones(200), 2 * np.ones(200)]
     P = _principal_basis(M, 3)
-    assert P.shape == (13, 4)
+    assert P.shape == (15, 4)  # 3 directions + one bias coordinate (not the zero column, not a second bias)
     np.testing.assert_allclose(P.T @ P, np.eye(4), atol=1e-12)
     # the constant column is representable: M P c = 1 for some c
     c = np.linalg.lstsq(M @ P, np.ones(200), rcond=None)[0]
@@ -134,7 +134,7 @@ def test_principal_basis_is_orthonormal_and_keeps_the_bias():
     # the centred data is well captured by the 3 principal directions
     centred = M - M.mean(axis=0)
     assert np.linalg.norm(centred - centred @ P @ P.T) < 0.05 * np.linalg.norm(centred)
-    assert _principal_basis(M, None) is None and _principal_basis(M, 13) is None
+    assert _principal_basis(M, None) is None and _principal_basis(M, 15) is None
 
 
 @pytest.mark.parametrize("guided, select_on", [(False, "convex"), (True, "convex"), (True, "all")])

@@ -208,17 +208,18 @@ class AlternatingBlockSolver:
 
 
 def _principal_basis(M: np.ndarray, k: int | None) -> np.ndarray | None:
-    """Orthonormal ``(d, k + c)``: the top ``k`` principal directions of ``M`` ``(m, d)`` and its ``c`` constant columns.
+    """Orthonormal ``(d, k)`` or ``(d, k + 1)``: the top ``k`` principal directions of ``M`` ``(m, d)`` and its bias.
 
     Principal directions are the right singular vectors of the centred ``M``;
-    the coordinate vectors of constant columns (the bias) are added so that
-    thresholds ``1[M g ≥ τ]`` stay expressible in the reduced coordinates.
+    the coordinate vector of a constant non-zero column (the bias), if any, is
+    added so that thresholds ``1[M g ≥ τ]`` stay expressible in the reduced
+    coordinates.
     None when ``k`` is None or ``≥ d``.
     """
     if k is None or k >= M.shape[1]:
         return None
     _, _, Vt = np.linalg.svd(M - M.mean(axis=0), full_matrices=False)
-    constant = np.flatnonzero(np.ptp(M, axis=0) == 0)
+    constant = np.flatnonzero((np.ptp(M, axis=0) == 0) & (M[0] != 0))[:1]  # one bias column (zero ones add nothing)
     Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], Vt[:k].T]))
     return Q
 
