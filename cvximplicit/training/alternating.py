@@ -82,7 +82,7 @@ class AlternatingBlockSolver:
     max_features : int or None
         For wide block inputs (MNIST: ``d ≈ 800``), pose the convex step on the
         top ``max_features`` principal directions of the (subsampled) block
-        input, plus its constant (bias) coordinates, orthonormalised into ``P``:
+        input (centred), plus its bias coordinate, orthonormalised into ``P``:
         program (12) on ``M P`` is exact for neurons whose input weights lie in
         ``span(P)``, and a neuron ``w`` of it is ``P w`` in the original
         coordinates.
