@@ -126,6 +126,12 @@ def select_neurons(W1, W2, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
     return out1, out2
 
 
+def _check_n_neurons(n_neurons) -> None:
+    """Raise :class:`ValidationError` unless ``n_neurons`` (the block budget ``n_i``) is a positive integer."""
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
+        raise ValidationError(f"n_neurons must be a positive integer (the block budget n_i); got {n_neurons!r}")
+
+
 def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=100, seed=0, solver="auto",
                     solver_opts=None, max_bisection=20) -> BlockFit:
     """Fit a shallow ReLU network with exactly ``n_neurons`` neurons through program (12).
@@ -157,8 +163,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
     ValidationError
         Bad ``n_neurons``, ``beta``, ``max_bisection`` or data (see ``solve_convex_relu``).
     """
-    if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
-        raise ValidationError(f"n_neurons must be a positive integer (the block budget n_i); got {n_neurons!r}")
+    _check_n_neurons(n_neurons)
     if isinstance(max_bisection, bool) or not isinstance(max_bisection, (int, np.integer)) or max_bisection < 1:
         raise ValidationError(f"max_bisection must be a positive integer; got {max_bisection!r}")
     path_mode = isinstance(beta, str)
@@ -285,8 +290,7 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     on reduced outputs, so that the selection minimises Algorithm 2's actual
     least-squares objective (11).
     """
-    if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
-        raise ValidationError(f"n_neurons must be a positive integer (the block budget n_i); got {n_neurons!r}")
+    _check_n_neurons(n_neurons)
     if not 0 < beta_ratio < 1:
         raise ValidationError(f"beta_ratio must be in (0, 1); got beta_ratio={beta_ratio!r}")
     M, Y, _ = _validate(M, Y, 1.0)

@@ -29,9 +29,9 @@ import time
 import numpy as np
 
 from ..exceptions import ValidationError
-from ..solvers.arrangements import guided_patterns, sample_patterns, unique_patterns
+from ..solvers.arrangements import guided_patterns, unique_patterns
 from ..solvers.budget import fit_relu_budget, fit_relu_pool
-from ..solvers.convex_relu import _one_d_columns
+from ..solvers.convex_relu import _resolve_patterns
 from ..solvers.least_squares import solve_least_squares
 from .block import BlockProblem, BlockResult, block_loss
 
@@ -150,9 +150,10 @@ class AlternatingBlockSolver:
             if self.max_outputs is not None and R_r.shape[1] > self.max_outputs:
                 left, sing, _ = np.linalg.svd(R_r, full_matrices=False)
                 R_r = left[:, : self.max_outputs] * sing[: self.max_outputs]
-            if self.guided and not _exact_1d(self.patterns, M_r):
-                common["patterns"] = unique_patterns(np.hstack([
-                    sample_patterns(M_r, self.n_patterns, seed=problem.seed), guided_patterns(M_r, R_r)]))
+            if self.guided:
+                base, kind, _ = _resolve_patterns(M_r, self.patterns, self.n_patterns, problem.seed)
+                if kind != "global":  # all arrangements already enumerated: nothing to add
+                    common["patterns"] = unique_patterns(np.hstack([base, guided_patterns(M_r, R_r)]))
             if self.budget == "pool":
                 select_on = None
                 if self.select_on == "all":
@@ -223,9 +224,3 @@ def _principal_basis(M: np.ndarray, k: int | None) -> np.ndarray | None:
     Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], Vt[:k].T]))
     return Q
 
-
-def _exact_1d(patterns, M: np.ndarray) -> bool:
-    """Whether the convex step enumerates all arrangements (a scalar input plus bias)."""
-    if not isinstance(patterns, str):
-        return False
-    return patterns.lower() == "exact" or (patterns.lower() == "auto" and _one_d_columns(M) is not None)
