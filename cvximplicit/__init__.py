@@ -21,6 +21,7 @@ from .exceptions import (
     CvxImplicitError,
     DataError,
     InaccurateSolutionWarning,
+    InputTypeError,
     MissingDependencyError,
     MosekLicenseError,
     NotFittedError,
@@ -118,6 +119,7 @@ __all__ = [
     # errors
     "CvxImplicitError",
     "ValidationError",
+    "InputTypeError",
     "NotFittedError",
     "DataError",
     "SolverUnavailableError",

@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 __all__ = [
     "CvxImplicitError",
     "ValidationError",
+    "InputTypeError",
     "NotFittedError",
     "DataError",
     "SolverUnavailableError",
@@ -31,6 +32,14 @@ class CvxImplicitError(Exception):
 
 class ValidationError(CvxImplicitError, ValueError):
     """Bad input: wrong shape, NaN/inf, an out-of-range or unknown option."""
+
+
+class InputTypeError(ValidationError, TypeError):
+    """Input whose type cannot be read as real numbers: complex, strings, objects, sparse.
+
+    Both a :class:`ValidationError` (``ValueError``) and a ``TypeError``, as
+    scikit-learn's checks expect for non-numeric data.
+    """
 
 
 class NotFittedError(CvxImplicitError, _SklearnNotFittedError):
