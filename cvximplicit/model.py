@@ -294,6 +294,25 @@ class ImplicitModel:
             block_sizes=meta["block_sizes"], input_bias=meta["input_bias"], info=meta.get("info"),
         )
 
+    # ------------------------------------------------------------------ torch
+    def to_torch(self, *, mode="auto", tol=1e-12, max_iter=10_000):
+        """This model as a trainable ``torch.nn.Module`` (**rows are samples**).
+
+        See :func:`cvximplicit.torch_bridge.to_torch` for ``mode``, ``tol`` and ``max_iter``.
+
+        ``module(U_rows)`` equals ``self.predict(U_rows.T).T``; ``A, B, C, D`` are its parameters.
+        """
+        from .torch_bridge import to_torch
+
+        return to_torch(self, mode=mode, tol=tol, max_iter=max_iter)
+
+    @classmethod
+    def from_torch(cls, module) -> "ImplicitModel":
+        """The model held by a module made by :meth:`to_torch`; see :func:`cvximplicit.torch_bridge.from_torch`."""
+        from .torch_bridge import from_torch
+
+        return from_torch(module)
+
     # ------------------------------------------------------------------ misc
     def __repr__(self) -> str:
         return (
