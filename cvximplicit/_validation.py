@@ -21,6 +21,7 @@ same things.  The rules follow scikit-learn's ``check_array(dtype="numeric")``:
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -145,39 +146,56 @@ def as_finite_matrix(name: str, value, *, layout: str = "") -> np.ndarray:
     return M
 
 
-def check_memory(what: str, shape: tuple[int, ...], *, limit_bytes: float | None = None) -> None:
-    """Refuse a request whose float64 array of ``shape`` could not be allocated.
+def check_memory(what: str, arrays: dict, *, hint: str = "reduce the sizes", limit_bytes: float | None = None) -> None:
+    """Refuse a request whose float64 arrays could not be allocated, before allocating anything.
+
+    Parameters
+    ----------
+    what : str
+        The request, for the message (``"training with n=… on m=… samples"``).
+    arrays : dict
+        ``{label: shape}`` of the float64 arrays the request needs at once, e.g.
+        ``{"A (n × n)": (n, n), "X (n × m)": (n, m)}``.
+    hint : str
+        How to fix it, appended to the message.
+    limit_bytes : float, optional
+        Default: the machine's physical memory.
 
     Raises
     ------
     ValidationError
-        If ``prod(shape) × 8`` bytes exceeds ``limit_bytes`` (default: the
-        machine's physical memory); the message gives the bytes needed.
+        If ``Σ prod(shape) × 8`` bytes exceeds the limit; the message gives the
+        bytes each array and the whole request would need.
     """
-    need = float(FLOAT64_BYTES)
-    for s in shape:
-        need *= float(s)
+    sizes = {}
+    for label, shape in arrays.items():
+        need = float(FLOAT64_BYTES)
+        for s in shape:
+            need *= float(s)
+        sizes[label] = (shape, need)
+    total = sum(need for _, need in sizes.values())
     limit = _physical_memory() if limit_bytes is None else float(limit_bytes)
-    if limit is not None and need > limit:
-        dims = " × ".join(str(int(s)) for s in shape)
+    if limit is not None and total > limit:
+        parts = ", ".join(
+            f"{label} = {' × '.join(str(int(s)) for s in shape)} float64 = {_format_bytes(need)}"
+            for label, (shape, need) in sizes.items()
+        )
         raise ValidationError(
-            f"{what} would need a {dims} float64 array = {_format_bytes(need)}, more than the "
-            f"{_format_bytes(limit)} of memory available; reduce the sizes"
+            f"{what} would need {_format_bytes(total)} of memory ({parts}), more than the "
+            f"{_format_bytes(limit)} this machine has; {hint}"
         )
 
 
 def _physical_memory() -> float | None:
     try:
-        import os
-
         return float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return None
 
 
 def _format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} PiB"
+    return f"{n:.1f} EiB"

@@ -47,7 +47,7 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def check_activation(name: str) -> str:
     """Return ``name`` if it is a known activation, else raise :class:`ValidationError`."""
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValidationError(
             f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}"
         )

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._npz import read_npz, write_npz
+from ._npz import damaged, read_npz, write_npz
 from ._validation import as_finite_matrix as _as_matrix
+from ._validation import as_real_array
 from ._version import __version__
 from .activations import check_activation, get_activation
 from .exceptions import ConvergenceError, ConvergenceWarning, ValidationError
@@ -83,6 +84,8 @@ class ImplicitModel:
             )
         if not isinstance(input_bias, (bool, np.bool_)):
             raise ValidationError(f"input_bias must be True or False; got {input_bias!r}")
+        if info is not None and not isinstance(info, dict):
+            raise ValidationError(f"info must be a dict (JSON-serialisable metadata) or None; got {info!r}")
         if input_bias and B.shape[1] < 1:
             raise ValidationError("input_bias=True needs B to have at least one (bias) column")
         self.A, self.B, self.C, self.D = A, B, C, D
@@ -134,7 +137,7 @@ class ImplicitModel:
     # ------------------------------------------------------------- evaluation
     def prepare_inputs(self, U) -> np.ndarray:
         """Validate ``U`` (``p × m``, finite) and append the bias row when ``input_bias``."""
-        U = np.asarray(U, dtype=float)
+        U = as_real_array(U, "U", ndim=(1, 2))
         if U.ndim == 1 and self.p == 1:
             U = U[None, :]
         if U.ndim != 2 or U.shape[0] != self.p:
@@ -142,8 +145,6 @@ class ImplicitModel:
             raise ValidationError(
                 f"U must have shape (p, m) = ({self.p}, m); got {U.shape}{hint}"
             )
-        if not np.all(np.isfinite(U)):
-            raise ValidationError("U contains NaN or inf; remove or impute those samples")
         if self.input_bias:
             U = np.vstack([U, np.ones((1, U.shape[1]))])
         return U
@@ -287,12 +288,30 @@ class ImplicitModel:
 
     @classmethod
     def load(cls, path) -> "ImplicitModel":
-        """Read a model written by :meth:`save`."""
-        meta, arrays = read_npz(path, fmt="cvximplicit.ImplicitModel", version=FORMAT_VERSION, what="model")
-        return cls(
-            arrays["A"], arrays["B"], arrays["C"], arrays["D"], activation=meta["activation"],
-            block_sizes=meta["block_sizes"], input_bias=meta["input_bias"], info=meta.get("info"),
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If ``path`` is missing, is not a model file (a ``.npy`` array, a CSV,
+            another program's ``.npz``), is truncated or corrupt, lacks an entry,
+            or holds arrays that do not make a valid model; the message names
+            the file and what is wrong.
+        """
+        meta, arrays = read_npz(
+            path, fmt="cvximplicit.ImplicitModel", version=FORMAT_VERSION, what="model",
+            arrays=("A", "B", "C", "D"), meta_keys=("activation", "block_sizes", "input_bias"),
         )
+        info = meta.get("info")
+        try:
+            if not isinstance(meta["input_bias"], bool):
+                raise ValidationError(f"input_bias must be true or false; got {meta['input_bias']!r}")
+            return cls(
+                arrays["A"], arrays["B"], arrays["C"], arrays["D"], activation=meta["activation"],
+                block_sizes=meta["block_sizes"], input_bias=meta["input_bias"], info=info,
+            )
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise damaged(path, "model", exc) from exc
 
     # ------------------------------------------------------------------ torch
     def to_torch(self, *, mode="auto", tol=1e-12, max_iter=10_000):

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from ._validation import check_memory
 from .exceptions import ValidationError
 
 __all__ = ["partition", "block_slices", "check_block_sizes"]
@@ -32,7 +33,9 @@ def partition(n: int, L: int) -> list[int]:
     Raises
     ------
     ValidationError
-        If ``n`` or ``L`` is not an integer in range.
+        If ``n`` or ``L`` is not an integer in range, or if the model's dense
+        ``n × n`` float64 matrix ``A`` would not fit in this machine's memory
+        (the message gives the bytes needed).
 
     Examples
     --------
@@ -46,14 +49,23 @@ def partition(n: int, L: int) -> list[int]:
     if not _is_int(L) or not 1 < L <= n:
         raise ValidationError(f"L must be an integer in [2, n]; got L={L!r} with n={n}")
     n, L = int(n), int(L)
+    check_memory(
+        f"a model with n={n} states", {"A (n × n)": (n, n)},
+        hint="the state matrix A is dense: use fewer states n",
+    )
     base = n // L
     return [base] * (L - 1) + [n - base * (L - 1)]
 
 
 def check_block_sizes(block_sizes, n: int | None = None) -> list[int]:
     """Validate an explicit partition: positive integers summing to ``n``."""
-    sizes = list(block_sizes)
-    if not sizes or not all(_is_int(s) and s >= 1 for s in sizes):
+    try:
+        sizes = list(block_sizes)
+    except TypeError:
+        raise ValidationError(
+            f"block_sizes must be a non-empty list of positive integers; got {block_sizes!r}"
+        ) from None
+    if isinstance(block_sizes, (str, bytes)) or not sizes or not all(_is_int(s) and s >= 1 for s in sizes):
         raise ValidationError(
             f"block_sizes must be a non-empty list of positive integers; got {block_sizes!r}"
         )

@@ -96,10 +96,10 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(DataError, match="no model file"):
+    with pytest.raises(DataError, match="no FFN model file"):
         FFNModel.load(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", meta=np.array('{"format": "something"}'))
-    with pytest.raises(DataError, match="is not a cvximplicit FFN file"):
+    with pytest.raises(DataError, match="is not a cvximplicit FFN model file"):
         FFNModel.load(tmp_path / "other.npz")
 
 

@@ -107,7 +107,9 @@ def test_other_conic_solver():
     [
         (np.ones((2, 5)), np.ones((1, 4)), "same number of samples"),
         (np.ones((2, 5, 1)), np.ones((1, 5)), "X must be a 2-D array"),
-        (np.array([[np.nan, 1.0]]), np.ones((1, 2)), "X must be finite"),
+        (np.array([[np.nan, 1.0]]), np.ones((1, 2)), "X contains NaN or inf"),
+        (np.ones((1, 2)) + 1j, np.ones((1, 2)), "Complex data not supported: X"),
+        (np.ones((1, 2)), np.array([["1.0", "2.0"]]), "Y has the string dtype"),
     ],
 )
 def test_validation(X, Y, match):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._npz import read_npz, write_npz
+from .._npz import damaged, read_npz, write_npz
 from .._version import __version__
 from ..exceptions import DataError, ValidationError
 from ..training.block import block_loss
@@ -146,14 +146,32 @@ class FFNModel:
 
     @classmethod
     def load(cls, path) -> "FFNModel":
-        """Read a network written by :meth:`save`."""
-        meta, arrays = read_npz(path, fmt="cvximplicit.FFNModel", version=FFN_FORMAT_VERSION, what="FFN")
+        """Read a network written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If ``path`` is missing, not an FFN file, truncated or corrupt, lacks
+            a layer, or holds arrays that do not make a network; the message
+            names the file and what is wrong.
+        """
+        meta, arrays = read_npz(path, fmt="cvximplicit.FFNModel", version=FFN_FORMAT_VERSION,
+                                what="FFN model", meta_keys=("n_layers",))
+        n_layers = meta["n_layers"]
+        if not isinstance(n_layers, int) or isinstance(n_layers, bool) or n_layers < 1:
+            raise DataError(f"{path} is damaged: n_layers must be a positive integer; got {n_layers!r}")
+        names = [f"{kind}{k}" for k in range(n_layers) for kind in ("W", "b")]
+        missing = [k for k in names if k not in arrays]
+        if missing:
+            raise DataError(f"{path} is damaged: the FFN model file lacks {missing}")
+        info = meta.get("info")
         try:
-            layers = range(int(meta["n_layers"]))
-            weights, biases = [arrays[f"W{k}"] for k in layers], [arrays[f"b{k}"] for k in layers]
-        except (KeyError, ValueError) as exc:
-            raise DataError(f"{path} is not a cvximplicit FFN file ({exc})") from exc
-        return cls(weights, biases, info=meta.get("info"))
+            if info is not None and not isinstance(info, dict):
+                raise ValidationError(f"info must be a JSON object; got {type(info).__name__}")
+            return cls([arrays[f"W{k}"] for k in range(n_layers)], [arrays[f"b{k}"] for k in range(n_layers)],
+                       info=info)
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise damaged(path, "FFN model", exc) from exc
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in (self.p, *self.hidden, self.q))

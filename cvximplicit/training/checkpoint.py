@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._npz import write_npz
+from .._npz import read_npz, write_npz
 from ..exceptions import DataError, ValidationError
 
 __all__ = ["Checkpoint", "fingerprint", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
+_FORMAT = "cvximplicit.Checkpoint"
 _FORMAT_VERSION = 1
 
 
@@ -50,7 +51,8 @@ class Checkpoint:
     fingerprint: str
 
     def save(self, directory) -> Path:
-        meta = {"format_version": _FORMAT_VERSION, "completed": self.completed,
+        """Write ``directory/checkpoint.npz`` atomically (a failed write leaves the previous checkpoint)."""
+        meta = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "completed": self.completed,
                 "fingerprint": self.fingerprint, "records": self.records}
         arrays = {"A": self.A, "B": self.B, "C": self.C, "X": self.X}
         return write_npz(Path(directory) / CHECKPOINT_NAME, arrays, meta)
@@ -64,21 +66,42 @@ class Checkpoint:
         ValidationError
             If the checkpoint was written by a run with other data or options.
         DataError
-            If the file is unreadable.
+            If the file is unreadable, truncated, corrupt, not a checkpoint, or
+            its arrays do not fit together; the message names the file and
+            says to delete it to start over.
         """
         path = Path(directory) / CHECKPOINT_NAME
         if not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                arrays = {k: data[k] for k in ("A", "B", "C", "X")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"cannot read checkpoint {path} ({exc}); delete it to start over") from exc
-        if meta.get("fingerprint") != expected_fingerprint:
+            meta, arrays = read_npz(path, fmt=_FORMAT, version=_FORMAT_VERSION, what="checkpoint",
+                                    arrays=("A", "B", "C", "X"), meta_keys=("completed", "fingerprint", "records"))
+        except DataError as exc:
+            raise DataError(f"{exc}; delete it to start over") from exc
+        if meta["fingerprint"] != expected_fingerprint:
             raise ValidationError(
                 f"the checkpoint in {directory} was written by a run with different data or options; "
                 "use another checkpoint_dir, or delete it (or pass resume=False) to start over"
             )
-        return cls(meta["completed"], arrays["A"], arrays["B"], arrays["C"], arrays["X"], meta["records"],
-                   meta["fingerprint"])
+        A, B, C, X = arrays["A"], arrays["B"], arrays["C"], arrays["X"]
+        completed, records = meta["completed"], meta["records"]
+        problem = _inconsistency(A, B, C, X, completed, records)
+        if problem:
+            raise DataError(f"{path} is damaged: {problem}; delete it to start over")
+        return cls(completed, A, B, C, X, records, meta["fingerprint"])
+
+
+def _inconsistency(A, B, C, X, completed, records) -> str:
+    """What is wrong with a checkpoint's contents, or ``""``."""
+    if not (isinstance(completed, int) and not isinstance(completed, bool) and completed >= 0):
+        return f"'completed' must be a non-negative integer; got {completed!r}"
+    if not isinstance(records, list) or len(records) != completed:
+        return f"'records' must list the {completed} completed blocks"
+    if any(a.ndim != 2 for a in (A, B, C, X)):
+        return "A, B, C and X must be 2-D"
+    n = A.shape[0]
+    if A.shape != (n, n) or B.shape[0] != n or X.shape[0] > n or C.shape[1] != X.shape[0]:
+        return f"array shapes do not fit together (A {A.shape}, B {B.shape}, C {C.shape}, X {X.shape})"
+    if not all(np.all(np.isfinite(a)) for a in (A, B, C, X)):
+        return "it contains NaN or inf"
+    return ""

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._validation import as_real_array, check_memory
 from ..activations import check_activation
 from ..exceptions import ValidationError
 from ..model import ImplicitModel
@@ -115,8 +116,13 @@ def train_greedy(
     if resume and checkpoint_dir is None:
         raise ValidationError("resume=True needs checkpoint_dir (where the checkpoint was written)")
     solver = _make_solver(block_solver, block_solver_options)
+    n, p_eff, q, m = sum(sizes), U.shape[0] + bool(input_bias), Y.shape[0], U.shape[1]
+    check_memory(  # the dense A, B and the training features X, before any is allocated
+        f"training n={n} states on m={m} samples",
+        {"A (n × n)": (n, n), "B (n × p)": (n, p_eff), "X (n × m)": (n, m)},
+        hint="use fewer states n (block_sizes) or fewer samples m",
+    )
     U_eff = np.vstack([U, np.ones((1, U.shape[1]))]) if input_bias else U
-    n, p_eff, q, m = sum(sizes), U_eff.shape[0], Y.shape[0], U.shape[1]
     config = {"block_sizes": sizes, "block_solver": getattr(solver, "name", type(solver).__name__),
               "block_solver_options": block_solver_options or {}, "loss": loss, "activation": activation,
               "input_bias": bool(input_bias), "seed": int(seed)}
@@ -159,8 +165,8 @@ def train_greedy(
 
 
 def _check_data(U, Y):
-    U = np.asarray(U, dtype=float)
-    Y = np.asarray(Y, dtype=float)
+    U = as_real_array(U, "U")
+    Y = as_real_array(Y, "Y")
     if U.ndim != 2 or Y.ndim != 2:
         raise ValidationError(
             f"U and Y must be 2-D with samples as columns, U (p, m) and Y (q, m); got U{U.shape}, Y{Y.shape}"
@@ -169,9 +175,8 @@ def _check_data(U, Y):
         raise ValidationError(
             f"U and Y must have the same number of samples (columns); got U{U.shape}, Y{Y.shape}"
         )
-    for name, a in (("U", U), ("Y", Y)):
-        if not np.all(np.isfinite(a)):
-            raise ValidationError(f"{name} contains NaN or inf; remove or impute those samples")
+    if U.shape[1] == 0:
+        raise ValidationError(f"U and Y need at least one sample (column); got U{U.shape}, Y{Y.shape}")
     return U, Y
 
 
