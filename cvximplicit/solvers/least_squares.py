@@ -42,6 +42,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg
 
+from .._validation import as_real_array
 from ..exceptions import ValidationError
 from .backend import CLARABEL_OPTS, solve_cvxpy
 from .report import SolveReport
@@ -54,14 +55,12 @@ _CACHE_SIZE = 8
 
 
 def _as_2d(name: str, A) -> np.ndarray:
-    A = np.asarray(A, dtype=float)
+    A = as_real_array(A, name)
     if A.ndim == 1:
         A = A[None, :]
     if A.ndim != 2:
         raise ValidationError(f"{name} must be a 2-D array (rows are features, columns are samples); "
                               f"got shape {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
     return A
 
 
