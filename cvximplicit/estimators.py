@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from .exceptions import NotFittedError, ValidationError
+from ._validation import as_real_array
+from .exceptions import CvxImplicitError, InputTypeError, NotFittedError, ValidationError
 from .partition import check_block_sizes, partition
 from .training.block import available_block_solvers
 from .training.greedy import format_block_table, train_greedy
@@ -125,8 +126,30 @@ class _ImplicitBase(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         """``Ŷ`` with rows as samples."""
         self._check_fitted()
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validate(X, reset=False)
         return self.model_.predict(X.T).T
+
+    def _validate(self, X, y="no_validation", *, y_real=False, **kwargs):
+        """scikit-learn's ``validate_data`` after the package's real-array check.
+
+        ``X`` (and ``y`` when ``y_real``) must pass :func:`as_real_array`
+        (no complex, string or non-numeric object data); the shape and
+        consistency checks and ``n_features_in_``/``feature_names_in_`` are
+        scikit-learn's, with its messages, raised as :class:`ValidationError`.
+        """
+        as_real_array(X, "X")
+        if y is None:
+            raise ValidationError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if y_real:
+            as_real_array(y, "y")
+        try:
+            return validate_data(self, X, y, dtype=np.float64, **kwargs)
+        except CvxImplicitError:
+            raise
+        except TypeError as exc:
+            raise InputTypeError(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -205,7 +228,7 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         return tags
 
     def fit(self, X, y):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        X, y = self._validate(X, y, y_real=True, multi_output=True, y_numeric=True)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         self._y_ndim = y.ndim
         return self._fit_targets(X, Y, "squared")
@@ -226,8 +249,11 @@ class ImplicitClassifier(ClassifierMixin, _ImplicitBase):
     """
 
     def fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
+        X, y = self._validate(X, y)
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
         self.classes_, labels = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValidationError(
