@@ -13,8 +13,10 @@ from cvximplicit.exceptions import (
     MosekLicenseError,
     SolverFailedError,
     SolverUnavailableError,
+    ValidationError,
 )
 from cvximplicit.solvers import SOLVER_NAMES, available_solvers, check_solver, mosek_licensed, solve_cvxpy
+from cvximplicit.solvers.engines import is_engine
 
 #: Clarabel solves this tiny QP to its default gap tolerance (1e-8).
 CLARABEL_ATOL = 1e-7
@@ -42,7 +44,7 @@ def test_unknown_name_lists_valid_ones():
 
 
 def test_not_installed_solver_gives_pip_hint():
-    missing = [s for s in SOLVER_NAMES if s not in ("auto", "FISTA") and s not in cp.installed_solvers()]
+    missing = [s for s in SOLVER_NAMES if s != "auto" and not is_engine(s) and s not in cp.installed_solvers()]
     if not missing:
         pytest.skip("every cvxpy solver is installed here; nothing to test")
     with pytest.raises(SolverUnavailableError, match="not installed.*pip install"):
@@ -82,8 +84,8 @@ def test_available_solvers_are_usable():
 
 def test_solve_returns_tuple_and_solution():
     problem, x = _toy_problem()
-    solver, status, compile_s, solve_s, iters = solve_cvxpy(problem, solver="auto")
-    assert (solver, status) == ("CLARABEL", "optimal")
+    solver, status, compile_s, solve_s, iters, reason = solve_cvxpy(problem, solver="auto")
+    assert (solver, status) == ("CLARABEL", "optimal") and reason.startswith("auto: CLARABEL")
     assert compile_s >= 0 and solve_s >= 0 and iters is not None
     assert problem.value == pytest.approx(0.25, abs=CLARABEL_ATOL)
     np.testing.assert_allclose(x.value, [1.5, 2.0], atol=CLARABEL_ATOL)
@@ -91,7 +93,7 @@ def test_solve_returns_tuple_and_solution():
 
 def test_fista_is_not_a_cvxpy_solver():
     problem, _ = _toy_problem()
-    with pytest.raises(SolverUnavailableError, match="first-order engine"):
+    with pytest.raises(SolverUnavailableError, match="an engine of the convex ReLU program"):
         solve_cvxpy(problem, solver="FISTA")
 
 
@@ -114,19 +116,43 @@ def _failing_solve(problem, fail_for, status="solver_error"):
 
 
 @pytest.mark.parametrize("how", ["raise", "solver_error"])
-def test_failure_falls_back_to_next_solver(how):
+def test_auto_falls_back_to_next_solver_and_says_why(how):
     problem, x = _toy_problem()
     calls = _failing_solve(problem, {"CLARABEL"}, status=how)
-    out = solve_cvxpy(problem, solver="CLARABEL", fallback=("CLARABEL", "SCS"))
+    out = solve_cvxpy(problem, solver="auto", fallback=("SCS",))
     assert calls == ["CLARABEL", "SCS"]
-    assert out.solver == "SCS"
+    assert out.solver == "SCS" and out.reason.startswith("auto: fallback after CLARABEL:")
     np.testing.assert_allclose(x.value, [1.5, 2.0], atol=SCS_ATOL)
+
+
+@pytest.mark.parametrize("how", ["raise", "solver_error"])
+def test_named_solver_never_falls_back(how):
+    problem, _ = _toy_problem()
+    calls = _failing_solve(problem, {"CLARABEL"}, status=how)
+    with pytest.raises(SolverFailedError, match="the requested solver failed on toy: CLARABEL") as info:
+        solve_cvxpy(problem, solver="CLARABEL", fallback=("SCS",), problem_name="toy")
+    assert calls == ["CLARABEL"] and info.value.solver == "CLARABEL"
+
+
+@pytest.mark.parametrize("solver", ["CLARABEL", "SCS", "ECOS", "auto"])
+def test_unknown_option_raises_and_never_changes_solver(solver):
+    problem, _ = _toy_problem()
+    calls = _failing_solve(problem, set(), status="raise")
+    with pytest.raises(ValidationError, match="bogus_opt"):
+        solve_cvxpy(problem, solver=solver, solver_opts={"bogus_opt": 5})
+    assert len(calls) <= 1  # rejected before or by the first solver, never retried on another
+
+
+def test_unknown_clarabel_option_lists_the_valid_ones():
+    problem, _ = _toy_problem()
+    with pytest.raises(ValidationError, match=r"unknown option\(s\) \['bogus_opt'\] for solver 'CLARABEL'.*tol_gap_rel"):
+        solve_cvxpy(problem, solver="CLARABEL", solver_opts={"bogus_opt": 5})
 
 
 def test_exhausted_chain_raises_solver_failed_error():
     problem, _ = _toy_problem()
     calls = _failing_solve(problem, {"CLARABEL", "SCS"}, status="raise")
-    with pytest.raises(SolverFailedError, match="no solver produced a solution for toy") as info:
+    with pytest.raises(SolverFailedError, match="no solver of the 'auto' chain succeeded on toy") as info:
         solve_cvxpy(problem, solver="auto", problem_name="toy")
     assert calls == ["CLARABEL", "SCS"]
     assert info.value.solver == "SCS" and "injected failure" in info.value.status
@@ -168,6 +194,6 @@ def test_solver_opts_reach_the_requested_solver_only():
     problem.solve = spy
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a successful fallback must not warn
-        solve_cvxpy(problem, solver="CLARABEL", solver_opts={"max_iter": 50}, fallback=("SCS",),
+        solve_cvxpy(problem, solver="auto", solver_opts={"max_iter": 50}, fallback=("SCS",),
                     default_opts={"SCS": {"eps_abs": 1e-6}})
     assert seen == [("CLARABEL", {"max_iter": 50}), ("SCS", {"eps_abs": 1e-6})]

@@ -18,18 +18,28 @@ block's stacked input with its bias column); a pattern array is ``(m, P)``
   ``M`` (the program stays the same kind of restriction), but the restriction
   contains the half-spaces a neuron fitting that target would use.
 
-With all arrangements the convex program is exact (certificate ``"global"``);
-with sampled ones it is the problem restricted to those patterns
+- :func:`resolve_patterns` — turns the ``patterns`` argument of program (12)
+  (``"auto"``, ``"exact"``, ``"sampled"`` or an array) into a :class:`PatternSet`
+  that says whether it holds *every* arrangement of ``M``.
+
+With all arrangements the convex program is exact (it can earn a ``"global"``
+certificate); with sampled ones it is the problem restricted to those patterns
 (``"restricted"``).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..exceptions import ValidationError
 
-__all__ = ["exact_patterns_1d", "guided_patterns", "sample_patterns", "threshold_structure_1d", "unique_patterns"]
+__all__ = ["exact_patterns_1d", "guided_patterns", "sample_patterns", "threshold_structure_1d", "unique_patterns",
+           "one_d_columns", "resolve_patterns", "PatternSet", "PATTERN_MODES"]
+
+#: The string values of the ``patterns`` argument of program (12).
+PATTERN_MODES = ("auto", "exact", "sampled")
 
 
 def _as_u(u) -> np.ndarray:
@@ -194,3 +204,86 @@ def guided_patterns(M, Y, *, quantiles=(0.1, 0.3, 0.5, 0.7, 0.9), rcond=1e-10) -
             shifted = M @ (G[:, k] - tau * c) if has_constant else z
             columns += [shifted >= 0, shifted <= 0]
     return unique_patterns(np.column_stack(columns))
+
+
+class PatternSet(NamedTuple):
+    """Activation patterns of program (12) and what they cover.
+
+    Attributes
+    ----------
+    patterns : ndarray of bool, shape (m, P)
+    source : str
+        ``"exact"`` (enumerated), ``"sampled"`` (Gaussian gates) or ``"given"`` (an array).
+    all_arrangements : bool
+        Whether ``patterns`` is the set of *every* non-empty arrangement of ``M``.
+    structure : tuple or None
+        :func:`threshold_structure_1d` of the patterns when ``M = [u, c·1]``, else None.
+    """
+
+    patterns: np.ndarray
+    source: str
+    all_arrangements: bool
+    structure: tuple | None
+
+
+def one_d_columns(M: np.ndarray):
+    """``(col_u, col_c, c)`` when ``M = [u, c·1]`` (any column order, c ≠ 0, u not constant), else None."""
+    if M.shape[1] != 2:
+        return None
+    const = [bool(np.all(M[:, j] == M[0, j])) and M[0, j] != 0 for j in range(2)]
+    if const[0] == const[1]:
+        return None
+    col_c = 0 if const[0] else 1
+    return 1 - col_c, col_c, float(M[0, col_c])
+
+
+def _pattern_set(p):
+    return {col.tobytes() for col in np.packbits(p, axis=0).T}
+
+
+def resolve_patterns(M, patterns, n_patterns, seed) -> PatternSet:
+    """The patterns of program (12) for ``M`` ``(m, d)`` (rows are samples).
+
+    ``patterns``: ``"exact"`` — every arrangement (only for ``M = [u, c·1]``);
+    ``"sampled"`` — ``n_patterns`` Gaussian gates seeded by ``seed``; ``"auto"`` — exact
+    when ``M`` is 1-D plus a constant column, else sampled; or an ``(m, P)`` bool (0/1)
+    array, used as given (it covers every arrangement only if it equals the exact set
+    of a 1-D ``M``).
+
+    Raises
+    ------
+    ValidationError
+        Unknown mode, ``"exact"`` for a non-1-D ``M``, or a malformed array.
+    """
+    cols = one_d_columns(M)
+    if isinstance(patterns, str):
+        mode = patterns.lower()
+        if mode not in PATTERN_MODES:
+            raise ValidationError(
+                f"patterns must be one of {PATTERN_MODES} or an (m, P) bool array; got {patterns!r}"
+            )
+        if mode == "auto":
+            mode = "exact" if cols is not None else "sampled"
+        if mode == "exact":
+            if cols is None:
+                raise ValidationError(
+                    "patterns='exact' enumerates all arrangements only for a scalar input plus a constant "
+                    f"(bias) column, M of shape (m, 2); got M of shape {M.shape}. Use patterns='sampled'"
+                )
+            pats = exact_patterns_1d(M[:, cols[0]])
+            return PatternSet(pats, "exact", True, threshold_structure_1d(M[:, cols[0]], pats))
+        return PatternSet(sample_patterns(M, n_patterns, seed=seed), "sampled", False, None)
+    pats = np.asarray(patterns)
+    if pats.ndim != 2 or pats.shape[0] != M.shape[0] or pats.shape[1] == 0:
+        raise ValidationError(f"patterns array must have shape (m, P) = ({M.shape[0]}, P>0); got {pats.shape}")
+    if pats.dtype != bool:
+        if not np.all((pats == 0) | (pats == 1)):
+            raise ValidationError("patterns array must be boolean (or 0/1); got other values")
+        pats = pats.astype(bool)
+    if not pats.any(axis=0).all():
+        raise ValidationError("patterns must not contain an all-zero column (it contributes nothing)")
+    if cols is None:
+        return PatternSet(pats, "given", False, None)
+    structure = threshold_structure_1d(M[:, cols[0]], pats)
+    complete = structure is not None and _pattern_set(exact_patterns_1d(M[:, cols[0]])) == _pattern_set(pats)
+    return PatternSet(pats, "given", complete, structure)

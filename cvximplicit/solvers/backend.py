@@ -1,19 +1,22 @@
 """Solver names, the MOSEK licence probe, and a status-checked cvxpy solve.
 
-Two levels of options (see STYLE.md): a *checked* solver name and an opaque
-``solver_opts`` dict passed unchanged to ``problem.solve``.
+Two levels of options: a *checked* solver name and a ``solver_opts`` dict whose keys are
+checked against the solver's own settings, then passed to ``problem.solve``.
 
 - :data:`SOLVER_NAMES` — every name accepted anywhere in :mod:`cvximplicit.solvers`:
-  ``"auto"``, ``"FISTA"`` (the first-order engine for the Ergen–Pilanci program)
-  and every cvxpy solver name.
+  ``"auto"``, our engines for the Ergen–Pilanci program (:data:`~cvximplicit.solvers.engines.ENGINES`:
+  ``"FISTA"``, ``"ADMM"``) and every cvxpy solver name.
 - :func:`check_solver` normalises the case and raises a typed error when a name is
   unknown, not installed, or (MOSEK) installed but unlicensed. ``cvxpy.installed_solvers()``
   lists MOSEK even without a licence, so "installed" is not "usable":
   :func:`available_solvers` only lists usable ones.
-- :func:`solve_cvxpy` solves a :class:`cvxpy.Problem`, checks ``problem.status``,
-  warns on ``optimal_inaccurate`` (:class:`~cvximplicit.exceptions.InaccurateSolutionWarning`
-  carrying the numbers), walks a fallback chain on failure and raises
-  :class:`~cvximplicit.exceptions.SolverFailedError` when the chain is exhausted.
+- :func:`check_solver_options` rejects an option the named solver does not have
+  (:class:`~cvximplicit.exceptions.ValidationError` naming the valid ones where the solver
+  lists them); an option error is never a reason to try another solver.
+- :func:`solve_cvxpy` solves a :class:`cvxpy.Problem` and checks ``problem.status``. A
+  solver named explicitly runs alone: its failure raises
+  :class:`~cvximplicit.exceptions.SolverFailedError` with its status. Only under ``"auto"``
+  is a fallback chain walked, and the result says which solver ran and why.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import cvxpy as cp
 import cvxpy.settings as _cp_settings
 
-from ..exceptions import InaccurateSolutionWarning, MosekLicenseError, SolverFailedError, SolverUnavailableError
+from .engines import ENGINES, engine_available, is_engine
+from ..exceptions import (
+    InaccurateSolutionWarning,
+    MosekLicenseError,
+    SolverFailedError,
+    SolverUnavailableError,
+    ValidationError,
+)
 
 __all__ = [
     "SOLVER_NAMES",
@@ -36,6 +46,8 @@ __all__ = [
     "available_solvers",
     "mosek_licensed",
     "check_solver",
+    "check_solver_options",
+    "solver_option_names",
     "solve_cvxpy",
 ]
 
@@ -43,8 +55,8 @@ __all__ = [
 #: separately (e.g. ``ECOS_BB``).
 _CVXPY_NAMES = tuple(dict.fromkeys(list(_cp_settings.SOLVERS) + list(cp.installed_solvers())))
 
-#: Names accepted by :func:`check_solver`: ``"auto"``, ``"FISTA"`` and the cvxpy solvers.
-SOLVER_NAMES: tuple[str, ...] = ("auto", "FISTA") + _CVXPY_NAMES
+#: Names accepted by :func:`check_solver`: ``"auto"``, our engines and the cvxpy solvers.
+SOLVER_NAMES: tuple[str, ...] = ("auto",) + tuple(ENGINES) + _CVXPY_NAMES
 
 #: The conic solver ``"auto"`` uses first.
 DEFAULT_CONIC_SOLVER = "CLARABEL"
@@ -85,6 +97,9 @@ class CvxpySolveResult(NamedTuple):
         Time inside the solver (``solver_stats.solve_time``, else wall time minus compilation).
     iterations : int or None
         Solver iterations, when the solver reports them.
+    reason : str
+        Why ``solver`` ran: ``"requested"``, ``"auto: ..."``, or the failures under
+        ``"auto"`` that led to it.
     """
 
     solver: str
@@ -92,6 +107,7 @@ class CvxpySolveResult(NamedTuple):
     compile_time_s: float
     solve_time_s: float
     iterations: int | None
+    reason: str = "requested"
 
 
 @functools.lru_cache(maxsize=1)
@@ -122,12 +138,17 @@ def _installed() -> tuple[str, ...]:
 def available_solvers() -> list[str]:
     """cvxpy solvers that are installed *and* usable here (MOSEK only when licensed).
 
-    ``"auto"`` and ``"FISTA"`` are always accepted besides these.
+    ``"auto"`` and the available engines (:func:`~cvximplicit.solvers.engines.engine_available`)
+    are accepted besides these.
     """
     names = list(_installed())
     if "MOSEK" in names and not mosek_licensed():
         names.remove("MOSEK")
     return names
+
+
+def _engines_here() -> list[str]:
+    return [name for name in ENGINES if engine_available(name)]
 
 
 def check_solver(name: str) -> str:
@@ -136,12 +157,12 @@ def check_solver(name: str) -> str:
     Parameters
     ----------
     name : str
-        ``"auto"``, ``"FISTA"`` or a cvxpy solver name, any case.
+        ``"auto"``, an engine name (``"FISTA"``, ``"ADMM"``) or a cvxpy solver name, any case.
 
     Returns
     -------
     str
-        ``"auto"``, ``"FISTA"`` or the upper-case cvxpy name.
+        ``"auto"``, the engine name or the upper-case cvxpy name.
 
     Raises
     ------
@@ -159,9 +180,14 @@ def check_solver(name: str) -> str:
     if canonical not in SOLVER_NAMES:
         raise SolverUnavailableError(
             f"unknown solver {name!r}; valid names are {list(SOLVER_NAMES)} "
-            f"(installed and usable here: {['auto', 'FISTA'] + available_solvers()})"
+            f"(installed and usable here: {['auto'] + _engines_here() + available_solvers()})"
         )
-    if canonical == "FISTA":
+    if is_engine(canonical):
+        if not engine_available(canonical):
+            raise SolverUnavailableError(
+                f"engine {canonical!r} is not available in this installation; use one of "
+                f"{['auto'] + _engines_here() + available_solvers()}"
+            )
         return canonical
     if canonical not in _installed():
         package = _PIP_HINT.get(canonical, canonical.lower())
@@ -179,12 +205,71 @@ def check_solver(name: str) -> str:
     return canonical
 
 
+#: Keyword arguments of ``cvxpy.Problem.solve`` itself, accepted with every solver.
+CVXPY_SOLVE_OPTIONS = ("verbose", "warm_start", "canon_backend", "enforce_dpp", "ignore_dpp")
+
+#: ECOS's settings (its Python interface's keyword arguments).
+_ECOS_OPTIONS = ("feastol", "abstol", "reltol", "feastol_inacc", "abstol_inacc", "reltol_inacc", "max_iters",
+                 "nitref")
+
+
+@functools.lru_cache(maxsize=None)
+def solver_option_names(name: str) -> tuple[str, ...] | None:
+    """The options ``solver_opts`` may hold for cvxpy solver ``name``, or None where the solver does not list them.
+
+    Clarabel's are read from ``clarabel.DefaultSettings``; ECOS's are fixed. For other
+    solvers, an unknown option is caught when the solver rejects it (see :func:`solve_cvxpy`).
+    """
+    if name == "CLARABEL":
+        import clarabel  # noqa: PLC0415
+
+        settings = clarabel.DefaultSettings()
+        own = sorted(a for a in dir(settings) if not a.startswith("_") and not callable(getattr(settings, a)))
+        return tuple(dict.fromkeys(CVXPY_SOLVE_OPTIONS + tuple(own)))
+    if name in ("ECOS", "ECOS_BB"):
+        return CVXPY_SOLVE_OPTIONS + _ECOS_OPTIONS
+    return None
+
+
+def check_solver_options(name: str, solver_opts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return ``solver_opts`` as a dict, or raise :class:`ValidationError` naming an unknown key and the valid ones.
+
+    ``name`` is a canonical cvxpy solver name (see :func:`check_solver`).
+    """
+    if solver_opts is None:
+        return {}
+    if not isinstance(solver_opts, Mapping):
+        raise ValidationError(f"solver_opts must be a dict of options for solver {name!r} or None; got {solver_opts!r}")
+    valid = solver_option_names(name)
+    unknown = [k for k in solver_opts if not isinstance(k, str) or (valid is not None and k not in valid)]
+    if unknown:
+        raise ValidationError(
+            f"unknown option(s) {unknown} for solver {name!r}; valid options are {list(valid or [])}"
+        )
+    return dict(solver_opts)
+
+
+def _option_error(name: str, exc: Exception, solver_opts: Mapping[str, Any]) -> ValidationError | None:
+    """A :class:`ValidationError` when ``exc`` is the solver rejecting one of the user's options, else None."""
+    if not isinstance(exc, (TypeError, ValueError)):
+        return None
+    text = str(exc)
+    bad = [k for k in solver_opts if str(k) in text]
+    if not bad:
+        return None
+    return ValidationError(
+        f"solver {name!r} rejected option(s) {bad} of solver_opts ({type(exc).__name__}: {text}); "
+        "see the solver's documentation for its settings"
+    )
+
+
 def _chain(solver: str, fallback: Sequence[str]) -> list[str]:
-    """The ordered, de-duplicated list of usable solvers to try."""
-    first = [DEFAULT_CONIC_SOLVER] if solver == "auto" else [solver]
+    """The solvers to try: the named one alone, or under ``"auto"`` the default then the usable fallbacks."""
+    if solver != "auto":
+        return [solver]
     chain = []
-    for name in first + [str(f).upper() for f in fallback]:
-        if name in ("auto", "FISTA") or name in chain:
+    for name in [DEFAULT_CONIC_SOLVER] + [str(f).upper() for f in fallback]:
+        if name == "AUTO" or is_engine(name) or name in chain:
             continue
         if name == "MOSEK" and not mosek_licensed():
             continue
@@ -198,72 +283,83 @@ def solve_cvxpy(
     *,
     solver: str = "auto",
     solver_opts: Mapping[str, Any] | None = None,
-    fallback: Sequence[str] = ("CLARABEL", "SCS"),
+    fallback: Sequence[str] = ("SCS",),
     problem_name: str = "",
     default_opts: Mapping[str, Mapping[str, Any]] | None = None,
+    warn_inaccurate: bool = True,
 ) -> CvxpySolveResult:
-    """Solve ``problem`` with status checks and a fallback chain.
+    """Solve ``problem`` with status checks; a fallback chain only under ``"auto"``.
 
     Parameters
     ----------
     problem : cvxpy.Problem
         The problem; on return its variables (and constraint duals) hold the solution.
     solver : str
-        A name accepted by :func:`check_solver` other than ``"FISTA"``; ``"auto"``
-        means :data:`DEFAULT_CONIC_SOLVER`.
+        A name accepted by :func:`check_solver` other than an engine; ``"auto"``
+        means :data:`DEFAULT_CONIC_SOLVER` with ``fallback`` after it.
     solver_opts : dict, optional
-        Passed unchanged to ``problem.solve`` for the *requested* solver only
-        (fallback solvers get their ``default_opts``: options of one solver are
-        usually invalid for another).
+        Options of the requested solver (under ``"auto"``: of :data:`DEFAULT_CONIC_SOLVER`),
+        checked by :func:`check_solver_options` and then passed to ``problem.solve``
+        on top of its ``default_opts``. Fallback solvers get only their ``default_opts``.
     fallback : sequence of str
-        Solvers tried, in order, when the requested one raises or returns a
-        non-optimal status (infeasible, unbounded, solver error). Uninstalled or
-        unlicensed entries are skipped.
+        Under ``"auto"`` only: solvers tried, in order, when the previous one raises or
+        returns a non-optimal status. Uninstalled or unlicensed entries are skipped.
+        A solver named explicitly never falls back.
     problem_name : str
         Used in warnings and errors.
     default_opts : mapping, optional
-        Per-solver defaults (e.g. ``{"CLARABEL": CLARABEL_OPTS}``), overridden key
-        by key by ``solver_opts`` for the requested solver.
+        Per-solver defaults (e.g. ``{"CLARABEL": CLARABEL_OPTS}``).
+    warn_inaccurate : bool
+        Warn when the accepted status is ``optimal_inaccurate``. Callers that certify
+        the solution independently (least squares, program (12)) pass False and warn
+        only when their certificate fails.
 
     Returns
     -------
     CvxpySolveResult
-        ``(solver, status, compile_time_s, solve_time_s, iterations)``.
+        ``(solver, status, compile_time_s, solve_time_s, iterations, reason)``.
 
     Raises
     ------
     SolverUnavailableError, MosekLicenseError
         If ``solver`` is not usable (see :func:`check_solver`).
+    ValidationError
+        If ``solver_opts`` has an option the solver does not know.
     SolverFailedError
-        If every solver of the chain failed; ``.solver`` and ``.status`` name the last one.
+        If the named solver failed, or (``"auto"``) every solver of the chain failed;
+        ``.solver`` and ``.status`` name the last one.
 
     Warns
     -----
     InaccurateSolutionWarning
-        If the accepted solution has status ``optimal_inaccurate``.
+        If ``warn_inaccurate`` and the accepted solution has status ``optimal_inaccurate``.
     """
     requested = check_solver(solver)
-    if requested == "FISTA":
+    if is_engine(requested):
         raise SolverUnavailableError(
-            f"solver 'FISTA' is the first-order engine of the convex ReLU program (12); it cannot solve the "
+            f"solver {requested!r} is an engine of the convex ReLU program (12) only; it cannot solve the "
             f"cvxpy problem {problem_name or 'given'}. Use solver='auto' or a conic solver such as 'CLARABEL'"
         )
     defaults = {} if default_opts is None else dict(default_opts)
     chain = _chain(requested, fallback)
+    user_opts = check_solver_options(chain[0], solver_opts) if chain else {}
     failures = []
     last_solver, last_status = None, None
     for name in chain:
         opts = dict(defaults.get(name, {}))
-        if name == chain[0] and solver_opts:
-            opts.update(solver_opts)
+        if name == chain[0]:
+            opts.update(user_opts)
         start = time.perf_counter()
         try:
             with warnings.catch_warnings():
-                # cvxpy's generic "Solution may be inaccurate" is replaced by our warning with the numbers.
+                # cvxpy's generic "Solution may be inaccurate" is replaced by the caller's certificate.
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
                 problem.solve(solver=name, **opts)
             status = problem.status
         except Exception as exc:  # cvxpy.SolverError, solver-specific errors (e.g. mosek.Error)
+            option_error = _option_error(name, exc, user_opts) if name == chain[0] else None
+            if option_error is not None:
+                raise option_error from exc
             status = f"error: {type(exc).__name__}: {exc}"
         wall = time.perf_counter() - start
         last_solver, last_status = name, status
@@ -273,7 +369,7 @@ def solve_cvxpy(
             solve_s = stats.solve_time if stats is not None and stats.solve_time is not None else None
             solve_s = float(max(wall - compile_s, 0.0) if solve_s is None else solve_s)
             iters = None if stats is None or stats.num_iters is None else int(stats.num_iters)
-            if status == cp.OPTIMAL_INACCURATE:
+            if warn_inaccurate and status == cp.OPTIMAL_INACCURATE:
                 warnings.warn(
                     f"{name} returned 'optimal_inaccurate' on {problem_name or 'a problem'}: "
                     f"objective={problem.value:.10g}, iterations={iters}, solve_time={solve_s:.3g}s; "
@@ -281,11 +377,18 @@ def solve_cvxpy(
                     InaccurateSolutionWarning,
                     stacklevel=2,
                 )
-            return CvxpySolveResult(name, status, compile_s, solve_s, iters)
+            if requested != "auto":
+                reason = "requested"
+            elif not failures:
+                reason = f"auto: {DEFAULT_CONIC_SOLVER}, the default conic solver"
+            else:
+                reason = f"auto: fallback after {'; '.join(failures)}"
+            return CvxpySolveResult(name, status, compile_s, solve_s, iters, reason)
         failures.append(f"{name}: {status}")
+    what = "the requested solver failed" if requested != "auto" else "no solver of the 'auto' chain succeeded"
     raise SolverFailedError(
-        f"no solver produced a solution for {problem_name or 'the problem'}; tried "
-        f"{'; '.join(failures) or 'no usable solver'}",
+        f"{what} on {problem_name or 'the problem'}: {'; '.join(failures) or 'no usable solver'}"
+        + ("" if requested == "auto" else "; use solver='auto' to allow a fallback, or change solver_opts"),
         solver=last_solver,
         status=last_status,
     )

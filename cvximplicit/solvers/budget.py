@@ -29,8 +29,11 @@ budget ``n_i`` of Algorithm 1:
 
 The result reports the convex lower bound at the chosen β, the ``n_i``-neuron
 nonconvex objective ``½‖relu(M W1ᵀ) W2ᵀ − Y‖² + (β/2)(‖W1‖² + ‖W2‖²)`` and their
-gap. With a ``"global"`` certificate that gap bounds how far the ``n_i``-neuron
-network is from the best network of *any* width at that β.
+gap. That gap bounds how far the ``n_i``-neuron network is from the best network of
+the class the certificate names (:data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`)
+at that β: for ``"global"``, every width of two-layer ReLU network with a scalar output;
+for ``"restricted"``, only the program actually solved. The reported β, objective and
+bound always come from the same convex solve.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import convex_relu as _convex_relu
-from .convex_relu import NEURON_TOL, ConvexReLUSolution, _resolve_patterns, _validate, solve_convex_relu
+from .arrangements import resolve_patterns
+from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
 from .report import SolveReport
 
 __all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
@@ -73,7 +77,8 @@ class BlockFit:
     gap_abs, gap_rel : float or None
         ``objective − convex_bound`` and that over ``max(1, |objective|)``.
     report : SolveReport
-        The convex solve at ``beta`` (its ``certificate`` says ``"global"`` or ``"restricted"``).
+        The convex solve at ``beta`` (its ``certificate`` says what it proves: ``"global"``,
+        ``"global_one_vs_all"``, ``"restricted"`` or ``"none"``).
     reports : list of SolveReport
         Every convex solve of the path, in order.
     n_active : int
@@ -133,7 +138,7 @@ def _check_n_neurons(n_neurons) -> None:
 
 
 def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=100, seed=0, solver="auto",
-                    solver_opts=None, max_bisection=20) -> BlockFit:
+                    solver_opts=None, max_bisection=20, reductions=()) -> BlockFit:
     """Fit a shallow ReLU network with exactly ``n_neurons`` neurons through program (12).
 
     Parameters
@@ -148,7 +153,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
         ``"path"``: bisection on log β for exactly ``n_neurons`` active neurons, else
         the solution just above the budget truncated to its top ``n_neurons`` (module
         docstring); a float: a single solve at that β, then selection.
-    patterns, n_patterns, seed, solver, solver_opts
+    patterns, n_patterns, seed, solver, solver_opts, reductions
         As in :func:`~cvximplicit.solvers.solve_convex_relu`; the patterns are
         drawn once and kept along the path.
     max_bisection : int
@@ -170,7 +175,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
     if path_mode and beta != "path":
         raise ValidationError(f"beta must be 'path' or a positive float; got beta={beta!r}")
     M, Y, _ = _validate(M, Y, 1.0 if path_mode else beta)
-    pats, _, _ = _resolve_patterns(M, patterns, n_patterns, seed)
+    pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
     reports, path = [], []
     warm = {}
@@ -179,7 +184,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
         opts = solver_opts
         if warm:  # the previous solve used the first-order engine: warm-start it
             opts = {"V0": warm["V"], "W0": warm["W"], **dict(solver_opts or {})}
-        sol = solve_convex_relu(M, Y, beta=b, patterns=pats, solver=solver, solver_opts=opts)
+        sol = solve_convex_relu(M, Y, beta=b, patterns=pats, solver=solver, solver_opts=opts, reductions=reductions)
         if sol.report.solver == "FISTA":
             warm.update(V=sol.V, W=sol.W)
         n_act = int(sol.report.extra["n_active_neurons"])
@@ -262,13 +267,14 @@ def forward_select(H, Y, n_select: int, F=None) -> list[int]:
 
 
 def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, beta_ratio=0.1, max_solves=4,
-                  patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None) -> BlockFit:
+                  patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None, reductions=()) -> BlockFit:
     """``n_neurons`` neurons chosen from the support of one convex solve (the "pool" rule).
 
     1. Solve program (12) at ``β = beta_ratio · β_max``; while it has fewer than
        ``pool_factor · n_neurons`` active neurons, divide β by 4 (at most
-       ``max_solves`` solves).  The active neurons of that solution are the
-       candidate pool, each a certified part of the optimal convex solution.
+       ``max_solves`` solves; the last solve is kept even if its pool is small).
+       The active neurons of that solution are the candidate pool, each a
+       certified part of the optimal convex solution.
     2. Keep the ``n_neurons`` candidates picked by :func:`forward_select` for the
        least-squares fit of ``Y`` together with the fixed features ``F`` — the
        objective Algorithm 2's least-squares step (11) then minimises.  Pads with
@@ -293,20 +299,23 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     _check_n_neurons(n_neurons)
     if not 0 < beta_ratio < 1:
         raise ValidationError(f"beta_ratio must be in (0, 1); got beta_ratio={beta_ratio!r}")
+    if isinstance(max_solves, bool) or not isinstance(max_solves, (int, np.integer)) or max_solves < 1:
+        raise ValidationError(f"max_solves must be a positive integer; got {max_solves!r}")
     M, Y, _ = _validate(M, Y, 1.0)
-    pats, _, _ = _resolve_patterns(M, patterns, n_patterns, seed)
+    pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
     top = beta_max(M, Y, pats)
     beta = top * beta_ratio if top > 0 else 1.0
     reports, path = [], []
-    for _ in range(max_solves):
-        sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, solver=solver, solver_opts=solver_opts)
+    for attempt in range(max_solves):
+        sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, solver=solver, solver_opts=solver_opts,
+                                reductions=reductions)
         n_act = int(sol.report.extra["n_active_neurons"])
         reports.append(sol.report)
         path.append({"beta": beta, "n_active": n_act, "objective": sol.report.objective,
                      "gap_rel": sol.report.gap_rel})
-        if n_act >= pool_factor * n_neurons or top <= 0:
-            break
+        if n_act >= pool_factor * n_neurons or top <= 0 or attempt == max_solves - 1:
+            break  # β is only lowered for another solve: the kept solution is always the one at `beta`
         beta /= 4.0
     W1_all, W2_all = sol.neurons(tol=NEURON_TOL)
     M_s, Y_s, F_s = (M, Y, F) if select_on is None else select_on

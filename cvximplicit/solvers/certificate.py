@@ -262,7 +262,7 @@ def convex_objective(M, Y, patterns, V, W, beta) -> float:
     return 0.5 * float(np.sum(r * r)) + beta * reg
 
 
-def constraint_violation(M, patterns, V, W) -> float:
+def constraint_violation(M, patterns, V, W, *, group_floor: float = 0.0) -> float:
     """Largest relative violation of the cone constraints ``(2D_k − I) M z ≥ 0``.
 
     Over every group ``z = V[k,:,c]`` (and ``W[k,:,c]``):
@@ -270,13 +270,15 @@ def constraint_violation(M, patterns, V, W) -> float:
     .. math::
 
         \\mathrm{viol} = \\frac{\\max_{k,c,i} \\big(-[(2D_k - I) M z_{k,c}]_i\\big)_+}
-        {\\max_i \\|M_{i,:}\\|_2 \\; \\max_{k,c} \\|z_{k,c}\\|_2},
+        {\\max_i \\|M_{i,:}\\|_2 \\; \\max(\\max_{k,c} \\|z_{k,c}\\|_2,\\ \\text{group\\_floor})},
 
     the worst negative part measured on the scale of the largest entry ``M z`` can
     have for the largest group (0 when all constraints hold, or all groups are 0).
     Invariant to scaling ``M`` or ``(V, W)``. Normalising by the *largest* group (not
     each group's own norm) keeps round-off-size inactive groups (``‖z‖ ≈ 1e-10``
-    from an interior-point solver) from reporting O(1) violations.
+    from an interior-point solver) from reporting O(1) violations. ``group_floor`` (e.g.
+    ``‖Y‖_F/‖M‖_F``, the natural size of a group) does the same when *every* group is
+    round-off, as at β ≥ β_max.
     """
     M = _as_matrix(M).astype(float, copy=False)
     m, d = M.shape
@@ -287,7 +289,8 @@ def constraint_violation(M, patterns, V, W) -> float:
     V = _as_groups(V, P, d, q, "V")
     W = _as_groups(W, P, d, q, "W")
     row_scale = float(np.sqrt(np.max(np.sum(M * M, axis=1))))
-    group_scale = max(float(np.linalg.norm(V, axis=1).max()), float(np.linalg.norm(W, axis=1).max()))
+    group_scale = max(float(np.linalg.norm(V, axis=1).max()), float(np.linalg.norm(W, axis=1).max()),
+                      float(group_floor))
     if row_scale == 0.0 or group_scale == 0.0:
         return 0.0
     worst = 0.0

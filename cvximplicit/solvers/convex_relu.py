@@ -16,9 +16,14 @@ so the program separates over the outputs ``c``:
 
 With *all* arrangements of ``M`` its optimum equals, output by output, the global
 optimum of the weight-decayed two-layer ReLU network
-``½‖Σ_j (M a_j)_+ b_j − y‖² + (β/2) Σ_j (‖a_j‖² + b_j²)`` (Pilanci & Ergen 2020):
-certificate ``"global"``. With sampled patterns it is certified only for the
-problem restricted to them: ``"restricted"``.
+``½‖Σ_j (M a_j)_+ b_j − y‖² + (β/2) Σ_j (‖a_j‖² + b_j²)`` (Pilanci & Ergen 2020). So a
+certified solve over every arrangement of the block's *unreduced* input is
+``"global"`` for a scalar output; for ``q > 1`` it is global only for networks whose
+neurons each feed one output (``"global_one_vs_all"``): a network whose neurons feed
+several outputs can go below it. Sampled patterns, or any reduction of rows, features or
+outputs, give ``"restricted"`` (optimal for the program solved); a gap that misses its
+tolerance gives ``"none"``. :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS` lists
+the claims.
 
 Formulations (both solved with cvxpy; ``Y`` and ``β`` are DPP parameters and the
 compiled problem is cached on ``(M, patterns)``, so β-bisection and the
@@ -55,10 +60,11 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
-from .arrangements import exact_patterns_1d, sample_patterns, threshold_structure_1d
+from ..exceptions import InaccurateSolutionWarning, ValidationError
+from .arrangements import one_d_columns, resolve_patterns
 from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
-from .report import SolveReport
+from .engines import check_engine_options, engine_gap_tol, get_engine, is_engine
+from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
 
 __all__ = [
     "ConvexReLUSolution",
@@ -66,7 +72,6 @@ __all__ = [
     "NEURON_TOL",
     "CONIC_AUTO_MAX_NNZ",
     "CLARABEL_RELU_OPTS",
-    "FISTA_DEFAULT_TOL",
 ]
 
 #: A group ``V[k,:,c]`` (or ``W``) is an active neuron when its norm exceeds
@@ -94,9 +99,6 @@ CONIC_AUTO_MAX_NNZ = 4_000_000
 #: (Clarabel's "auto") 3.5 s; m=1000, d=10, P=30: 5.6 s vs 17 s; on the reduced
 #: 1-D form (m=500) 0.13 s vs 0.14 s.
 CLARABEL_RELU_OPTS = dict(CLARABEL_OPTS, direct_solve_method="qdldl")
-
-#: Default relative tolerance handed to the first-order engine.
-FISTA_DEFAULT_TOL = 1e-6
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 6
@@ -202,59 +204,6 @@ def _validate(M, Y, beta):
     if not (beta > 0 and np.isfinite(beta)):
         raise ValidationError(f"beta must be a positive finite float; got beta={beta!r}")
     return M, Y, beta
-
-
-def _one_d_columns(M: np.ndarray):
-    """``(col_u, col_c, c)`` when ``M = [u, c·1]`` (any column order, c ≠ 0, u not constant), else None."""
-    if M.shape[1] != 2:
-        return None
-    const = [bool(np.all(M[:, j] == M[0, j])) and M[0, j] != 0 for j in range(2)]
-    if const[0] == const[1]:
-        return None
-    col_c = 0 if const[0] else 1
-    return 1 - col_c, col_c, float(M[0, col_c])
-
-
-def _resolve_patterns(M, patterns, n_patterns, seed):
-    """Return ``(patterns (m, P) bool, certificate kind, 1-D structure or None)``."""
-    cols = _one_d_columns(M)
-    if isinstance(patterns, str):
-        mode = patterns.lower()
-        if mode not in ("auto", "exact", "sampled"):
-            raise ValidationError(
-                f"patterns must be 'auto', 'exact', 'sampled' or an (m, P) bool array; got {patterns!r}"
-            )
-        if mode == "auto":
-            mode = "exact" if cols is not None else "sampled"
-        if mode == "exact":
-            if cols is None:
-                raise ValidationError(
-                    "patterns='exact' enumerates all arrangements only for a scalar input plus a constant "
-                    f"(bias) column, M of shape (m, 2); got M of shape {M.shape}. Use patterns='sampled'"
-                )
-            pats = exact_patterns_1d(M[:, cols[0]])
-            return pats, "global", threshold_structure_1d(M[:, cols[0]], pats)
-        return sample_patterns(M, n_patterns, seed=seed), "restricted", None
-    pats = np.asarray(patterns)
-    if pats.ndim != 2 or pats.shape[0] != M.shape[0] or pats.shape[1] == 0:
-        raise ValidationError(f"patterns array must have shape (m, P) = ({M.shape[0]}, P>0); got {pats.shape}")
-    if pats.dtype != bool:
-        if not np.all((pats == 0) | (pats == 1)):
-            raise ValidationError("patterns array must be boolean (or 0/1); got other values")
-        pats = pats.astype(bool)
-    if not pats.any(axis=0).all():
-        raise ValidationError("patterns must not contain an all-zero column (it contributes nothing)")
-    structure = threshold_structure_1d(M[:, cols[0]], pats) if cols is not None else None
-    kind = "restricted"
-    if structure is not None:
-        full = exact_patterns_1d(M[:, cols[0]])
-        if _pattern_set(full) == _pattern_set(pats):
-            kind = "global"
-    return pats, kind, structure
-
-
-def _pattern_set(p):
-    return {col.tobytes() for col in np.packbits(p, axis=0).T}
 
 
 def _digest(*arrays) -> str:
@@ -390,7 +339,7 @@ class _Reduced1D:
 
 
 def _formulation(M, patterns, q, structure):
-    cols = _one_d_columns(M)
+    cols = one_d_columns(M)
     form = "reduced_1d" if (structure is not None and cols is not None) else "plain"
     key = (form, _digest(M, patterns), q)
     if key in _CACHE:
@@ -408,17 +357,51 @@ def plain_nnz(m: int, d: int, P: int, q: int) -> int:
     return 3 * m * d * P * q
 
 
-# --------------------------------------------------------------------------- certificate helpers
+# --------------------------------------------------------------------------- certificate tolerances
+#: Relative gap within which a conic solve of program (12) is certified. Interior-point
+#: solvers (Clarabel at tolerances 1e-8, ECOS, MOSEK) reach ≤ 1e-7 on these programs
+#: (measured on the exact 1-D block); SCS, a first-order conic solver with default
+#: accuracy ``eps = 1e-4``, is held to 1e-3.
+CONIC_GAP_TOL = 1e-6
+_FIRST_ORDER_CONIC_GAP_TOL = {"SCS": 1e-3}
+
+
+def conic_gap_tol(name: str) -> float:
+    """The certificate tolerance of conic solver ``name`` (see :data:`CONIC_GAP_TOL`)."""
+    return _FIRST_ORDER_CONIC_GAP_TOL.get(name, CONIC_GAP_TOL)
+
+
 def _certificate():
-    """The certificate module (owned by the first-order engine's author); imported lazily."""
+    """The certificate module; imported lazily (it imports nothing from here, but keeps start-up light)."""
     from . import certificate  # noqa: PLC0415
 
     return certificate
 
 
+def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str]:
+    """The engine or conic solver that runs, and why (the ``"auto"`` rule lives here only)."""
+    if name != "auto":
+        return name, "requested"
+    if reduced:
+        return "auto", "auto: exact 1-D arrangements, reduced O(m) conic form"
+    nnz = plain_nnz(m, d, P, q)
+    if nnz <= CONIC_AUTO_MAX_NNZ:
+        return "auto", f"auto: plain conic form with {nnz:.3g} <= {CONIC_AUTO_MAX_NNZ:.3g} non-zeros"
+    return "FISTA", f"auto: plain conic form would have {nnz:.3g} > {CONIC_AUTO_MAX_NNZ:.3g} non-zeros"
+
+
+def _check_reductions(reductions) -> tuple[str, ...]:
+    if isinstance(reductions, str) or not all(isinstance(r, str) and r for r in reductions):
+        raise ValidationError(
+            "reductions must be a sequence of non-empty strings describing how M and Y were derived from the "
+            f"block's data (e.g. ('rows 300/60000',)); got {reductions!r}"
+        )
+    return tuple(reductions)
+
+
 # --------------------------------------------------------------------------- public entry point
 def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, solver="auto",
-                      solver_opts=None, fallback=("CLARABEL", "SCS")) -> ConvexReLUSolution:
+                      solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None) -> ConvexReLUSolution:
     """Solve the Ergen–Pilanci program for step (12) of Algorithm 2 and certify it.
 
     Parameters
@@ -430,108 +413,136 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     beta : float
         Regularisation weight β > 0 (weight decay ``β/2 (‖W1‖² + ‖W2‖²)`` of the network).
     patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
-        ``"exact"``: all arrangements (only for ``M = [u, 1]``, scalar input plus
-        a constant column) — certificate ``"global"``; ``"sampled"``: ``n_patterns``
-        Gaussian gates, seeded — ``"restricted"``; ``"auto"``: exact when ``M`` is
-        1-D plus a constant column, else sampled. An array is used as given
-        (``"global"`` only if it is the full set of arrangements of a 1-D ``M``).
+        See :func:`~cvximplicit.solvers.arrangements.resolve_patterns`: ``"exact"`` (all
+        arrangements of ``M = [u, 1]``), ``"sampled"`` (``n_patterns`` seeded Gaussian
+        gates), ``"auto"`` (exact when possible) or an array used as given.
     n_patterns : int
         Gates drawn for sampled patterns (duplicates/all-zero removed).
     seed : int
         Seed for the sampled patterns.
     solver : str
-        ``"auto"``: conic (Clarabel) when the reduced 1-D form applies or the plain
-        form has at most :data:`CONIC_AUTO_MAX_NNZ` non-zeros, else ``"FISTA"``;
-        ``"FISTA"``: the first-order engine; any cvxpy solver name (checked by
-        :func:`~cvximplicit.solvers.check_solver`).
+        ``"auto"``: the reduced 1-D form or a plain form of at most
+        :data:`CONIC_AUTO_MAX_NNZ` non-zeros goes to Clarabel (SCS after it if Clarabel
+        fails), larger ones to ``"FISTA"``; the report's ``solver_reason`` says which rule
+        applied. An engine (``"FISTA"``, ``"ADMM"``) or a cvxpy solver name runs alone:
+        its failure raises, it never becomes another solver.
     solver_opts : dict, optional
-        Conic solvers: passed unchanged to ``problem.solve`` (overriding
-        :data:`CLARABEL_RELU_OPTS` for Clarabel). ``"FISTA"``: keyword arguments of
-        ``solve_convex_relu_first_order`` (``tol``, ``max_iter``, ``time_limit_s``, ``dtype``, ...).
+        Options of the solver that runs, checked strictly (an unknown key raises
+        :class:`ValidationError` naming the valid ones). Conic solvers: passed to
+        ``problem.solve`` on top of :data:`CLARABEL_RELU_OPTS` for Clarabel. Engines:
+        their keyword options (``tol``, ``max_iter``, ``time_limit_s``, ...).
     fallback : sequence of str
-        Conic solvers tried when the requested one fails (see
-        :func:`~cvximplicit.solvers.solve_cvxpy`); ``()`` disables the fallback.
+        Conic solvers tried under ``"auto"`` when Clarabel fails; ignored otherwise.
+    reductions : sequence of str
+        How ``M`` and ``Y`` were derived from the block's actual data (rows subsampled,
+        a feature basis, output directions, extra pattern sources). Recorded in the report;
+        any entry makes the certificate ``"restricted"``.
+    gap_tol : float, optional
+        The relative gap within which the solve is certified: default
+        :func:`conic_gap_tol` for conic solvers, the engine's ``tol`` for engines.
 
     Returns
     -------
     ConvexReLUSolution
+        Its report's ``certificate`` is (see :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`)
+        ``"global"`` only for every arrangement of an unreduced ``M`` with ``q = 1``,
+        ``"global_one_vs_all"`` for the same with ``q > 1``, ``"restricted"`` for any other
+        pattern set or any reduction, and ``"none"`` when the certified gap misses ``gap_tol``
+        or the returned point violates the cone constraints by more than ``max(gap_tol, 1e-6)``
+        (then ``gap_abs``/``gap_rel`` are None, since an infeasible point's objective bounds
+        nothing). An uncertified solve warns :class:`~cvximplicit.exceptions.InaccurateSolutionWarning`.
 
     Raises
     ------
     ValidationError
         Bad shapes, non-finite data, β ≤ 0, unknown ``patterns`` mode, ``"exact"``
-        for a non-1-D input.
+        for a non-1-D input, unknown ``solver_opts`` keys, malformed ``reductions``.
     SolverUnavailableError, MosekLicenseError, SolverFailedError
         See :func:`~cvximplicit.solvers.solve_cvxpy`.
     """
     t0 = time.perf_counter()
     M, Y, beta = _validate(M, Y, beta)
+    reductions = _check_reductions(reductions)
     name = check_solver(solver)
-    pats, kind, structure = _resolve_patterns(M, patterns, n_patterns, seed)
+    pattern_set = resolve_patterns(M, patterns, n_patterns, seed)
+    pats, structure = pattern_set.patterns, pattern_set.structure
     m, d = M.shape
     q = Y.shape[1]
     P = pats.shape[1]
-    reduced = structure is not None and _one_d_columns(M) is not None
-    if name == "auto":
-        small = reduced or plain_nnz(m, d, P, q) <= CONIC_AUTO_MAX_NNZ
-        name = "CLARABEL" if small or not _first_order_available() else "FISTA"
+    reduced = structure is not None and one_d_columns(M) is not None
+    name, reason = _choose(name, reduced, m, d, P, q)
     cert = _certificate()
-    if name == "FISTA":
-        V, W, rep = _solve_first_order(M, Y, pats, beta, solver_opts)
+    if is_engine(name):
+        try:
+            options = check_engine_options(name, solver_opts)
+        except ValidationError as exc:
+            if reason == "requested":
+                raise
+            raise ValidationError(f"{exc} (solver='auto' chose {name!r}: {reason}; name the solver to choose "
+                                  "which one the options are for)") from None
+        V, W, engine_report = get_engine(name)(M, Y, pats, beta, **options)
+        V, W = np.asarray(V, dtype=float), np.asarray(W, dtype=float)
+        tol = engine_gap_tol(name, dict(solver_opts or {})) if gap_tol is None else float(gap_tol)
         formulation, mus = "first_order", None
-        compile_s, solve_s = rep.compile_time_s, rep.solve_time_s
-        used, status, iters = rep.solver, rep.status, rep.iterations
-        first_order_report = rep
+        compile_s, solve_s = engine_report.compile_time_s, engine_report.solve_time_s
+        used, status, iters = engine_report.solver, engine_report.status, engine_report.iterations
     else:
         built, cached = _formulation(M, pats, q, structure)
         built.set_data(Y)
         built.beta.value = beta
-        defaults = {"CLARABEL": CLARABEL_RELU_OPTS}
         build_s = time.perf_counter() - t0
-        used, status, compile_s, solve_s, iters = solve_cvxpy(
+        solved = solve_cvxpy(
             built.problem, solver=name, solver_opts=solver_opts, problem_name="convex ReLU program (12)",
-            default_opts=defaults, fallback=fallback,
+            default_opts={"CLARABEL": CLARABEL_RELU_OPTS}, fallback=fallback, warn_inaccurate=False,
         )
-        compile_s += build_s
+        used, status, iters = solved.solver, solved.status, solved.iterations
+        compile_s, solve_s = solved.compile_time_s + build_s, solved.solve_time_s
+        if name == "auto":
+            reason = reason if solved.reason.startswith("auto: CLARABEL") else f"{reason}; {solved.reason}"
+        tol = conic_gap_tol(used) if gap_tol is None else float(gap_tol)
         V, W = built.variables()
         mus = built.multipliers()
         formulation = built.name + (" (cached)" if cached else "")
-        first_order_report = None
+        engine_report = None
     if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
         V, W = np.zeros_like(V), np.zeros_like(W)
-        first_order_report = None
+        engine_report = None
     t_cert = time.perf_counter()
-    if first_order_report is not None and first_order_report.bound is not None:
-        # The engine already evaluated the float64 objective, violation and dual bound
-        # (certificate.dual_bound with its augmented-Lagrangian multipliers).
-        objective = float(first_order_report.objective)
-        violation = float(first_order_report.residual)
-        bound = float(first_order_report.bound)
-        bound_info = dict(first_order_report.extra)
+    scale = float(np.linalg.norm(Y)) / max(float(np.linalg.norm(M)), 1e-300)
+    if engine_report is not None and engine_report.bound is not None:
+        # The engine already evaluated the float64 objective, violation and dual bound.
+        objective = float(engine_report.objective)
+        violation = float(engine_report.residual)
+        bound = float(engine_report.bound)
+        bound_info = dict(engine_report.extra)
     else:
         residual = Y - cert.pattern_fit(M, pats, V - W)  # λ, (m, q)
-        mu_pos, mu_neg = (None, None) if mus is None else mus
         objective = float(cert.convex_objective(M, Y, pats, V, W, beta))
-        violation = float(cert.constraint_violation(M, pats, V, W))
+        violation = float(cert.constraint_violation(M, pats, V, W, group_floor=scale))
+        mu_pos, mu_neg = (None, None) if mus is None else mus
         bound, bound_info = cert.dual_bound(M, Y, pats, beta, residual, mu_pos=mu_pos, mu_neg=mu_neg)
         bound = float(bound)
-    gap_abs, gap_rel = SolveReport.gaps(objective, bound)
-    if used == "FISTA" and status != "optimal":
+    feasible = violation <= max(tol, 1e-6)
+    gap_abs, gap_rel = SolveReport.gaps(objective, bound) if feasible else (None, None)
+    certified = gap_rel is not None and -tol <= gap_rel <= tol
+    kind = relu_certificate_kind(all_arrangements=pattern_set.all_arrangements, q=q, reductions=reductions,
+                                 certified=certified)
+    if not certified:
+        raw_gap = SolveReport.gaps(objective, bound)[1]
         warnings.warn(
-            f"FISTA stopped with status {status!r} on the convex ReLU program (12): objective={objective:.10g}, "
-            f"certified bound={bound:.10g}, gap_rel={gap_rel:.3g}, iterations={iters}, "
-            f"constraint violation={violation:.3g}; raise max_iter/time_limit_s via solver_opts or use a "
-            "conic solver (e.g. solver='CLARABEL') for a tighter certificate",
+            f"{used} stopped with status {status!r} on the convex ReLU program (12) without a certificate: "
+            f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={raw_gap:.3g} (tolerance {tol:g}), "
+            f"constraint violation={violation:.3g}, iterations={iters}; raise max_iter/time_limit_s or tighten "
+            "the tolerances via solver_opts, or use a conic solver such as solver='CLARABEL'",
             InaccurateSolutionWarning,
             stacklevel=2,
         )
-    fo_extra = {} if first_order_report is None else dict(first_order_report.extra)
-    if "network_objective" in fo_extra:  # the engine already evaluated the decoded network
-        network_objective = float(fo_extra["network_objective"])
+    engine_extra = {} if engine_report is None else dict(engine_report.extra)
+    if "network_objective" in engine_extra:  # the engine already evaluated the decoded network
+        network_objective = float(engine_extra["network_objective"])
     else:
         W1, W2 = _decode(V, W, 0.0)
         network_objective = float(cert.relu_network_objective(M, Y, W1, W2, beta))
-    scale = float(np.linalg.norm(Y)) / max(float(np.linalg.norm(M)), 1e-300)
     n_active = _decode(V, W, NEURON_TOL, scale)[0].shape[0]
     extra = {
         "n_patterns": P, "beta": beta, "n_active_neurons": int(n_active), "m": m, "d": d, "q": q,
@@ -539,32 +550,18 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         "constraint_violation": violation, "certificate_time_s": time.perf_counter() - t_cert,
         "dual_bound_info": {k: v for k, v in dict(bound_info or {}).items() if np.isscalar(v)},
     }
+    scope = {
+        "program": "Ergen-Pilanci program (12)", "loss": "squared", "rows": m, "features": d, "outputs": q,
+        "patterns": pattern_set.source, "all_arrangements": pattern_set.all_arrangements, "n_patterns": P,
+        "network_class": CERTIFIED_CLASS[kind][0], "gap_tol": tol,
+    }
     report = SolveReport(
         problem="convex_relu", solver=used, status=status, objective=objective, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=iters, compile_time_s=float(compile_s), solve_time_s=float(solve_s),
-        certificate=kind, residual=violation, extra=extra,
+        certificate=kind, residual=violation, requested_solver=str(solver), solver_reason=reason,
+        reductions=reductions, scope=scope, extra=extra,
     )
     return ConvexReLUSolution(V=V, W=W, patterns=pats, beta=beta, report=report, scale=scale)
 
 
-def _first_order_available() -> bool:
-    import importlib.util  # noqa: PLC0415
-
-    return importlib.util.find_spec(f"{__package__}.first_order") is not None
-
-
-def _solve_first_order(M, Y, pats, beta, solver_opts):
-    try:
-        from .first_order import solve_convex_relu_first_order  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - only while the engine is missing
-        raise SolverUnavailableError(
-            "solver='FISTA' needs cvximplicit.solvers.first_order, which could not be imported "
-            f"({exc}); use solver='CLARABEL'"
-        ) from exc
-    opts = {"tol": FISTA_DEFAULT_TOL}
-    opts.update(dict(solver_opts or {}))
-    V, W, rep = solve_convex_relu_first_order(M, Y, pats, beta, **opts)
-    return np.asarray(V, dtype=float), np.asarray(W, dtype=float), rep
-
-
-__all__ += ["plain_nnz"]
+__all__ += ["plain_nnz", "conic_gap_tol", "CONIC_GAP_TOL"]

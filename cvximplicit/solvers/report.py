@@ -7,20 +7,50 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["SolveReport", "CERTIFICATE_KINDS"]
+__all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "relu_certificate_kind"]
 
-#: What a report's ``certificate`` field may say.
+#: What a report's ``certificate`` field may say; :data:`CERTIFIED_CLASS` says what each one proves.
 #:
-#: - ``"normal_equations"``: least squares; ``residual`` is the relative
-#:   normal-equation residual ``‖(Ŷ − Y) Xᵀ‖_F / ‖Y Xᵀ‖_F``.
-#: - ``"global"``: convex program over *all* activation patterns; the dual
-#:   certificate proves global optimality of the nonconvex shallow ReLU problem
-#:   up to ``gap_rel``.
-#: - ``"restricted"``: convex program over *sampled* patterns; the gap certifies
-#:   optimality only for the problem restricted to those patterns.
-#: - ``"duality_gap"``: a generic convex program certified by a primal/dual pair.
-#: - ``"none"``: no certificate (e.g. gradient-based local search).
-CERTIFICATE_KINDS = ("normal_equations", "global", "restricted", "duality_gap", "none")
+#: - ``"normal_equations"``: least squares (11) on the full data; ``residual`` is the
+#:   relative normal-equation residual ``‖(Ŷ − Y) Xᵀ‖_F / ‖Y Xᵀ‖_F``.
+#: - ``"global"``: program (12) over *every* arrangement of the block's actual input,
+#:   no reduction of rows, features or outputs, scalar output, gap within tolerance.
+#: - ``"global_one_vs_all"``: as ``"global"`` but ``q > 1`` outputs: global only for
+#:   networks whose neurons each feed one output.
+#: - ``"restricted"``: optimal, within tolerance, for the program actually solved
+#:   (sampled/guided/given patterns, or any reduction listed in ``reductions``).
+#: - ``"none"``: nothing is certified (the gap missed its tolerance, the iterate is
+#:   infeasible, or no bound exists, e.g. gradient-based local search).
+CERTIFICATE_KINDS = ("normal_equations", "global", "global_one_vs_all", "restricted", "none")
+
+#: The claim each certificate kind makes: kind → (network class, conditions).
+CERTIFIED_CLASS = {
+    "normal_equations": ("the linear output map C of least squares (11)",
+                         "full data; exact minimiser up to the reported normal-equation residual"),
+    "global": ("two-layer ReLU networks of any width on the block's input, scalar output, weight decay β/2",
+               "all arrangements of the block's actual input, no row/feature/output reduction, q = 1, "
+               "gap within tolerance"),
+    "global_one_vs_all": ("two-layer ReLU networks of any width whose neurons each feed ONE output, weight decay β/2 "
+                          "(a network with dense output weights can go below the bound)",
+                          "as 'global' but q > 1"),
+    "restricted": ("the convex program actually solved (its patterns, rows, features and outputs)",
+                   "sampled, guided or given patterns, or any reduction (listed in the report)"),
+    "none": ("nothing", "the gap missed its tolerance, the returned point is infeasible, or no bound"),
+}
+
+
+def relu_certificate_kind(*, all_arrangements: bool, q: int, reductions, certified: bool) -> str:
+    """The certificate kind of a solve of program (12) (see :data:`CERTIFIED_CLASS`).
+
+    ``all_arrangements``: the patterns are every arrangement of the matrix solved on;
+    ``reductions``: what was reduced on the way from the block's data to that matrix
+    (rows, features, outputs); ``certified``: the gap met its tolerance at a feasible point.
+    """
+    if not certified:
+        return "none"
+    if not all_arrangements or len(tuple(reductions)) > 0:
+        return "restricted"
+    return "global" if q == 1 else "global_one_vs_all"
 
 
 @dataclass(frozen=True)
@@ -49,6 +79,20 @@ class SolveReport:
         One of :data:`CERTIFICATE_KINDS`.
     residual : float or None
         A relative optimality residual (normal equations, KKT) where defined.
+    requested_solver : str
+        The solver name the caller asked for (``"auto"``, ``"CLARABEL"``, ...).
+    solver_reason : str
+        Why :attr:`solver` ran: ``"requested"``, or the ``"auto"`` rule that chose it
+        (and, after a failure under ``"auto"``, which solver failed and how).
+    reductions : tuple of str
+        How the program solved was derived from the block's data (e.g.
+        ``"rows 300/60000"``, ``"features 31/785 (principal basis)"``,
+        ``"outputs 2/10 (singular directions)"``, ``"patterns sampled+guided"``).
+        Any entry makes a ReLU certificate ``"restricted"``.
+    scope : mapping
+        What the certificate is about: ``program``, ``loss``, ``rows``, ``features``,
+        ``outputs``, ``patterns`` (how they were chosen), ``n_patterns``,
+        ``network_class`` and ``gap_tol`` (the tolerance the gap was held to).
     extra : mapping
         Problem-specific numbers (pattern counts, β, neuron counts, ...).
     """
@@ -65,6 +109,10 @@ class SolveReport:
     solve_time_s: float = 0.0
     certificate: str = "none"
     residual: float | None = None
+    requested_solver: str = ""
+    solver_reason: str = ""
+    reductions: tuple = ()
+    scope: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -89,6 +137,8 @@ class SolveReport:
         """A JSON-serialisable dict of all fields (floats stay floats)."""
         out = dataclasses.asdict(self)
         out["extra"] = dict(self.extra)
+        out["scope"] = dict(self.scope)
+        out["reductions"] = list(self.reductions)
         out["total_time_s"] = self.total_time_s
         return out
 

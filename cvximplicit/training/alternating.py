@@ -29,9 +29,9 @@ import time
 import numpy as np
 
 from ..exceptions import ValidationError
-from ..solvers.arrangements import guided_patterns, unique_patterns
+from ..solvers.arrangements import guided_patterns, resolve_patterns, unique_patterns
 from ..solvers.budget import fit_relu_budget, fit_relu_pool
-from ..solvers.convex_relu import _resolve_patterns
+from ..solvers.engines import is_engine
 from ..solvers.least_squares import solve_least_squares
 from .block import BlockProblem, BlockResult, block_loss
 
@@ -77,7 +77,8 @@ class AlternatingBlockSolver:
         Pose the convex step (12) on at most ``max_rows`` samples drawn at random
         (seeded) — the interior-point cost grows with ``m · P``.  The
         least-squares step (11) always uses every sample, and the convex step's
-        certificate then refers to the subsampled program (DESIGN.md, "Scale").
+        certificate then refers to the subsampled program (``"restricted"``, with the
+        reduction listed in the report).
         Exact 1-D blocks are cheap and always use every sample.
     max_features : int or None
         For wide block inputs (MNIST: ``d ≈ 800``), pose the convex step on the
@@ -144,16 +145,23 @@ class AlternatingBlockSolver:
             common = dict(patterns=self.patterns, n_patterns=self.n_patterns, seed=problem.seed,
                           solver=self.solver, solver_opts=self.solver_opts)
             M_r, R_r = M[rows], residual.T[rows]
+            reductions = [] if isinstance(rows, slice) else [f"rows {rows.size}/{problem.m} (seeded subsample)"]
             basis = _principal_basis(M_r, self.max_features)
             if basis is not None:
                 M_r = M_r @ basis
+                reductions.append(f"features {basis.shape[1]}/{M.shape[1]} (principal basis with bias)")
             if self.max_outputs is not None and R_r.shape[1] > self.max_outputs:
                 left, sing, _ = np.linalg.svd(R_r, full_matrices=False)
+                reductions.append(f"outputs {self.max_outputs}/{R_r.shape[1]} (top singular directions of the "
+                                  "residual)")
                 R_r = left[:, : self.max_outputs] * sing[: self.max_outputs]
             if self.guided:
-                base, kind, _ = _resolve_patterns(M_r, self.patterns, self.n_patterns, problem.seed)
-                if kind != "global":  # all arrangements already enumerated: nothing to add
-                    common["patterns"] = unique_patterns(np.hstack([base, guided_patterns(M_r, R_r)]))
+                base = resolve_patterns(M_r, self.patterns, self.n_patterns, problem.seed)
+                if not base.all_arrangements:  # all arrangements already enumerated: nothing to add
+                    guided = guided_patterns(M_r, R_r)
+                    common["patterns"] = unique_patterns(np.hstack([base.patterns, guided]))
+                    reductions.append(f"patterns {base.patterns.shape[1]} {base.source} + {guided.shape[1]} guided")
+            common["reductions"] = tuple(reductions)
             if self.budget == "pool":
                 select_on = None
                 if self.select_on == "all":
@@ -170,21 +178,24 @@ class AlternatingBlockSolver:
             objective = block_loss(Y, C @ np.vstack([X_prev, X_new]), "squared")
             history.append({
                 "round": t + 1, "objective": objective, "beta": float(beta), "relu_gap_rel": fit.gap_rel,
-                "certificate": fit.report.certificate, "time_s": time.perf_counter() - start,
+                "certificate": fit.report.certificate, "reductions": list(reductions),
+                "time_s": time.perf_counter() - start,
             })
             if best is not None and objective >= best[0]:
                 break  # this round made things worse: keep the previous one
             previous = None if best is None else best[0]
-            best = (objective, W1, C, X_new, fit)
+            best = (objective, W1, C, X_new, fit, reductions)
             if previous is not None and previous - objective <= self.tol * previous:
                 break
             C_prev = C[:, :n_prev]
-        objective, W1, C, X_new, fit = best
+        objective, W1, C, X_new, fit, reductions = best
         return BlockResult(
             A_row=W1[:, :n_prev].copy(), B_row=W1[:, n_prev:].copy(), C=C, X_new=X_new, objective=objective,
             reports=reports, history=history,
             info={"beta": float(fit.beta), "relu_objective": fit.objective, "convex_bound": fit.convex_bound,
-                  "relu_gap_rel": fit.gap_rel, "certificate": fit.report.certificate},
+                  "relu_gap_rel": fit.gap_rel, "certificate": fit.report.certificate,
+                  "reductions": list(reductions), "solver": fit.report.solver,
+                  "solver_reason": fit.report.solver_reason},
         )
 
     def _convex_rows(self, problem) -> slice | np.ndarray:
@@ -200,7 +211,7 @@ class AlternatingBlockSolver:
             return np.zeros((Y.shape[0], 0))
         # The first-order engine is for the ReLU program only; least squares is
         # always posed as a (reduced) conic problem.
-        first_order = self.solver == "FISTA"
+        first_order = isinstance(self.solver, str) and is_engine(self.solver.upper())
         C, report = solve_least_squares(
             X, Y, solver="auto" if first_order else self.solver, solver_opts=None if first_order else self.solver_opts
         )
