@@ -8,12 +8,15 @@ sample per row** (transpose to the paper's ``U ∈ R^{p×m}``).
 - :func:`load_mnist`, :func:`load_fashion_mnist` — IDX files (raw or ``.gz``)
   from a directory, verified by SHA-256; images as ``float32`` in ``[0, 1]``.
 - :func:`read_idx`, :func:`write_idx` — the IDX file format.
+- :func:`load_tabular`, :func:`read_inputs` — a researcher's own ``.csv`` / ``.npz``
+  data (classification or regression decided from the target).
 """
 
 from ._dataset import Dataset
 from .idx import read_idx, write_idx
 from .mnist import load_fashion_mnist, load_mnist
 from .synthetic import f_nonsmooth, f_smooth, make_nonsmooth, make_smooth
+from .tabular import infer_task, load_tabular, read_inputs
 
 __all__ = [
     "Dataset",
@@ -25,4 +28,7 @@ __all__ = [
     "write_idx",
     "load_mnist",
     "load_fashion_mnist",
+    "load_tabular",
+    "read_inputs",
+    "infer_task",
 ]

@@ -220,10 +220,22 @@ def block_summary(record: dict) -> dict:
 
 
 def _progress_line(record: dict, L: int, elapsed_total: float) -> str:
+    """One progress line; the ETA is ``elapsed / blocks done × blocks left`` (blocks differ in cost: a guide)."""
     s = block_summary(record)
     gap = "n/a" if s["max_gap_rel"] is None else f"{s['max_gap_rel']:.1e}"
+    done = int(record["block"])
+    eta = "done" if done >= L else f"ETA {_duration(elapsed_total / max(done, 1) * (L - done))}"
     return (f"block {record['block']:>2}/{L}  n_i={record['n_i']}  loss={record['objective']:.5g}  "
-            f"gap={gap} ({s['certificate']})  {record['time_s']:.2f}s  elapsed {elapsed_total:.1f}s")
+            f"gap={gap} ({s['certificate']})  {record['time_s']:.2f}s  elapsed {_duration(elapsed_total)}  {eta}")
+
+
+def _duration(seconds: float) -> str:
+    """``12.3s`` below a minute, ``4m05s`` below an hour, else ``1h02m``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
 def format_block_table(records: list) -> str:
