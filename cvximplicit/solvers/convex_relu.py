@@ -60,6 +60,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import as_real_array
 from ..exceptions import InaccurateSolutionWarning, ValidationError
 from .arrangements import one_d_columns, resolve_patterns
 from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
@@ -185,25 +186,18 @@ def _decode(V: np.ndarray, W: np.ndarray, tol: float, scale: float = 0.0) -> tup
 
 # --------------------------------------------------------------------------- validation
 def _validate(M, Y, beta):
-    M = np.asarray(M, dtype=float)
+    """Real, finite float64 ``M`` (m, d) and ``Y`` (m, q), and ``β > 0`` (complex and string data are rejected)."""
+    M = as_real_array(M, "M")
     if M.ndim != 2:
         raise ValidationError(f"M must be a 2-D array (m samples × d features, rows are samples); got {M.shape}")
-    Y = np.asarray(Y, dtype=float)
+    Y = as_real_array(Y, "Y")
     if Y.ndim == 1:
         Y = Y[:, None]
     if Y.ndim != 2 or Y.shape[0] != M.shape[0]:
         raise ValidationError(
             f"Y must have shape (m, q) or (m,) with m = M.shape[0] = {M.shape[0]} (rows are samples); got {Y.shape}"
         )
-    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(Y))):
-        raise ValidationError("M and Y must be finite; got NaN or inf entries")
-    try:
-        beta = float(beta)
-    except (TypeError, ValueError):
-        raise ValidationError(f"beta must be a positive float; got beta={beta!r}") from None
-    if not (beta > 0 and np.isfinite(beta)):
-        raise ValidationError(f"beta must be a positive finite float; got beta={beta!r}")
-    return M, Y, beta
+    return M, Y, _certificate()._as_beta(beta)
 
 
 def _digest(*arrays) -> str:
