@@ -80,11 +80,10 @@ def _expect(path: Path, allowed: tuple[str, ...], what: str) -> str:
     by_suffix = {".npy": "npy", ".npz": "npz", ".csv": "text", ".txt": "text", ".tsv": "text"}.get(suffix)
     if kind not in allowed or (by_suffix is not None and by_suffix != kind):
         named = f"; its name ends in {suffix!r}" if by_suffix is not None and by_suffix != kind else ""
-        raise DataError(
-            f"{path} is {_describe_kind(kind)}{named}; {what} must be "
-            + " or ".join({"npy": ".npy", "npz": ".npz", "text": ".csv"}[k] for k in allowed)
-            + (" (rename the file to match its content)" if named and kind in allowed else "")
-        )
+        kinds = [{"npy": ".npy", "npz": ".npz", "text": ".csv"}[k] for k in allowed]
+        expected = " or ".join(kinds) if len(kinds) == 2 else "one of " + ", ".join(kinds)
+        rename = " (rename the file to match its content)" if named and kind in allowed else ""
+        raise DataError(f"{path} is {_describe_kind(kind)}{named}; {what} must be {expected}{rename}")
     return kind
 
 
