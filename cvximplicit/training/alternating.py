@@ -155,12 +155,14 @@ class AlternatingBlockSolver:
                 reductions.append(f"outputs {self.max_outputs}/{R_r.shape[1]} (top singular directions of the "
                                   "residual)")
                 R_r = left[:, : self.max_outputs] * sing[: self.max_outputs]
-            if self.guided:
-                base = resolve_patterns(M_r, self.patterns, self.n_patterns, problem.seed)
-                if not base.all_arrangements:  # all arrangements already enumerated: nothing to add
+            base = resolve_patterns(M_r, self.patterns, self.n_patterns, problem.seed)
+            if not base.all_arrangements:  # a subset of the arrangements: say which
+                common["patterns"], label = base.patterns, f"patterns {base.patterns.shape[1]} {base.source}"
+                if self.guided:
                     guided = guided_patterns(M_r, R_r)
                     common["patterns"] = unique_patterns(np.hstack([base.patterns, guided]))
-                    reductions.append(f"patterns {base.patterns.shape[1]} {base.source} + {guided.shape[1]} guided")
+                    label += f" + {guided.shape[1]} guided"
+                reductions.append(label)
             common["reductions"] = tuple(reductions)
             if self.budget == "pool":
                 select_on = None

@@ -211,12 +211,22 @@ def _record(block, n_i, result, elapsed) -> dict:
 
 
 def block_summary(record: dict) -> dict:
-    """The worst certificate of a block record: kind, max relative gap, solver time."""
-    relu = [r for r in record["reports"] if r["problem"] != "least_squares"]
+    """What a block record certifies: kinds, worst gap, the solvers that ran (and why) and the reductions.
+
+    ``certificate`` joins the distinct kinds of the block's non-least-squares solves
+    (``"none"`` when there are none); ``solvers`` lists every solver that ran, least
+    squares included; ``solver_reasons`` the distinct reasons (``"requested"`` or the
+    ``"auto"`` rule); ``reductions`` how the convex step's program was reduced.
+    """
+    reports = record["reports"]
+    relu = [r for r in reports if r["problem"] != "least_squares"]
     gaps = [r["gap_rel"] for r in relu if r.get("gap_rel") is not None]
     kinds = sorted({r["certificate"] for r in relu}) or ["none"]
     return {"certificate": "/".join(kinds), "max_gap_rel": max(gaps) if gaps else None,
-            "n_solves": len(record["reports"])}
+            "n_solves": len(reports),
+            "solvers": sorted({r["solver"] for r in reports}),
+            "solver_reasons": sorted({r["solver_reason"] for r in reports if r.get("solver_reason")}),
+            "reductions": list(dict.fromkeys(item for r in relu for item in r.get("reductions") or ()))}
 
 
 def _progress_line(record: dict, L: int, elapsed_total: float) -> str:
