@@ -34,10 +34,13 @@ bound is ``Σ_c g_c(t_c λ_c)``. This is at least as large as the single-``t`` r
 ``clip(ΣλᵀY/Σ‖λ‖², 0, min(1, β/ρ))`` and equally rigorous. It is a valid lower bound
 for **any** ``λ`` and **any** ``μ ≥ 0`` (negative entries of ``μ`` are rejected).
 
-With *all* hyperplane arrangements of ``M`` the program equals the global
-optimum of the weight-decayed two-layer ReLU network (Pilanci & Ergen 2020), so
-the bound certifies that nonconvex problem globally ("global" certificate); with
-sampled patterns it certifies the restricted program only ("restricted").
+With *all* hyperplane arrangements of ``M`` the program equals, output by output,
+the global optimum of the weight-decayed two-layer ReLU network (Pilanci & Ergen
+2020): for a scalar output the bound certifies that nonconvex problem globally
+(``"global"``); for ``q > 1`` only for networks whose neurons each feed one output
+(``"global_one_vs_all"``); with sampled patterns, or on a reduced ``M``/``Y``, it
+certifies the program solved (``"restricted"``). The kinds are decided in
+:func:`~cvximplicit.solvers.report.relu_certificate_kind`.
 """
 
 from __future__ import annotations
