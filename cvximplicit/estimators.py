@@ -98,8 +98,8 @@ class _ImplicitBase(BaseEstimator):
     def _seed(self) -> int:
         if self.random_state is None:
             return int(np.random.default_rng().integers(2**31))
-        if not isinstance(self.random_state, numbers.Integral):
-            raise ValidationError(f"random_state must be an int or None; got {self.random_state!r}")
+        if not isinstance(self.random_state, numbers.Integral) or self.random_state < 0:
+            raise ValidationError(f"random_state must be a non-negative int or None; got {self.random_state!r}")
         return int(self.random_state)
 
     def _fit_targets(self, X, Y, loss):

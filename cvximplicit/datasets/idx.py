@@ -49,7 +49,9 @@ def read_idx_bytes(path: str | os.PathLike) -> bytes:
     DataError
         If the file does not exist, cannot be read, or is a corrupt/truncated gzip stream.
     """
-    path = Path(path)
+    path = _as_path(path)
+    if path.is_dir():
+        raise DataError(f"IDX file {str(path)!r} is a directory; pass the path of the file itself")
     try:
         if path.name.endswith(".gz"):
             with gzip.open(path, "rb") as fh:
@@ -83,7 +85,11 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     DataError
         If the magic number is wrong, the dtype code unknown, or the size of
         the data differs from what the header declares.
+    ValidationError
+        If ``data`` is not bytes.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValidationError(f"data must be the bytes of an IDX file; got {type(data).__name__}")
     n = len(data)
     if n < 4:
         raise DataError(f"IDX file {source!r} is truncated: {n} bytes, shorter than the 4-byte magic number")
@@ -189,7 +195,14 @@ def write_idx(path: str | os.PathLike, array) -> Path:
         + struct.pack(f">{array.ndim}I", *array.shape)
         + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
     )
-    path = Path(path)
+    path = _as_path(path)
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
     return atomic_write(path, lambda fh: fh.write(payload))
+
+
+def _as_path(path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, or a :class:`ValidationError` for other types."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise ValidationError(f"path must be a str or path-like; got {type(path).__name__}")
+    return Path(path)

@@ -39,7 +39,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..exceptions import DataError
+from ..exceptions import DataError, ValidationError
 from ._dataset import Dataset
 from .idx import parse_idx, read_idx_bytes
 
@@ -188,6 +188,8 @@ def load_fashion_mnist(path: str | os.PathLike | None = None, *, verify: bool = 
 def _candidate_dirs(source: _Source, path: str | os.PathLike | None) -> list[tuple[Path, str]]:
     """Directories to search, each with a note saying where it came from."""
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValidationError(f"path must be a directory (str or path-like) or None; got {type(path).__name__}")
         return [(Path(path).expanduser(), "the path argument")]
     env = os.environ.get(source.env_var, "")
     if env:
@@ -212,7 +214,10 @@ def _resolve(source: _Source, path: str | os.PathLike | None) -> tuple[Path, dic
         missing = [name for name, p in found.items() if p is None]
         if not missing:
             return directory, found  # type: ignore[return-value]
-        state = "does not exist" if not directory.is_dir() else "lacks " + ", ".join(missing)
+        if directory.is_dir():
+            state = "lacks " + ", ".join(missing)
+        else:
+            state = "is a file, not a directory" if directory.exists() else "does not exist"
         report.append(f"  {directory} ({origin}): {state}")
     raise DataError(
         f"{source.name} files not found. Looked for {', '.join(FILE_NAMES)} (each raw or .gz) in:\n"
