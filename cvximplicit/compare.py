@@ -150,14 +150,17 @@ def load_problem(path, *, beta: float | None = None, n_patterns: int = 50, seed:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no block file at {path}")
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head == b"\x93NUMPY":
+        raise DataError(f"{path} is a .npy array, not an .npz block file with arrays M and Y")
+    if not head.startswith(b"PK"):
+        raise DataError(f"{path} is not an .npz archive; a block file is an .npz with arrays M and Y "
+                        "(numpy.savez(path, M=M, Y=Y))")
     try:
         with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise DataError(f"{path} is a .npy array, not an .npz block file with arrays M and Y")
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, DataError):
-            raise
+    except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read {path} as an .npz block file ({type(exc).__name__}: {exc})") from exc
     missing = [k for k in ("M", "Y") if k not in arrays]
     if missing:
@@ -401,7 +404,7 @@ def _fmt(value, spec: str) -> str:
 
 
 TABLE_HEADER = (f"{'problem':<12} {'solver':<9} {'time s':>7} {'objective':>14} {'bound':>14} {'cert. gap':>11} "
-                f"{'certificate':>11} {'status':<16} {'peak MiB':>8}")
+                f"{'certificate':>17} {'status':<16} {'peak MiB':>8}")
 
 
 def _gap(row: dict) -> str:
@@ -417,7 +420,7 @@ def format_row(row: dict) -> str:
     """One line of the comparison table."""
     line = (f"{row['problem']:<12} {row['solver']:<9} {_fmt(row.get('time_s'), '7.2f')} "
             f"{_fmt(row.get('objective'), '14.8g')} {_fmt(row.get('bound'), '14.8g')} "
-            f"{_gap(row):>11} {row.get('certificate') or 'none':>11} "
+            f"{_gap(row):>11} {row.get('certificate') or 'none':>17} "
             f"{str(row.get('status')):<16} {_fmt(row.get('peak_rss_mib'), '8.0f')}")
     if row.get("error"):
         line += f"  {row['error'][:100]}"
@@ -434,10 +437,18 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([TABLE_HEADER, "-" * len(TABLE_HEADER)] + [format_row(r) for r in rows])
 
 
+def _plot_gap(row: dict):
+    gap = row.get("gap_rel")
+    if gap is None:
+        gap = row.get("bound_gap_rel")
+    return gap if gap is not None and math.isfinite(gap) else None
+
+
 def plot_comparison(rows: list[dict], path) -> Path:
     """Save a PNG of time vs certified relative gap, one panel per problem (matplotlib, imported here).
 
-    Rows without a gap (stopped, failed) are drawn as ``×`` at the top of the panel.
+    Filled circles: certified gaps; hollow squares: ``(objective − bound)`` at a
+    point the report does not certify; ``×`` at the top: no result (stopped, failed).
     """
     try:
         import matplotlib
@@ -454,22 +465,24 @@ def plot_comparison(rows: list[dict], path) -> Path:
     fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.6), squeeze=False)
     for ax, prob in zip(axes[0], problems):
         sub = [r for r in rows if r["problem"] == prob]
-        gaps = [abs(r["gap_rel"]) for r in sub if r.get("gap_rel") is not None and math.isfinite(r["gap_rel"])]
+        gaps = [abs(_plot_gap(r)) for r in sub if _plot_gap(r) is not None]
         top = max(gaps + [1.0]) * 10
-        floor = 1e-12
         for r in sub:
-            t = r.get("time_s") or 0.0
-            if r.get("gap_rel") is not None and math.isfinite(r["gap_rel"]):
-                ax.scatter(t, max(abs(r["gap_rel"]), floor), color=colours[r["solver"]], label=r["solver"], s=40,
-                           marker="o" if (r.get("certificate") or "none") != "none" else "s")
-            else:
+            t, gap = r.get("time_s") or 0.0, _plot_gap(r)
+            certified = (r.get("certificate") or "none") != "none"
+            if gap is None:
                 ax.scatter(t, top, color=colours[r["solver"]], label=r["solver"], marker="x", s=50)
-        ax.axvline(sub[0]["time_limit_s"], color="grey", lw=0.8, ls="--")
+            else:
+                ax.scatter(t, max(abs(gap), 1e-12), label=r["solver"], s=40, marker="o" if certified else "s",
+                           color=colours[r["solver"]] if certified else "none", edgecolors=colours[r["solver"]])
+        limit = sub[0]["time_limit_s"]
+        ax.axvline(limit, color="grey", lw=0.8, ls="--")
+        ax.set_xlim(0, 1.05 * max([limit] + [r.get("time_s") or 0.0 for r in sub]))
         ax.set_yscale("log")
-        ax.set_xlabel("wall-clock time (s)")
-        ax.set_title(f"{prob}", fontsize=10)
+        ax.set_xlabel("wall-clock time (s); dashed: limit")
+        ax.set_title(f"{prob} ({sub[0].get('shape', '')})", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("certified relative gap (× = no result)")
+    axes[0][0].set_ylabel("relative gap (objective − bound)\n● certified  □ not certified  × no result", fontsize=8)
     handles, labels = [], []
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
