@@ -22,8 +22,8 @@ from ..training.block import LOSSES
 
 #: Install hint used in every "torch is missing" error.
 INSTALL_HINT = (
-    "pip install 'cvximplicit[torch]' (the CPU build torch==2.13.0 is the tested one: "
-    "pip install torch==2.13.0)"
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu (the tested CPU build; "
+    "plain pip install 'cvximplicit[torch]' may pull the multi-GB CUDA build: see the README)"
 )
 #: Adam step sizes of the paper (Section V): regression / classification.
 DEFAULT_LR = {"squared": 0.01, "cross_entropy": 0.001}
