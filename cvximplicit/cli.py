@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--test-size", type=float, default=0.2,
                       help="fraction held out as test set when the data file has none (seeded by --seed)")
     data.add_argument("--n-train", type=int, default=None, help="use only the first N training samples (default: all)")
-    data.add_argument("--data-dir", default=None, help="folder with the MNIST/Fashion-MNIST IDX files (default: $CVXIMPLICIT_MNIST_DIR / "
+    data.add_argument("--data-dir", default=None,
+                      help="folder with the MNIST/Fashion-MNIST IDX files (default: $CVXIMPLICIT_MNIST_DIR / "
                            "$CVXIMPLICIT_FASHION_MNIST_DIR, else the standard locations)")
     model = train.add_argument_group("model and training")
     model.add_argument("--method", choices=METHODS, default="greedy",
@@ -300,7 +301,7 @@ def _loss_line(data, row) -> str:
         return (f"train {kind} {row['train_loss']:.4g}; test accuracy {100 * row['test_accuracy']:.2f} % on "
                 f"{data.n_test} samples")
     function = str(data.info.get("function", ""))
-    if function.endswith("f_smooth") or function.endswith("f_nonsmooth"):
+    if function.endswith(("f_smooth", "f_nonsmooth")):
         f = "f1" if function.endswith("f_smooth") else "f2"
         return (f"train MSE on noisy targets {row['train_loss']:.4g}; test RMSE vs {f} (noiseless) "
                 f"{row['test_rmse']:.4g}")

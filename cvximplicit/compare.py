@@ -57,7 +57,8 @@ import numpy as np
 from .exceptions import DataError, ValidationError
 
 __all__ = ["PROBLEMS", "TIME_LIMIT_OPTIONS", "BlockProblem", "make_problem", "load_problem", "default_solvers",
-           "run_limited", "compare_solvers", "TABLE_HEADER", "format_table", "format_row", "summarize", "plot_comparison"]
+           "run_limited", "compare_solvers", "TABLE_HEADER", "format_table", "format_row", "summarize",
+           "plot_comparison"]
 
 #: The named block problems, in the order ``cvximplicit compare`` runs them by default.
 PROBLEMS = ("exact-1d", "sampled-d50", "wide")
@@ -187,16 +188,15 @@ def default_solvers() -> list[str]:
     ECOS itself), plus ``"FISTA"`` and, where :func:`~cvximplicit.solvers.check_solver`
     accepts it, ``"ADMM"``. Any other installed solver can still be named.
     """
+    from .exceptions import SolverUnavailableError
     from .solvers import available_solvers, check_solver
 
     names = [s for s in available_solvers() if s != "ECOS_BB" and _supports_soc(s)] + ["FISTA"]
     try:
         check_solver("ADMM")
-    except Exception:  # not a solver name here, or its engine is not installed
-        pass
-    else:
-        names.append("ADMM")
-    return names
+    except SolverUnavailableError:  # not a solver name here, or its engine is not installed
+        return names
+    return names + ["ADMM"]
 
 
 def _supports_soc(name: str) -> bool:
@@ -421,7 +421,7 @@ def format_row(row: dict) -> str:
     line = (f"{row['problem']:<12} {row['solver']:<9} {_fmt(row.get('time_s'), '7.2f')} "
             f"{_fmt(row.get('objective'), '14.8g')} {_fmt(row.get('bound'), '14.8g')} "
             f"{_gap(row):>11} {row.get('certificate') or 'none':>17} "
-            f"{str(row.get('status')):<16} {_fmt(row.get('peak_rss_mib'), '8.0f')}")
+            f"{row.get('status')!s:<16} {_fmt(row.get('peak_rss_mib'), '8.0f')}")
     if row.get("error"):
         line += f"  {row['error'][:100]}"
     return line

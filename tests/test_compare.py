@@ -29,8 +29,7 @@ def tiny_1d(m=30, seed=0):
 
 def reference_objective(M, y, patterns, beta):
     """Program (12) written out directly in cvxpy (one V, W column per pattern)."""
-    m, d = M.shape
-    P = patterns.shape[1]
+    d, P = M.shape[1], patterns.shape[1]
     D = patterns.astype(float)
     V, W = cp.Variable((d, P)), cp.Variable((d, P))
     fit = cp.sum(cp.multiply(D, M @ (V - W)), axis=1)

@@ -45,7 +45,8 @@ def test_csv_without_header_and_integer_labels(tmp_path):
 
 def test_npz_with_given_test_set_and_string_labels(tmp_path):
     X, Xt = np.arange(12.0).reshape(6, 2), np.arange(4.0).reshape(2, 2)
-    np.savez(tmp_path / "d.npz", X=X, y=np.array(["b", "a", "b", "a", "c", "b"]), X_test=Xt, y_test=np.array(["c", "a"]))
+    y, y_test = np.array(["b", "a", "b", "a", "c", "b"]), np.array(["c", "a"])
+    np.savez(tmp_path / "d.npz", X=X, y=y, X_test=Xt, y_test=y_test)
     ds = load_tabular(tmp_path / "d.npz")
     assert ds.info["classes"] == ["a", "b", "c"] and ds.info["split"].startswith("given")
     np.testing.assert_array_equal(ds.targets_train, [1, 0, 1, 0, 2, 1])

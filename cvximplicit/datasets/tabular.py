@@ -58,7 +58,7 @@ def _sniff(path: Path) -> str:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if head.startswith(_NPY_MAGIC):
         return "npy"
-    if head.startswith(_ZIP_MAGIC) or head.startswith(b"PK\x05\x06"):
+    if head.startswith((_ZIP_MAGIC, b"PK\x05\x06")):  # a zip with entries, or an empty one
         return "npz"
     try:
         head.decode("utf-8")
@@ -325,7 +325,7 @@ def load_tabular(path, *, target: str | None = None, task: str = "auto", test_si
 
     if X_test is None:
         m = X.shape[0]
-        n_test = min(max(1, int(round(test_size * m))), m - 1)
+        n_test = min(max(1, round(test_size * m)), m - 1)
         order = np.random.default_rng(seed).permutation(m)
         test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
         X, X_test, y, y_test = X[train_idx], X[test_idx], y[train_idx], y[test_idx]
