@@ -155,8 +155,10 @@ def test_json_records_solvers_options_preset_and_losses(trained):
     assert report["options"]["n_patterns"] == 30 and report["options"]["solver"] == "auto"
     assert report["solvers_used"] and set(report["solvers_used"]) <= {"CLARABEL", "FISTA", "ADMM", "SCS", "ECOS"}
     assert all(block["solvers"] for block in report["blocks"])
-    if "reductions" in report["blocks"][0]:  # written by block_summary
-        assert isinstance(report["blocks"][0]["reductions"], list)
+    assert report["solver_reasons"] and all(r.startswith("auto") for r in report["solver_reasons"])
+    # block 1: exact 1-D arrangements on every sample, nothing reduced; block 2: sampled patterns
+    assert report["blocks"][0]["reductions"] == [] and report["blocks"][0]["certificate"] == "global"
+    assert any(item.startswith("patterns") for item in report["blocks"][1]["reductions"])
     assert "train MSE on noisy targets" in report["summary"] and "test RMSE vs f1" in report["summary"]
 
 

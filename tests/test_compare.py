@@ -75,6 +75,7 @@ def test_a_solver_past_the_limit_is_stopped_and_reported():
     assert row["status"] == "time_limit" and row["certificate"] is None and row["objective"] is None
     assert 1.5 <= row["time_s"] < 3.0 and wall < 6.0
     assert "stopped at the 1.5 s limit" in row["error"]
+    assert row["peak_rss_mib"] is None or row["peak_rss_mib"] > 10  # read from /proc before the stop
     assert "none" in compare.format_row(row) and "time_limit" in compare.format_row(row)
 
 
