@@ -144,7 +144,8 @@ def load_problem(path, *, beta: float | None = None, n_patterns: int = 50, seed:
     DataError
         If the file is missing, not an ``.npz`` archive, or lacks ``M``/``Y``.
     ValidationError
-        If the arrays have inconsistent shapes.
+        If ``M`` or ``Y`` is not a finite real array (complex and string data are
+        refused), or their shapes are inconsistent.
     """
     import zipfile
 
@@ -167,8 +168,11 @@ def load_problem(path, *, beta: float | None = None, n_patterns: int = 50, seed:
     if missing:
         raise DataError(f"{path} lacks {missing}; a block file holds M (m x d, rows are samples), Y (m or m x q), "
                         f"optional patterns (m x P bool) and beta; it holds {sorted(arrays)}")
-    M, Y = np.asarray(arrays["M"], dtype=float), np.asarray(arrays["Y"], dtype=float)
-    if M.ndim != 2 or Y.ndim not in (1, 2) or Y.shape[0] != M.shape[0]:
+    from ._validation import as_real_array
+
+    M = as_real_array(arrays["M"], f"{path}: M", ndim=2)  # complex, strings, NaN/inf refused here
+    Y = as_real_array(arrays["Y"], f"{path}: Y", ndim=(1, 2))
+    if Y.shape[0] != M.shape[0]:
         raise ValidationError(f"{path}: M must be (m, d) and Y (m,) or (m, q) with the same m; got M{M.shape}, "
                               f"Y{Y.shape}")
     file_beta = float(arrays["beta"]) if "beta" in arrays else 1.0

@@ -115,6 +115,9 @@ def test_block_file(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DataError, match="cannot read"):
         compare.load_problem(tmp_path / "bad.npz")
+    np.savez(tmp_path / "complex.npz", M=problem.M + 0j, Y=problem.Y)
+    with pytest.raises(ValidationError, match="omplex"):
+        compare.load_problem(tmp_path / "complex.npz")
     (tmp_path / "text.npz").write_text("M,Y\n1,2\n")
     with pytest.raises(DataError, match="is not an .npz archive"):
         compare.load_problem(tmp_path / "text.npz")
