@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-import cvximplicit.solvers.convex_relu as convex_relu
+import cvximplicit.solvers.conic as conic
+import cvximplicit.solvers.convex_relu
 from cvximplicit.exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
 from cvximplicit.solvers import exact_patterns_1d, sample_patterns, solve_convex_relu
 
@@ -230,7 +231,7 @@ def test_dpp_cache_resolves_without_recompiling_and_matches_fresh_solve():
     first = solve_convex_relu(M, y, beta=0.7)
     again = solve_convex_relu(M, 2 * y, beta=0.4)
     assert "(cached)" in again.report.extra["formulation"]
-    convex_relu._CACHE.clear()
+    conic._CACHE.clear()
     fresh = solve_convex_relu(M, 2 * y, beta=0.4)
     assert "(cached)" not in fresh.report.extra["formulation"]
     assert again.report.objective == pytest.approx(fresh.report.objective, rel=CLARABEL_OBJ_RTOL)
@@ -262,11 +263,11 @@ def test_auto_uses_conic_for_small_and_first_order_for_large(monkeypatch):
     assert small.report.solver == "CLARABEL" and small.report.certificate == "restricted"
     if not HAS_FIRST_ORDER:
         pytest.skip("cvximplicit.solvers.first_order (the FISTA engine) is not in the tree yet")
-    monkeypatch.setattr(convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
+    monkeypatch.setattr(cvximplicit.solvers.convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InaccurateSolutionWarning)
         large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
-    assert large.report.solver == "FISTA"
+    assert large.report.solver == "FISTA" and large.report.solver_reason.startswith("auto: plain conic form would")
     assert large.report.bound <= small.report.objective * (1 + CLARABEL_OBJ_RTOL)
 
 
@@ -331,7 +332,7 @@ def test_exact_needs_one_dimensional_input():
 @pytest.mark.slow
 def test_exact_block_m500_within_two_seconds():
     M, y = smooth_block(500)
-    convex_relu._CACHE.clear()
+    conic._CACHE.clear()
     start = time.perf_counter()
     sol = solve_convex_relu(M, y, beta=1.0)
     elapsed = time.perf_counter() - start

@@ -9,7 +9,11 @@
   its support, or a β path).
 - :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
   nonconvex objective it bounds.
-- :func:`exact_patterns_1d`, :func:`sample_patterns`, :func:`guided_patterns` — activation patterns.
+- :class:`ReluProgram` — program (12): data, patterns and β validated once; objective,
+  violation, dual bound, network objective.
+- :func:`exact_patterns_1d`, :func:`sample_patterns`, :func:`guided_patterns`,
+  :func:`resolve_patterns` — activation patterns.
+- :data:`CERTIFIED_CLASS` — what each certificate kind proves.
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
 
@@ -18,7 +22,7 @@
 
 from __future__ import annotations
 
-from .arrangements import exact_patterns_1d, guided_patterns, sample_patterns
+from .arrangements import PatternSet, exact_patterns_1d, guided_patterns, resolve_patterns, sample_patterns
 from .backend import (
     SOLVER_NAMES,
     available_solvers,
@@ -31,7 +35,8 @@ from .certificate import constraint_violation, convex_objective, dual_bound, rel
 from .first_order import solve_convex_relu_first_order
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
 from .least_squares import solve_least_squares
-from .report import SolveReport
+from .program import ReluProgram
+from .report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 
 __all__ = [
     "SOLVER_NAMES",
@@ -54,6 +59,11 @@ __all__ = [
     "constraint_violation",
     "dual_bound",
     "SolveReport",
+    "CERTIFICATE_KINDS",
+    "CERTIFIED_CLASS",
+    "ReluProgram",
+    "PatternSet",
+    "resolve_patterns",
     "solve_convex_relu_first_order",
 ]
 

@@ -44,9 +44,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ValidationError
-from . import convex_relu as _convex_relu
 from .arrangements import resolve_patterns
+from . import certificate as _cert
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
+from .program import beta_max
 from .report import SolveReport
 
 __all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
@@ -98,21 +99,6 @@ class BlockFit:
     reports: list = field(default_factory=list)
     n_active: int = 0
     path: list = field(default_factory=list)
-
-
-def beta_max(M, Y, patterns) -> float:
-    """``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``: for β at least this, the zero network is optimal.
-
-    ``M`` ``(m, d)`` and ``Y`` ``(m, q)`` have rows as samples; ``patterns`` is ``(m, P)`` bool.
-    """
-    M = np.asarray(M, dtype=float)
-    Y = np.asarray(Y, dtype=float).reshape(M.shape[0], -1)
-    D = np.asarray(patterns, dtype=float)
-    best = 0.0
-    for c in range(Y.shape[1]):
-        G = M.T @ (D * Y[:, c : c + 1])  # (d, P): column k is Mᵀ D_k y_c
-        best = max(best, float(np.linalg.norm(G, axis=0).max(initial=0.0)))
-    return best
 
 
 def select_neurons(W1, W2, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,12 +210,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
                     chosen, n_act = lo_fit
     W1_all, W2_all = chosen.neurons(tol=NEURON_TOL)
     W1, W2 = select_neurons(W1_all, W2_all, n_neurons)
-    b = float(chosen.beta)
-    objective = float(_convex_relu._certificate().relu_network_objective(M, Y, W1, W2, b))
-    bound = chosen.report.bound
-    gap_abs, gap_rel = SolveReport.gaps(objective, bound)
-    return BlockFit(W1=W1, W2=W2, beta=b, objective=objective, convex_bound=bound, gap_abs=gap_abs,
-                    gap_rel=gap_rel, report=chosen.report, reports=reports, n_active=n_act, path=path)
+    return _block_fit(M, Y, W1, W2, chosen, reports, n_act, path)
 
 
 def forward_select(H, Y, n_select: int, F=None) -> list[int]:
@@ -324,8 +305,13 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     keep = forward_select(np.maximum(np.asarray(M_s, dtype=float) @ W1_all.T, 0.0), Y_s, n_neurons, F=F_s)
     W1, W2 = np.zeros((n_neurons, M.shape[1])), np.zeros((Y.shape[1], n_neurons))
     W1[: len(keep)], W2[:, : len(keep)] = W1_all[keep], W2_all[:, keep]
-    objective = float(_convex_relu._certificate().relu_network_objective(M, Y, W1, W2, beta))
+    return _block_fit(M, Y, W1, W2, sol, reports, n_act, path)
+
+
+def _block_fit(M, Y, W1, W2, sol: ConvexReLUSolution, reports, n_act, path) -> BlockFit:
+    """The :class:`BlockFit` of network ``(W1, W2)`` selected from ``sol``: objective, bound and gap at ``sol.beta``."""
+    objective = _cert._network_objective(M, Y, W1, W2, float(sol.beta))
     bound = sol.report.bound
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
-    return BlockFit(W1=W1, W2=W2, beta=float(beta), objective=objective, convex_bound=bound, gap_abs=gap_abs,
+    return BlockFit(W1=W1, W2=W2, beta=float(sol.beta), objective=objective, convex_bound=bound, gap_abs=gap_abs,
                     gap_rel=gap_rel, report=sol.report, reports=reports, n_active=n_act, path=path)

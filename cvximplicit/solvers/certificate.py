@@ -226,7 +226,12 @@ def relu_network_objective(M, Y, W1, W2, beta) -> float:
         raise ValidationError(f"W2 must have shape (q, k) = {(q, k)}; got shape {W2.shape}")
     if not (np.all(np.isfinite(W1)) and np.all(np.isfinite(W2))):
         raise ValidationError("W1 and W2 must be finite; got NaN or inf entries")
-    pred = np.maximum(M @ W1.T, 0.0) @ W2.T if k else np.zeros((m, q))
+    return _network_objective(M, Y, W1, W2, beta)
+
+
+def _network_objective(M, Y, W1, W2, beta: float) -> float:
+    """:func:`relu_network_objective` on validated float64 arrays."""
+    pred = np.maximum(M @ W1.T, 0.0) @ W2.T if W1.shape[0] else np.zeros(Y.shape)
     fit = 0.5 * float(np.sum((pred - Y) ** 2))
     return fit + 0.5 * beta * (float(np.sum(W1**2)) + float(np.sum(W2**2)))
 
@@ -260,6 +265,11 @@ def convex_objective(M, Y, patterns, V, W, beta) -> float:
     (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     V = _as_groups(V, P, d, q, "V").astype(float, copy=False)
     W = _as_groups(W, P, d, q, "W").astype(float, copy=False)
+    return _objective(M, Y, patterns, V, W, beta)
+
+
+def _objective(M, Y, patterns, V, W, beta: float) -> float:
+    """:func:`convex_objective` on validated float64 arrays."""
     r = pattern_fit(M, patterns, V - W) - Y
     reg = float(np.linalg.norm(V, axis=1).sum()) + float(np.linalg.norm(W, axis=1).sum())
     return 0.5 * float(np.sum(r * r)) + beta * reg
@@ -291,6 +301,13 @@ def constraint_violation(M, patterns, V, W, *, group_floor: float = 0.0) -> floa
     q = V.shape[2] if V.ndim == 3 else 1
     V = _as_groups(V, P, d, q, "V")
     W = _as_groups(W, P, d, q, "W")
+    return _violation(M, patterns, V, W, group_floor)
+
+
+def _violation(M, patterns, V, W, group_floor: float = 0.0) -> float:
+    """:func:`constraint_violation` on validated arrays."""
+    m, d = M.shape
+    P, q = patterns.shape[1], V.shape[2]
     row_scale = float(np.sqrt(np.max(np.sum(M * M, axis=1))))
     group_scale = max(float(np.linalg.norm(V, axis=1).max()), float(np.linalg.norm(W, axis=1).max()),
                       float(group_floor))
@@ -403,7 +420,11 @@ def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tupl
         raise ValidationError(f"residual must have the shape of Y, {Y.shape}; got shape {lam.shape}")
     mu_pos = _as_multiplier(mu_pos, P, m, q, "mu_pos")
     mu_neg = _as_multiplier(mu_neg, P, m, q, "mu_neg")
+    return _bound(M, Y, patterns, beta, lam, mu_pos, mu_neg)
 
+
+def _bound(M, Y, patterns, beta: float, lam, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
+    """:func:`dual_bound` on validated float64 arrays (``μ ≥ 0`` or None)."""
     rho_v, rho_w = dual_constraint_values(M, patterns, lam, mu_pos, mu_neg)
     rho_c = np.maximum(rho_v.max(axis=0), rho_w.max(axis=0))  # (q,)
     lin = np.einsum("mq,mq->q", lam, Y)  # λ_cᵀ Y_c

@@ -1,70 +1,41 @@
-"""The Ergen–Pilanci convex reformulation of the shallow ReLU step (12), solved with a certificate.
+"""Solve the Ergen–Pilanci program (12) with the engine or solver that fits, and certify the result.
+
+The program, its data and its maths are :class:`~cvximplicit.solvers.program.ReluProgram`;
+the conic formulations are in :mod:`cvximplicit.solvers.conic`; our own engines in
+:mod:`cvximplicit.solvers.engines`. This module chooses what runs (the ``"auto"`` rule is
+:func:`_choose`, recorded in the report), runs it, and certifies the result independently:
+the objective, the constraint violation and a dual bound recomputed in float64.
+
+Certificate kinds (:data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`): with *all*
+arrangements of ``M`` the program's optimum equals, output by output, the global optimum
+of the weight-decayed two-layer ReLU network ``½‖Σ_j (M a_j)_+ b_j − y‖² + (β/2) Σ_j
+(‖a_j‖² + b_j²)`` (Pilanci & Ergen 2020). So a certified solve over every arrangement of
+the block's *unreduced* input is ``"global"`` for a scalar output; for ``q > 1`` it is
+global only for networks whose neurons each feed one output (``"global_one_vs_all"``).
+Sampled patterns, or any reduction of rows, features or outputs, give ``"restricted"``
+(optimal for the program solved); a gap that misses its tolerance gives ``"none"``.
 
 Data orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, the
 block's stacked input with its bias column); ``Y`` is ``(m, q)`` (a 1-D ``y`` is
-``q = 1``); ``patterns`` is an ``(m, P)`` bool array whose column ``k`` is the
-diagonal of ``D_k``; the variables ``V, W`` are ``(P, d, q)``.
-
-Vector outputs are **one-vs-all** (each neuron feeds one output, as scnn does),
-so the program separates over the outputs ``c``:
-
-.. math::
-
-    \\min_{V,W}\\; \\tfrac12 \\sum_c \\Big\\|\\sum_k D_k M (V_{k,:,c} - W_{k,:,c}) - Y_{:,c}\\Big\\|^2
-    + \\beta \\sum_{k,c} \\big(\\|V_{k,:,c}\\|_2 + \\|W_{k,:,c}\\|_2\\big)
-    \\quad \\text{s.t. } (2D_k - I) M V_{k,:,c} \\ge 0,\\; (2D_k - I) M W_{k,:,c} \\ge 0.
-
-With *all* arrangements of ``M`` its optimum equals, output by output, the global
-optimum of the weight-decayed two-layer ReLU network
-``½‖Σ_j (M a_j)_+ b_j − y‖² + (β/2) Σ_j (‖a_j‖² + b_j²)`` (Pilanci & Ergen 2020). So a
-certified solve over every arrangement of the block's *unreduced* input is
-``"global"`` for a scalar output; for ``q > 1`` it is global only for networks whose
-neurons each feed one output (``"global_one_vs_all"``): a network whose neurons feed
-several outputs can go below it. Sampled patterns, or any reduction of rows, features or
-outputs, give ``"restricted"`` (optimal for the program solved); a gap that misses its
-tolerance gives ``"none"``. :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS` lists
-the claims.
-
-Formulations (both solved with cvxpy; ``Y`` and ``β`` are DPP parameters and the
-compiled problem is cached on ``(M, patterns)``, so β-bisection and the
-alternation re-solve without recompiling):
-
-- **reduced 1-D** — ``M = [u, c·1]`` (either column order) and threshold
-  patterns. Every pattern is a suffix ``{u ≥ t_j}`` or a prefix ``{u ≤ t_j}`` of
-  the sorted distinct values ``t``; ``M v = v_u u + c v_c`` is affine in ``u``, so
-  the ``m`` sign constraints of a pattern reduce to the extreme points of its
-  "on" and "off" sets (≤ 4 rows), and the fit at each distinct value is a
-  cumulative sum over the thresholds. ``O(m)`` variables and sparse rows; tied
-  values of ``u`` are merged (weights ``n_l``, targets their means; the
-  within-tie variance is a constant).
-- **plain** — the program as written, ``O(m P d q)`` non-zeros. Interior-point
-  cost grows fast with ``m·P``; beyond :data:`CONIC_AUTO_MAX_NNZ` the ``"auto"``
-  solver uses the first-order engine ``"FISTA"``
-  (:mod:`cvximplicit.solvers.first_order`).
-
-Certificate: with ``λ_c = Y_{:,c} − (Σ_k D_k M (V_k − W_k))_{:,c}`` and the
-constraint duals as ``μ``, :func:`cvximplicit.solvers.certificate.dual_bound`
-returns a lower bound valid for any ``λ`` and ``μ ≥ 0`` (feasibility by scaling),
-so the reported gap is checked independently of the solver's own claim.
+``q = 1``); ``patterns`` is ``(m, P)`` bool; the variables ``V, W`` are ``(P, d, q)``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
-import scipy.sparse as sp
 
 from .._validation import as_real_array
 from ..exceptions import InaccurateSolutionWarning, ValidationError
 from .arrangements import one_d_columns, resolve_patterns
-from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from .backend import check_solver
+from .certificate import _as_beta
+from .conic import CLARABEL_RELU_OPTS, plain_nnz, solve_conic
 from .engines import check_engine_options, engine_gap_tol, get_engine, is_engine
+from .program import NEURON_TOL, ReluProgram, decode
 from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
 
 __all__ = [
@@ -73,36 +44,21 @@ __all__ = [
     "NEURON_TOL",
     "CONIC_AUTO_MAX_NNZ",
     "CLARABEL_RELU_OPTS",
+    "plain_nnz",
+    "conic_gap_tol",
+    "CONIC_GAP_TOL",
 ]
 
-#: A group ``V[k,:,c]`` (or ``W``) is an active neuron when its norm exceeds
-#: ``NEURON_TOL · max(largest group norm, ‖Y‖_F/‖M‖_F)`` (interior-point
-#: solutions leave inactive groups at ~1e-9 relative, not exactly 0).
-NEURON_TOL = 1e-6
-
 #: ``"auto"`` solves the *plain* conic formulation when its estimated number of
-#: constraint non-zeros ``3·m·d·P·q`` (:func:`plain_nnz`) is at most this, else it
-#: uses ``"FISTA"``. The reduced 1-D formulation is always conic. Measured with
-#: Clarabel/qdldl on 2 shared, loaded cores (single runs, m=500, P=100 sampled):
-#: d=5 (7.5e5) 7.9 s, d=10 (1.5e6) 9.7 s, d=20 (3e6) 17.6 s, all certified to
+#: constraint non-zeros ``3·m·d·P·q`` (:func:`~cvximplicit.solvers.conic.plain_nnz`) is at
+#: most this, else it uses an engine. The reduced 1-D formulation is always conic.
+#: Measured with Clarabel/qdldl on 2 shared, loaded cores (single runs, m=500, P=100
+#: sampled): d=5 (7.5e5) 7.9 s, d=10 (1.5e6) 9.7 s, d=20 (3e6) 17.6 s, all certified to
 #: gap_rel ≤ 1e-8, while FISTA (max_iter 10⁴) took 8–94 s and stopped at gap_rel
-#: 2e-3–5e-3; at m=2000, d=50, P=50 (1.5e7) the conic solve takes ~100 s, which
-#: only the first-order engine can bring towards the 5 s target.  The MNIST convex
-#: step (m=300, d=31, P=40 with guided patterns, q=2: 2.2e6) takes 9.1 s with
-#: Clarabel (gap_rel 2e-9) vs 28.8 s with FISTA (max_iter, gap_rel 3e-6), hence
-#: the limit of 4e6.
+#: 2e-3–5e-3. The MNIST convex step (m=300, d=31, P=40 with guided patterns, q=2: 2.2e6)
+#: takes 9.1 s with Clarabel (gap_rel 2e-9) vs 28.8 s with FISTA (max_iter, gap_rel
+#: 3e-6), hence the limit of 4e6.
 CONIC_AUTO_MAX_NNZ = 4_000_000
-
-#: Clarabel options for program (12): :data:`~cvximplicit.solvers.backend.CLARABEL_OPTS`
-#: (gap/feasibility tolerances 1e-8; certified ``gap_rel`` ≤ 7e-8 measured on the
-#: exact 1-D block) and ``direct_solve_method="qdldl"``. Measured here (2 shared
-#: cores, single runs): plain form m=500, d=10, P=20: qdldl 0.9 s vs faer
-#: (Clarabel's "auto") 3.5 s; m=1000, d=10, P=30: 5.6 s vs 17 s; on the reduced
-#: 1-D form (m=500) 0.13 s vs 0.14 s.
-CLARABEL_RELU_OPTS = dict(CLARABEL_OPTS, direct_solve_method="qdldl")
-
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 6
 
 
 # --------------------------------------------------------------------------- solution
@@ -147,7 +103,7 @@ class ConvexReLUSolution:
         ``V`` neurons come first, each ordered by ``(k, c)``. ``tol=0`` keeps every
         non-zero group. Prediction: ``relu(M @ W1.T) @ W2.T``.
         """
-        return _decode(self.V, self.W, tol, self.scale)
+        return decode(self.V, self.W, tol, self.scale)
 
     def predict(self, M) -> np.ndarray:
         """Network prediction ``relu(M W1ᵀ) W2ᵀ``, shape ``(m, q)``, for ``M`` ``(m, d)`` (rows are samples).
@@ -160,28 +116,6 @@ class ConvexReLUSolution:
             raise ValidationError(f"M must have shape (m, {self.V.shape[1]}) (rows are samples); got {M.shape}")
         W1, W2 = self.neurons(tol=0.0)
         return np.maximum(M @ W1.T, 0.0) @ W2.T
-
-
-def _decode(V: np.ndarray, W: np.ndarray, tol: float, scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    if not tol >= 0:
-        raise ValidationError(f"tol must be >= 0; got tol={tol!r}")
-    P, d, q = V.shape
-    nv = np.linalg.norm(V, axis=1)  # (P, q)
-    nw = np.linalg.norm(W, axis=1)
-    largest = max(float(nv.max(initial=0.0)), float(nw.max(initial=0.0)))
-    thr = tol * max(largest, scale)
-    rows, outs = [], []
-    for norms, Z, sign in ((nv, V, 1.0), (nw, W, -1.0)):
-        ks, cs = np.nonzero((norms > thr) & (norms > 0))
-        for k, c in zip(ks, cs):
-            r = float(np.sqrt(norms[k, c]))
-            rows.append(Z[k, :, c] / r)
-            col = np.zeros(q)
-            col[c] = sign * r
-            outs.append(col)
-    if not rows:
-        return np.zeros((0, d)), np.zeros((q, 0))
-    return np.array(rows), np.array(outs).T
 
 
 # --------------------------------------------------------------------------- validation
@@ -197,158 +131,7 @@ def _validate(M, Y, beta):
         raise ValidationError(
             f"Y must have shape (m, q) or (m,) with m = M.shape[0] = {M.shape[0]} (rows are samples); got {Y.shape}"
         )
-    return M, Y, _certificate()._as_beta(beta)
-
-
-def _digest(*arrays) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str((a.shape, a.dtype)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------- formulations
-class _Plain:
-    """Program (12) as written; ``O(m P d q)`` non-zeros."""
-
-    name = "plain"
-
-    def __init__(self, M, patterns, q):
-        m, d = M.shape
-        P = patterns.shape[1]
-        self.m, self.d, self.P, self.q = m, d, P, q
-        mask = patterns.astype(float)
-        sign = 2.0 * mask - 1.0
-        self.Y = cp.Parameter((m, q), name="Y")
-        self.beta = cp.Parameter(nonneg=True, name="beta")
-        self.Vs = [cp.Variable((d, P), name=f"V{c}") for c in range(q)]
-        self.Ws = [cp.Variable((d, P), name=f"W{c}") for c in range(q)]
-        self.cons_v, self.cons_w = [], []
-        loss, reg = 0, 0
-        for c in range(q):
-            MV, MW = M @ self.Vs[c], M @ self.Ws[c]
-            fit = cp.sum(cp.multiply(mask, MV - MW), axis=1)
-            loss = loss + 0.5 * cp.sum_squares(fit - self.Y[:, c])
-            reg = reg + cp.sum(cp.norm(self.Vs[c], 2, axis=0)) + cp.sum(cp.norm(self.Ws[c], 2, axis=0))
-            self.cons_v.append(cp.multiply(sign, MV) >= 0)
-            self.cons_w.append(cp.multiply(sign, MW) >= 0)
-        self.problem = cp.Problem(cp.Minimize(loss + self.beta * reg), self.cons_v + self.cons_w)
-
-    def set_data(self, Y):
-        self.Y.value = Y
-
-    def variables(self):
-        V = np.stack([v.value for v in self.Vs], axis=-1).transpose(1, 0, 2)  # (P, d, q)
-        W = np.stack([w.value for w in self.Ws], axis=-1).transpose(1, 0, 2)
-        return V, W
-
-    def multipliers(self):
-        mu_pos = np.stack([np.maximum(c.dual_value, 0.0).T for c in self.cons_v], axis=-1)  # (P, m, q)
-        mu_neg = np.stack([np.maximum(c.dual_value, 0.0).T for c in self.cons_w], axis=-1)
-        return mu_pos, mu_neg
-
-
-class _Reduced1D:
-    """Program (12) for ``M = [u, c·1]`` and threshold patterns, in ``O(m)`` size (see module docstring)."""
-
-    name = "reduced_1d"
-
-    def __init__(self, M, patterns, q, cols, structure):
-        col_u, col_c, cval = cols
-        t, level, kind, jj = structure
-        m, d = M.shape
-        P = patterns.shape[1]
-        K = t.size
-        self.m, self.d, self.P, self.q, self.K = m, d, P, q, K
-        self.col_u, self.col_c = col_u, col_c
-        self.level = level
-        self.counts = np.bincount(level, minlength=K).astype(float)
-        self.first_sample = np.full(K, -1)
-        self.first_sample[level[::-1]] = np.arange(m)[::-1]  # first sample index of each distinct value
-        self.Y = cp.Parameter((K, q), name="Ybar_weighted")  # sqrt(n_l) * mean of Y over the tie group l
-        self.beta = cp.Parameter(nonneg=True, name="beta")
-        aV, bV = cp.Variable((P, q), name="aV"), cp.Variable((P, q), name="bV")
-        aW, bW = cp.Variable((P, q), name="aW"), cp.Variable((P, q), name="bW")
-        self.vars = (aV, bV, aW, bW)
-        ks = np.arange(P)
-        suf, pre = kind == 1, kind == -1
-        # Scatter pattern k to its threshold index: suffix rows j, prefix rows reversed (K-1-j).
-        E_s = sp.csr_matrix((np.ones(suf.sum()), (jj[suf], ks[suf])), shape=(K, P))
-        E_p = sp.csr_matrix((np.ones(pre.sum()), (K - 1 - jj[pre], ks[pre])), shape=(K, P))
-        da, db = aV - aW, bV - bW
-
-        def cum(x):  # Σ over patterns whose "on" set contains level l, for each level l
-            return cp.cumsum(E_s @ x, axis=0) + cp.cumsum(E_p @ x, axis=0)[::-1, :]
-
-        fit = sp.diags(t) @ cum(da) + cval * cum(db)  # (K, q): Σ_k D_k M (v_k − w_k) at each distinct u
-        loss = 0.5 * cp.sum_squares(sp.diags(np.sqrt(self.counts)) @ fit - self.Y)
-        reg = cp.sum(cp.norm(cp.vstack([cp.vec(aV, order="F"), cp.vec(bV, order="F")]), 2, axis=0))
-        reg = reg + cp.sum(cp.norm(cp.vstack([cp.vec(aW, order="F"), cp.vec(bW, order="F")]), 2, axis=0))
-        # Cone rows (pattern k, level l, sign σ): σ (a_k t_l + c b_k) ≥ 0 at the extreme points of the
-        # "on" set (σ = +1) and of the "off" set (σ = −1).
-        rk, rl, rs = [], [], []
-        for k in range(P):
-            j = int(jj[k])
-            if kind[k] == 1:  # on = [j, K-1], off = [0, j-1]
-                on, off = (j, K - 1), ((0, j - 1) if j > 0 else ())
-            else:  # on = [0, j], off = [j+1, K-1]
-                on, off = (0, j), (j + 1, K - 1)
-            for l in dict.fromkeys(on):
-                rk.append(k), rl.append(l), rs.append(1.0)
-            for l in dict.fromkeys(off):
-                rk.append(k), rl.append(l), rs.append(-1.0)
-        rk, rl, rs = np.array(rk), np.array(rl), np.array(rs)
-        R = rk.size
-        G_a = sp.csr_matrix((rs * t[rl], (np.arange(R), rk)), shape=(R, P))
-        G_b = sp.csr_matrix((rs * cval, (np.arange(R), rk)), shape=(R, P))
-        self.rows = (rk, rl)
-        self.cons_v = G_a @ aV + G_b @ bV >= 0
-        self.cons_w = G_a @ aW + G_b @ bW >= 0
-        self.problem = cp.Problem(cp.Minimize(loss + self.beta * reg), [self.cons_v, self.cons_w])
-
-    def set_data(self, Y):
-        sums = np.zeros((self.K, Y.shape[1]))
-        np.add.at(sums, self.level, Y)
-        self.Y.value = sums / np.sqrt(self.counts)[:, None]  # = sqrt(n_l) * mean
-
-    def variables(self):
-        aV, bV, aW, bW = (x.value for x in self.vars)
-        V = np.zeros((self.P, self.d, self.q))
-        W = np.zeros((self.P, self.d, self.q))
-        V[:, self.col_u, :], V[:, self.col_c, :] = aV, bV
-        W[:, self.col_u, :], W[:, self.col_c, :] = aW, bW
-        return V, W
-
-    def multipliers(self):
-        rk, rl = self.rows
-        samples = self.first_sample[rl]
-        out = []
-        for con in (self.cons_v, self.cons_w):
-            mu = np.zeros((self.P, self.m, self.q))
-            np.add.at(mu, (rk, samples), np.maximum(con.dual_value, 0.0))
-            out.append(mu)
-        return tuple(out)
-
-
-def _formulation(M, patterns, q, structure):
-    cols = one_d_columns(M)
-    form = "reduced_1d" if (structure is not None and cols is not None) else "plain"
-    key = (form, _digest(M, patterns), q)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key], True
-    built = _Reduced1D(M, patterns, q, cols, structure) if form == "reduced_1d" else _Plain(M, patterns, q)
-    _CACHE[key] = built
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return built, False
-
-
-def plain_nnz(m: int, d: int, P: int, q: int) -> int:
-    """Estimated non-zeros of the plain conic formulation (fit + two cone blocks)."""
-    return 3 * m * d * P * q
+    return M, Y, _as_beta(beta)
 
 
 # --------------------------------------------------------------------------- certificate tolerances
@@ -363,13 +146,6 @@ _FIRST_ORDER_CONIC_GAP_TOL = {"SCS": 1e-3}
 def conic_gap_tol(name: str) -> float:
     """The certificate tolerance of conic solver ``name`` (see :data:`CONIC_GAP_TOL`)."""
     return _FIRST_ORDER_CONIC_GAP_TOL.get(name, CONIC_GAP_TOL)
-
-
-def _certificate():
-    """The certificate module; imported lazily (it imports nothing from here, but keeps start-up light)."""
-    from . import certificate  # noqa: PLC0415
-
-    return certificate
 
 
 def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str]:
@@ -454,93 +230,61 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     SolverUnavailableError, MosekLicenseError, SolverFailedError
         See :func:`~cvximplicit.solvers.solve_cvxpy`.
     """
-    t0 = time.perf_counter()
     M, Y, beta = _validate(M, Y, beta)
     reductions = _check_reductions(reductions)
     name = check_solver(solver)
     pattern_set = resolve_patterns(M, patterns, n_patterns, seed)
-    pats, structure = pattern_set.patterns, pattern_set.structure
-    m, d = M.shape
-    q = Y.shape[1]
-    P = pats.shape[1]
-    reduced = structure is not None and one_d_columns(M) is not None
+    program = ReluProgram(M, Y, pattern_set.patterns, beta)
+    m, d, P, q = program.shape
+    reduced = pattern_set.structure is not None and one_d_columns(M) is not None
     name, reason = _choose(name, reduced, m, d, P, q)
-    cert = _certificate()
     if is_engine(name):
-        try:
-            options = check_engine_options(name, solver_opts)
-        except ValidationError as exc:
-            if reason == "requested":
-                raise
-            raise ValidationError(f"{exc} (solver='auto' chose {name!r}: {reason}; name the solver to choose "
-                                  "which one the options are for)") from None
-        V, W, engine_report = get_engine(name)(M, Y, pats, beta, **options)
-        V, W = np.asarray(V, dtype=float), np.asarray(W, dtype=float)
+        V, W, engine_report = _run_engine(name, reason, program, solver_opts)
         tol = engine_gap_tol(name, dict(solver_opts or {})) if gap_tol is None else float(gap_tol)
-        formulation, mus = "first_order", None
-        compile_s, solve_s = engine_report.compile_time_s, engine_report.solve_time_s
         used, status, iters = engine_report.solver, engine_report.status, engine_report.iterations
+        compile_s, solve_s, formulation = engine_report.compile_time_s, engine_report.solve_time_s, "first_order"
+        multipliers = (None, None)
     else:
-        built, cached = _formulation(M, pats, q, structure)
-        built.set_data(Y)
-        built.beta.value = beta
-        build_s = time.perf_counter() - t0
-        solved = solve_cvxpy(
-            built.problem, solver=name, solver_opts=solver_opts, problem_name="convex ReLU program (12)",
-            default_opts={"CLARABEL": CLARABEL_RELU_OPTS}, fallback=fallback, warn_inaccurate=False,
-        )
+        conic = solve_conic(program, pattern_set.structure, solver=name, solver_opts=solver_opts, fallback=fallback)
+        V, W, multipliers, solved, formulation = conic.V, conic.W, conic.multipliers, conic.solved, conic.formulation
         used, status, iters = solved.solver, solved.status, solved.iterations
-        compile_s, solve_s = solved.compile_time_s + build_s, solved.solve_time_s
+        compile_s, solve_s = solved.compile_time_s + conic.build_time_s, solved.solve_time_s
         if name == "auto":
             reason = reason if solved.reason.startswith("auto: CLARABEL") else f"{reason}; {solved.reason}"
         tol = conic_gap_tol(used) if gap_tol is None else float(gap_tol)
-        V, W = built.variables()
-        mus = built.multipliers()
-        formulation = built.name + (" (cached)" if cached else "")
         engine_report = None
     if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
-        V, W = np.zeros_like(V), np.zeros_like(W)
-        engine_report = None
+        V, W, engine_report = np.zeros_like(V), np.zeros_like(W), None
     t_cert = time.perf_counter()
-    scale = float(np.linalg.norm(Y)) / max(float(np.linalg.norm(M)), 1e-300)
     if engine_report is not None and engine_report.bound is not None:
         # The engine already evaluated the float64 objective, violation and dual bound.
-        objective = float(engine_report.objective)
-        violation = float(engine_report.residual)
-        bound = float(engine_report.bound)
-        bound_info = dict(engine_report.extra)
+        objective, violation = float(engine_report.objective), float(engine_report.residual)
+        bound, bound_info = float(engine_report.bound), dict(engine_report.extra)
     else:
-        residual = Y - cert.pattern_fit(M, pats, V - W)  # λ, (m, q)
-        objective = float(cert.convex_objective(M, Y, pats, V, W, beta))
-        violation = float(cert.constraint_violation(M, pats, V, W, group_floor=scale))
-        mu_pos, mu_neg = (None, None) if mus is None else mus
-        bound, bound_info = cert.dual_bound(M, Y, pats, beta, residual, mu_pos=mu_pos, mu_neg=mu_neg)
-        bound = float(bound)
+        objective, violation = program.objective(V, W), program.violation(V, W)
+        bound, bound_info = program.bound(Y - program.fit(V - W), *multipliers)
     feasible = violation <= max(tol, 1e-6)
     gap_abs, gap_rel = SolveReport.gaps(objective, bound) if feasible else (None, None)
     certified = gap_rel is not None and -tol <= gap_rel <= tol
     kind = relu_certificate_kind(all_arrangements=pattern_set.all_arrangements, q=q, reductions=reductions,
                                  certified=certified)
     if not certified:
-        raw_gap = SolveReport.gaps(objective, bound)[1]
         warnings.warn(
             f"{used} stopped with status {status!r} on the convex ReLU program (12) without a certificate: "
-            f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={raw_gap:.3g} (tolerance {tol:g}), "
-            f"constraint violation={violation:.3g}, iterations={iters}; raise max_iter/time_limit_s or tighten "
-            "the tolerances via solver_opts, or use a conic solver such as solver='CLARABEL'",
+            f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={SolveReport.gaps(objective, bound)[1]:.3g} "
+            f"(tolerance {tol:g}), constraint violation={violation:.3g}, iterations={iters}; raise "
+            "max_iter/time_limit_s or tighten the tolerances via solver_opts, or use a conic solver such as "
+            "solver='CLARABEL'",
             InaccurateSolutionWarning,
             stacklevel=2,
         )
-    engine_extra = {} if engine_report is None else dict(engine_report.extra)
-    if "network_objective" in engine_extra:  # the engine already evaluated the decoded network
-        network_objective = float(engine_extra["network_objective"])
-    else:
-        W1, W2 = _decode(V, W, 0.0)
-        network_objective = float(cert.relu_network_objective(M, Y, W1, W2, beta))
-    n_active = _decode(V, W, NEURON_TOL, scale)[0].shape[0]
+    network_objective = (engine_report.extra.get("network_objective") if engine_report is not None else None)
+    if network_objective is None:
+        network_objective = program.network_objective(*decode(V, W, 0.0))
+    scale = program.scale
     extra = {
-        "n_patterns": P, "beta": beta, "n_active_neurons": int(n_active), "m": m, "d": d, "q": q,
-        "formulation": formulation, "network_objective": network_objective,
+        "n_patterns": P, "beta": beta, "n_active_neurons": int(decode(V, W, NEURON_TOL, scale)[0].shape[0]),
+        "m": m, "d": d, "q": q, "formulation": formulation, "network_objective": float(network_objective),
         "constraint_violation": violation, "certificate_time_s": time.perf_counter() - t_cert,
         "dual_bound_info": {k: v for k, v in dict(bound_info or {}).items() if np.isscalar(v)},
     }
@@ -555,7 +299,17 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         certificate=kind, residual=violation, requested_solver=str(solver), solver_reason=reason,
         reductions=reductions, scope=scope, extra=extra,
     )
-    return ConvexReLUSolution(V=V, W=W, patterns=pats, beta=beta, report=report, scale=scale)
+    return ConvexReLUSolution(V=V, W=W, patterns=program.patterns, beta=beta, report=report, scale=scale)
 
 
-__all__ += ["plain_nnz", "conic_gap_tol", "CONIC_GAP_TOL"]
+def _run_engine(name: str, reason: str, program: ReluProgram, solver_opts):
+    """Run engine ``name`` on ``program`` with its options checked strictly."""
+    try:
+        options = check_engine_options(name, solver_opts)
+    except ValidationError as exc:
+        if reason == "requested":
+            raise
+        raise ValidationError(f"{exc} (solver='auto' chose {name!r}: {reason}; name the solver to choose which "
+                              "one the options are for)") from None
+    V, W, report = get_engine(name)(program.M, program.Y, program.patterns, program.beta, **options)
+    return np.asarray(V, dtype=float), np.asarray(W, dtype=float), report

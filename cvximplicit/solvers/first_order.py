@@ -59,7 +59,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
-from .convex_relu import _decode
+from .program import ReluProgram, decode
 from .report import SolveReport
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
@@ -71,28 +71,17 @@ AL_PENALTY_DEFAULT = 30.0
 _INNER_MAX = 500
 _EPS_IN0 = 0.1
 _EPS_FLOOR = 0.1
-_RHO_ADAPT = False
-_RHO_SHRINK = 0.5
-_RHO_GROWTH = 2.0
-_RHO_MAX_FACTOR = 100.0
-_RHO_WINDOW = 10
 _POLISH_STEPS = 50
 _POLISH_MAX_GROUPS = 64
 _POLISH_MAX_FLOPS = 5e9
 _INACCURATE_VIOL = 10.0
-_BACKTRACK = True
 _BT_DECREASE = 0.9
 _BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
 
 
 def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho):
-    M = _cert._as_matrix(M).astype(float, copy=False)
-    m, d = M.shape
-    Y = _cert._as_targets(Y, m).astype(float, copy=False)
-    q = Y.shape[1]
-    patterns = _cert._as_patterns(patterns, m)
-    P = patterns.shape[1]
-    beta = _cert._as_beta(beta)
+    M, Y, patterns, beta = _cert._program_data(M, Y, patterns, beta)
+    (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     if not (isinstance(tol, (int, float, np.floating)) and tol > 0 and math.isfinite(tol)):
         raise ValidationError(f"tol must be a positive finite float; got tol={tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
@@ -314,6 +303,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho)
     if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
         raise ValidationError(f"check_every must be a positive integer; got check_every={check_every!r}")
+    program = ReluProgram(M, Y, patterns, beta)  # validated above: the float64 certificate reads it
     eng = _Engine(M, Y, patterns, dtype)
     m, d, P, q = eng.m, eng.d, eng.P, eng.q
 
@@ -322,7 +312,6 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     norm_m2 = 1.02 * lam_m
     if al_rho is None:  # penalty curvature ϱ‖M‖² a fixed multiple of the fit curvature
         al_rho = AL_PENALTY_DEFAULT * fit_L / max(norm_m2, 1e-300)
-    rho0 = al_rho
 
     row_scale = math.sqrt(float(np.max(np.einsum("md,md->m", M, M))))
     X = np.zeros(eng.shape, dtype=dtype)
@@ -341,7 +330,6 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     status = None
     last_obj = math.inf
     cheap_gap_rel = math.inf
-    prev_viol = math.inf
 
     def elapsed():
         return time.perf_counter() - t_start
@@ -354,23 +342,21 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         mu_neg = np.ascontiguousarray(mu_t[:, 1].transpose(1, 0, 2), dtype=np.float64)
         lam = lam.astype(np.float64)
         _polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2)
-        b, det = _cert.dual_bound(M, Y, patterns, beta, lam.astype(np.float64), mu_pos=mu_pos, mu_neg=mu_neg)
+        b, det = program.bound(lam, mu_pos, mu_neg)
         if b > best["bound"]:
             best.update(bound=b, details=det, iter=n_iter)
         return b
 
     def primal(Xc):
         V, W = _to_VW(Xc)
-        return V, W, _cert.convex_objective(M, Y, patterns, V, W, beta), _cert.constraint_violation(M, patterns, V, W)
+        return V, W, program.objective(V, W), program.violation(V, W)
 
     while status is None:
         outer += 1
         eps_in = max(_EPS_IN0 / outer**2, _EPS_FLOOR * tol)  # summable inexactness of the inner solves
         L_max = fit_L + al_rho * norm_m2  # global Lipschitz bound of the smooth part
-        if not _BACKTRACK:
-            L = L_max
-        else:  # the penalty's curvature only involves the few active rows: start low, backtrack
-            L = min(L_max, max(L if outer > 1 else fit_L, fit_L))
+        # the penalty's curvature only involves the few active rows: start low, backtrack
+        L = min(L_max, max(L if outer > 1 else fit_L, fit_L))
         # --- inner FISTA on the augmented Lagrangian with multipliers mu
         Yp, MYp = X, MX  # extrapolated point and its product
         theta = 1.0
@@ -416,13 +402,12 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
                 break
             # --- FISTA step
             Yp_old = Yp
-            if _BACKTRACK:
-                f_y = 0.5 * float(np.vdot(lam, lam)) + float(np.vdot(mu_t, mu_t)) / (2.0 * al_rho)
-                L = max(fit_L, _BT_DECREASE * L)
+            f_y = 0.5 * float(np.vdot(lam, lam)) + float(np.vdot(mu_t, mu_t)) / (2.0 * al_rho)
+            L = max(fit_L, _BT_DECREASE * L)
             while True:
                 Xn = _group_shrink(Yp - (1.0 / L) * grad, beta / L)
                 MXn = eng.forward(Xn)
-                if not _BACKTRACK or L >= L_max:
+                if L >= L_max:
                     break
                 r_n = eng.pred(MXn) - eng.Y
                 mt_n = np.maximum(mu - al_rho * eng.cone(MXn), 0.0)
@@ -452,30 +437,24 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
                     inner_done = True
         if status is not None:
             break
-        # --- multiplier update and penalty adaptation
-        g_x = eng.cone(MX)
-        mu = np.maximum(mu - al_rho * g_x, 0.0)
-        viol_abs = float(max(-g_x.min(), 0.0))
-        if outer % _RHO_WINDOW == 0:  # raise ϱ when the violation stalls over a window of outer steps
-            if _RHO_ADAPT and viol_abs > _RHO_SHRINK * prev_viol and al_rho < _RHO_MAX_FACTOR * rho0:
-                al_rho *= _RHO_GROWTH
-            prev_viol = viol_abs
+        # --- multiplier update (the penalty ϱ stays fixed)
+        mu = np.maximum(mu - al_rho * eng.cone(MX), 0.0)
 
     V, W, obj, viol = primal(X)
     if best["bound"] == -math.inf or status in ("max_iter", "time_limit"):
-        lam = Y - _cert.pattern_fit(M, patterns, V - W)
+        lam = Y - program.fit(V - W)
         mu_t = np.maximum(mu.astype(np.float64) - al_rho * (eng.cone(MX).astype(np.float64)), 0.0)
         certify(lam, mu_t)
     bound = float(best["bound"])
     gap_abs, gap_rel = SolveReport.gaps(obj, bound)
     if status in ("max_iter", "time_limit") and abs(gap_rel) <= tol and viol <= _INACCURATE_VIOL * feas_tol:
         status = "optimal_inaccurate"  # stopped on a cap with the gap met but the violation slightly above feas_tol
-    W1, W2 = _decode(V, W, 0.0)  # every nonzero group is a neuron
+    W1, W2 = decode(V, W, 0.0)  # every nonzero group is a neuron
     extra = {
         "n_patterns": P,
         "outer_iterations": outer,
         "dtype": np.dtype(dtype).name,
-        "network_objective": _cert.relu_network_objective(M, Y, W1, W2, beta) if W1.shape[0] else 0.5 * y_norm2,
+        "network_objective": program.network_objective(W1, W2) if W1.shape[0] else 0.5 * y_norm2,
         "constraint_violation": viol,
         "al_penalty": al_rho,
         "lipschitz": fit_L + al_rho * norm_m2,

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections import OrderedDict
 
 import cvxpy as cp
 import numpy as np
@@ -45,6 +44,7 @@ import scipy.linalg
 
 from .._validation import as_real_array
 from ..exceptions import InaccurateSolutionWarning, ValidationError
+from ._lru import LRUCache
 from .backend import CLARABEL_OPTS, solve_cvxpy
 from .report import SolveReport
 
@@ -56,8 +56,7 @@ __all__ = ["solve_least_squares", "LS_RESIDUAL_TOL"]
 LS_RESIDUAL_TOL = 1e-6
 
 #: Compiled reduced problems keyed on ``(q, r)``: ``Z`` and the parameters.
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
+_CACHE = LRUCache(8)
 
 
 def _as_2d(name: str, A) -> np.ndarray:
@@ -72,17 +71,13 @@ def _as_2d(name: str, A) -> np.ndarray:
 
 def _reduced_problem(q: int, r: int):
     """``min ‖Z − B‖_F²`` with ``B`` a parameter (DPP: re-solves skip compilation)."""
-    key = (q, r)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    Z = cp.Variable((q, r), name="Z")
-    B = cp.Parameter((q, r), name="B")
-    problem = cp.Problem(cp.Minimize(cp.sum_squares(Z - B)))
-    _CACHE[key] = (problem, Z, B)
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return _CACHE[key]
+
+    def build():
+        Z = cp.Variable((q, r), name="Z")
+        B = cp.Parameter((q, r), name="B")
+        return cp.Problem(cp.Minimize(cp.sum_squares(Z - B))), Z, B
+
+    return _CACHE.get((q, r), build)[0]
 
 
 def solve_least_squares(X, Y, *, solver="auto", solver_opts=None) -> tuple[np.ndarray, SolveReport]:

@@ -1,0 +1,214 @@
+"""Conic formulations of program (12) in cvxpy, and the conic solve.
+
+Two formulations of the program of :mod:`cvximplicit.solvers.program` (``Y`` and ``β``
+are DPP parameters and the compiled problem is cached on ``(M, patterns)``, so a β path
+and the alternations re-solve without recompiling):
+
+- **reduced 1-D** — ``M = [u, c·1]`` (either column order) and threshold
+  patterns. Every pattern is a suffix ``{u ≥ t_j}`` or a prefix ``{u ≤ t_j}`` of
+  the sorted distinct values ``t``; ``M v = v_u u + c v_c`` is affine in ``u``, so
+  the ``m`` sign constraints of a pattern reduce to the extreme points of its
+  "on" and "off" sets (≤ 4 rows), and the fit at each distinct value is a
+  cumulative sum over the thresholds. ``O(m)`` variables and sparse rows; tied
+  values of ``u`` are merged (weights ``n_l``, targets their means; the
+  within-tie variance is a constant).
+- **plain** — the program as written, ``O(m P d q)`` non-zeros (:func:`plain_nnz`).
+  Interior-point cost grows fast with ``m·P``.
+
+:func:`solve_conic` returns the solution, the constraint duals (as multipliers for the
+certificate) and what ran; certification is the caller's
+(:func:`~cvximplicit.solvers.solve_convex_relu`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from ._lru import LRUCache, digest
+from .arrangements import one_d_columns
+from .backend import CLARABEL_OPTS, CvxpySolveResult, solve_cvxpy
+from .program import ReluProgram
+
+__all__ = ["CLARABEL_RELU_OPTS", "ConicSolution", "plain_nnz", "solve_conic"]
+
+#: Clarabel options for program (12): :data:`~cvximplicit.solvers.backend.CLARABEL_OPTS`
+#: (gap/feasibility tolerances 1e-8; certified ``gap_rel`` ≤ 7e-8 measured on the
+#: exact 1-D block) and ``direct_solve_method="qdldl"``. Measured here (2 shared
+#: cores, single runs): plain form m=500, d=10, P=20: qdldl 0.9 s vs faer
+#: (Clarabel's "auto") 3.5 s; m=1000, d=10, P=30: 5.6 s vs 17 s; on the reduced
+#: 1-D form (m=500) 0.13 s vs 0.14 s.
+CLARABEL_RELU_OPTS = dict(CLARABEL_OPTS, direct_solve_method="qdldl")
+
+_CACHE = LRUCache(6)
+
+
+class _Plain:
+    """Program (12) as written; ``O(m P d q)`` non-zeros."""
+
+    name = "plain"
+
+    def __init__(self, M, patterns, q):
+        m, d = M.shape
+        P = patterns.shape[1]
+        self.m, self.d, self.P, self.q = m, d, P, q
+        mask = patterns.astype(float)
+        sign = 2.0 * mask - 1.0
+        self.Y = cp.Parameter((m, q), name="Y")
+        self.beta = cp.Parameter(nonneg=True, name="beta")
+        self.Vs = [cp.Variable((d, P), name=f"V{c}") for c in range(q)]
+        self.Ws = [cp.Variable((d, P), name=f"W{c}") for c in range(q)]
+        self.cons_v, self.cons_w = [], []
+        loss, reg = 0, 0
+        for c in range(q):
+            MV, MW = M @ self.Vs[c], M @ self.Ws[c]
+            fit = cp.sum(cp.multiply(mask, MV - MW), axis=1)
+            loss = loss + 0.5 * cp.sum_squares(fit - self.Y[:, c])
+            reg = reg + cp.sum(cp.norm(self.Vs[c], 2, axis=0)) + cp.sum(cp.norm(self.Ws[c], 2, axis=0))
+            self.cons_v.append(cp.multiply(sign, MV) >= 0)
+            self.cons_w.append(cp.multiply(sign, MW) >= 0)
+        self.problem = cp.Problem(cp.Minimize(loss + self.beta * reg), self.cons_v + self.cons_w)
+
+    def set_data(self, Y):
+        self.Y.value = Y
+
+    def variables(self):
+        V = np.stack([v.value for v in self.Vs], axis=-1).transpose(1, 0, 2)  # (P, d, q)
+        W = np.stack([w.value for w in self.Ws], axis=-1).transpose(1, 0, 2)
+        return V, W
+
+    def multipliers(self):
+        mu_pos = np.stack([np.maximum(c.dual_value, 0.0).T for c in self.cons_v], axis=-1)  # (P, m, q)
+        mu_neg = np.stack([np.maximum(c.dual_value, 0.0).T for c in self.cons_w], axis=-1)
+        return mu_pos, mu_neg
+
+
+class _Reduced1D:
+    """Program (12) for ``M = [u, c·1]`` and threshold patterns, in ``O(m)`` size (see module docstring)."""
+
+    name = "reduced_1d"
+
+    def __init__(self, M, patterns, q, cols, structure):
+        col_u, col_c, cval = cols
+        t, level, kind, jj = structure
+        m, d = M.shape
+        P = patterns.shape[1]
+        K = t.size
+        self.m, self.d, self.P, self.q, self.K = m, d, P, q, K
+        self.col_u, self.col_c = col_u, col_c
+        self.level = level
+        self.counts = np.bincount(level, minlength=K).astype(float)
+        self.first_sample = np.full(K, -1)
+        self.first_sample[level[::-1]] = np.arange(m)[::-1]  # first sample index of each distinct value
+        self.Y = cp.Parameter((K, q), name="Ybar_weighted")  # sqrt(n_l) * mean of Y over the tie group l
+        self.beta = cp.Parameter(nonneg=True, name="beta")
+        aV, bV = cp.Variable((P, q), name="aV"), cp.Variable((P, q), name="bV")
+        aW, bW = cp.Variable((P, q), name="aW"), cp.Variable((P, q), name="bW")
+        self.vars = (aV, bV, aW, bW)
+        ks = np.arange(P)
+        suf, pre = kind == 1, kind == -1
+        # Scatter pattern k to its threshold index: suffix rows j, prefix rows reversed (K-1-j).
+        E_s = sp.csr_matrix((np.ones(suf.sum()), (jj[suf], ks[suf])), shape=(K, P))
+        E_p = sp.csr_matrix((np.ones(pre.sum()), (K - 1 - jj[pre], ks[pre])), shape=(K, P))
+        da, db = aV - aW, bV - bW
+
+        def cum(x):  # Σ over patterns whose "on" set contains level l, for each level l
+            return cp.cumsum(E_s @ x, axis=0) + cp.cumsum(E_p @ x, axis=0)[::-1, :]
+
+        fit = sp.diags(t) @ cum(da) + cval * cum(db)  # (K, q): Σ_k D_k M (v_k − w_k) at each distinct u
+        loss = 0.5 * cp.sum_squares(sp.diags(np.sqrt(self.counts)) @ fit - self.Y)
+        reg = cp.sum(cp.norm(cp.vstack([cp.vec(aV, order="F"), cp.vec(bV, order="F")]), 2, axis=0))
+        reg = reg + cp.sum(cp.norm(cp.vstack([cp.vec(aW, order="F"), cp.vec(bW, order="F")]), 2, axis=0))
+        # Cone rows (pattern k, level l, sign σ): σ (a_k t_l + c b_k) ≥ 0 at the extreme points of the
+        # "on" set (σ = +1) and of the "off" set (σ = −1).
+        rk, rl, rs = [], [], []
+        for k in range(P):
+            j = int(jj[k])
+            if kind[k] == 1:  # on = [j, K-1], off = [0, j-1]
+                on, off = (j, K - 1), ((0, j - 1) if j > 0 else ())
+            else:  # on = [0, j], off = [j+1, K-1]
+                on, off = (0, j), (j + 1, K - 1)
+            for l in dict.fromkeys(on):
+                rk.append(k), rl.append(l), rs.append(1.0)
+            for l in dict.fromkeys(off):
+                rk.append(k), rl.append(l), rs.append(-1.0)
+        rk, rl, rs = np.array(rk), np.array(rl), np.array(rs)
+        R = rk.size
+        G_a = sp.csr_matrix((rs * t[rl], (np.arange(R), rk)), shape=(R, P))
+        G_b = sp.csr_matrix((rs * cval, (np.arange(R), rk)), shape=(R, P))
+        self.rows = (rk, rl)
+        self.cons_v = G_a @ aV + G_b @ bV >= 0
+        self.cons_w = G_a @ aW + G_b @ bW >= 0
+        self.problem = cp.Problem(cp.Minimize(loss + self.beta * reg), [self.cons_v, self.cons_w])
+
+    def set_data(self, Y):
+        sums = np.zeros((self.K, Y.shape[1]))
+        np.add.at(sums, self.level, Y)
+        self.Y.value = sums / np.sqrt(self.counts)[:, None]  # = sqrt(n_l) * mean
+
+    def variables(self):
+        aV, bV, aW, bW = (x.value for x in self.vars)
+        V = np.zeros((self.P, self.d, self.q))
+        W = np.zeros((self.P, self.d, self.q))
+        V[:, self.col_u, :], V[:, self.col_c, :] = aV, bV
+        W[:, self.col_u, :], W[:, self.col_c, :] = aW, bW
+        return V, W
+
+    def multipliers(self):
+        rk, rl = self.rows
+        samples = self.first_sample[rl]
+        out = []
+        for con in (self.cons_v, self.cons_w):
+            mu = np.zeros((self.P, self.m, self.q))
+            np.add.at(mu, (rk, samples), np.maximum(con.dual_value, 0.0))
+            out.append(mu)
+        return tuple(out)
+
+
+def _formulation(M, patterns, q, structure):
+    cols = one_d_columns(M)
+    form = "reduced_1d" if (structure is not None and cols is not None) else "plain"
+
+    def build():
+        return _Reduced1D(M, patterns, q, cols, structure) if form == "reduced_1d" else _Plain(M, patterns, q)
+
+    return _CACHE.get((form, digest(M, patterns), q), build)
+
+
+def plain_nnz(m: int, d: int, P: int, q: int) -> int:
+    """Estimated non-zeros of the plain conic formulation (fit + two cone blocks)."""
+    return 3 * m * d * P * q
+
+
+class ConicSolution(NamedTuple):
+    """What :func:`solve_conic` returns: ``V, W`` ``(P, d, q)``, multipliers ``(P, m, q)`` each, the solve, the form."""
+
+    V: np.ndarray
+    W: np.ndarray
+    multipliers: tuple[np.ndarray, np.ndarray]
+    solved: CvxpySolveResult
+    formulation: str
+    build_time_s: float
+
+
+def solve_conic(program: ReluProgram, structure, *, solver: str, solver_opts, fallback) -> ConicSolution:
+    """Solve ``program`` with a cvxpy solver (``"auto"``: Clarabel, then ``fallback``), reduced 1-D form when possible.
+
+    ``structure`` is the patterns' threshold structure (:class:`~cvximplicit.solvers.arrangements.PatternSet`),
+    None for general patterns. Raises what :func:`~cvximplicit.solvers.backend.solve_cvxpy` raises.
+    """
+    t0 = time.perf_counter()
+    built, cached = _formulation(program.M, program.patterns, program.Y.shape[1], structure)
+    built.set_data(program.Y)
+    built.beta.value = program.beta
+    build_s = time.perf_counter() - t0
+    solved = solve_cvxpy(
+        built.problem, solver=solver, solver_opts=solver_opts, problem_name="convex ReLU program (12)",
+        default_opts={"CLARABEL": CLARABEL_RELU_OPTS}, fallback=fallback, warn_inaccurate=False,
+    )
+    V, W = built.variables()
+    return ConicSolution(V, W, built.multipliers(), solved, built.name + (" (cached)" if cached else ""), build_s)
