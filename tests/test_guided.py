@@ -8,7 +8,8 @@ import pytest
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import exact_patterns_1d, guided_patterns, sample_patterns
 from cvximplicit.solvers.budget import fit_relu_pool, forward_select
-from cvximplicit.training.alternating import AlternatingBlockSolver, _principal_basis
+from cvximplicit.training.alternating import AlternatingBlockSolver
+from cvximplicit.training.reduction import principal_basis as _principal_basis
 from cvximplicit.training.block import BlockProblem, block_loss
 
 

@@ -29,11 +29,11 @@ import time
 import numpy as np
 
 from ..exceptions import ValidationError
-from ..solvers.arrangements import guided_patterns, resolve_patterns, unique_patterns
 from ..solvers.budget import fit_relu_budget, fit_relu_pool
 from ..solvers.engines import is_engine
 from ..solvers.least_squares import solve_least_squares
 from .block import BlockProblem, BlockResult, block_loss
+from .reduction import ConvexStepReduction
 
 __all__ = ["AlternatingBlockSolver"]
 
@@ -108,17 +108,14 @@ class AlternatingBlockSolver:
         if budget not in ("pool", "path"):
             raise ValidationError(f"budget must be 'pool' or 'path'; got budget={budget!r}")
         self.T, self.tol, self.budget, self.beta, self.beta_ratio = T, float(tol), budget, beta, beta_ratio
-        if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 2):
-            raise ValidationError(f"max_rows must be None or an integer >= 2; got max_rows={max_rows!r}")
-        for name, value in (("max_features", max_features), ("max_outputs", max_outputs)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValidationError(f"{name} must be None or a positive integer; got {name}={value!r}")
         if select_on not in ("all", "convex"):
             raise ValidationError(f"select_on must be 'all' or 'convex'; got select_on={select_on!r}")
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
         self.guided, self.select_on = bool(guided), select_on
         self.max_features, self.max_outputs = max_features, max_outputs
         self.solver, self.solver_opts = solver, solver_opts
+        self.reduction = ConvexStepReduction(max_rows=max_rows, max_features=max_features, max_outputs=max_outputs,
+                                             patterns=patterns, n_patterns=n_patterns, guided=bool(guided))
 
     def solve(self, problem: BlockProblem) -> BlockResult:
         if problem.loss != "squared":
@@ -134,7 +131,8 @@ class AlternatingBlockSolver:
         Y, X_prev, n_prev = problem.Y, problem.X_prev, problem.n_prev
         features = problem.features  # [X_1; …; X_{i-1}; U], (d, m)
         M = np.ascontiguousarray(features.T)
-        rows = self._convex_rows(problem)
+        exact_1d = problem.n_prev == 0 and problem.U.shape[0] <= 2  # a scalar input (plus bias)
+        rows = self.reduction.rows(problem.m, exact_1d=exact_1d, seed=problem.seed)
         reports, history = [], []
         C_prev = self._least_squares(X_prev, Y, reports)
         beta = self.beta
@@ -142,37 +140,17 @@ class AlternatingBlockSolver:
         for t in range(self.T):
             start = time.perf_counter()
             residual = Y - C_prev @ X_prev  # Ỹ, (q, m)
-            common = dict(patterns=self.patterns, n_patterns=self.n_patterns, seed=problem.seed,
-                          solver=self.solver, solver_opts=self.solver_opts)
-            M_r, R_r = M[rows], residual.T[rows]
-            reductions = [] if isinstance(rows, slice) else [f"rows {rows.size}/{problem.m} (seeded subsample)"]
-            basis = _principal_basis(M_r, self.max_features)
-            if basis is not None:
-                M_r = M_r @ basis
-                reductions.append(f"features {basis.shape[1]}/{M.shape[1]} (principal basis with bias)")
-            if self.max_outputs is not None and R_r.shape[1] > self.max_outputs:
-                left, sing, _ = np.linalg.svd(R_r, full_matrices=False)
-                reductions.append(f"outputs {self.max_outputs}/{R_r.shape[1]} (top singular directions of the "
-                                  "residual)")
-                R_r = left[:, : self.max_outputs] * sing[: self.max_outputs]
-            base = resolve_patterns(M_r, self.patterns, self.n_patterns, problem.seed)
-            if not base.all_arrangements:  # a subset of the arrangements: say which
-                common["patterns"], label = base.patterns, f"patterns {base.patterns.shape[1]} {base.source}"
-                if self.guided:
-                    guided = guided_patterns(M_r, R_r)
-                    common["patterns"] = unique_patterns(np.hstack([base.patterns, guided]))
-                    label += f" + {guided.shape[1]} guided"
-                reductions.append(label)
-            common["reductions"] = tuple(reductions)
+            step = self.reduction.apply(M, residual.T, rows, seed=problem.seed)
+            reductions = step.reductions
+            common = dict(patterns=step.patterns, n_patterns=self.n_patterns, seed=problem.seed, solver=self.solver,
+                          solver_opts=self.solver_opts, reductions=reductions)
             if self.budget == "pool":
-                select_on = None
-                if self.select_on == "all":
-                    select_on = (M if basis is None else M @ basis, residual.T, X_prev.T)
-                fit = fit_relu_pool(M_r, R_r, problem.n_i, F=X_prev.T[rows], select_on=select_on,
+                select_on = (step.project(M), residual.T, X_prev.T) if self.select_on == "all" else None
+                fit = fit_relu_pool(step.M, step.Y, problem.n_i, F=X_prev.T[rows], select_on=select_on,
                                     beta_ratio=self.beta_ratio, **common)
             else:
-                fit = fit_relu_budget(M_r, R_r, problem.n_i, beta=beta, **common)
-            W1 = fit.W1 if basis is None else fit.W1 @ basis.T  # input weights in the block's coordinates
+                fit = fit_relu_budget(step.M, step.Y, problem.n_i, beta=beta, **common)
+            W1 = step.lift(fit.W1)  # input weights in the block's coordinates
             reports.extend(fit.reports)
             beta = fit.beta
             X_new = np.maximum(W1 @ features, 0.0)
@@ -200,14 +178,6 @@ class AlternatingBlockSolver:
                   "solver_reason": fit.report.solver_reason},
         )
 
-    def _convex_rows(self, problem) -> slice | np.ndarray:
-        """Samples used by the convex step: all, or a seeded subset of ``max_rows``."""
-        one_d = problem.n_prev == 0 and problem.U.shape[0] <= 2  # exact 1-D arrangements: cheap
-        if self.max_rows is None or problem.m <= self.max_rows or one_d:
-            return slice(None)
-        rng = np.random.default_rng(problem.seed)
-        return np.sort(rng.choice(problem.m, size=self.max_rows, replace=False))
-
     def _least_squares(self, X, Y, reports):
         if X.shape[0] == 0:
             return np.zeros((Y.shape[0], 0))
@@ -219,21 +189,3 @@ class AlternatingBlockSolver:
         )
         reports.append(report)
         return C
-
-
-def _principal_basis(M: np.ndarray, k: int | None) -> np.ndarray | None:
-    """Orthonormal ``(d, k)`` or ``(d, k + 1)``: the top ``k`` principal directions of ``M`` ``(m, d)`` and its bias.
-
-    Principal directions are the right singular vectors of the centred ``M``;
-    the coordinate vector of a constant non-zero column (the bias), if any, is
-    added so that thresholds ``1[M g ≥ τ]`` stay expressible in the reduced
-    coordinates.
-    None when ``k`` is None or ``≥ d``.
-    """
-    if k is None or k >= M.shape[1]:
-        return None
-    _, _, Vt = np.linalg.svd(M - M.mean(axis=0), full_matrices=False)
-    constant = np.flatnonzero((np.ptp(M, axis=0) == 0) & (M[0] != 0))[:1]  # one bias column (zero ones add nothing)
-    Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], Vt[:k].T]))
-    return Q
-
