@@ -133,9 +133,10 @@ def read_npz(path, *, fmt: str, version: int, what: str, arrays=(), meta_keys=()
         raise DataError(f"{path} is not a {label}: {exc}") from exc
     if meta.get("format") != fmt:
         raise DataError(f"{path} is not a {label} (format={meta.get('format')!r}, expected {fmt!r})")
-    if meta.get("format_version") != version:
+    found = meta.get("format_version")
+    if isinstance(found, bool) or found != version:  # JSON true == 1 in Python: not a version
         raise DataError(
-            f"{path} has {what} format version {meta.get('format_version')!r}; this cvximplicit reads "
+            f"{path} has {what} format version {found!r}; this cvximplicit reads "
             f"version {version}"
         )
     missing = [k for k in arrays if k not in entries] + [k for k in meta_keys if k not in meta]
