@@ -44,15 +44,15 @@ def main(argv=None) -> int:
         out = Path(args.out) / table
         rows = run_sweep(run_specs(table, quick=args.quick, epochs=args.epochs), out, n_jobs=args.n_jobs, resume=args.resume)
         if args.target != "figures":
-            doc = write_table(table, rows, out, command=command)
+            doc = write_table(table, rows, out, command=command, quick=args.quick)
             print((out / f"{table}.md").read_text())
             failed = sum(r["n_failed"] for r in doc["rows"])
             if failed:
                 print(f"{failed} run(s) failed; see {out / 'runs.jsonl'}", file=sys.stderr)
         for task in TABLES[table]:  # Figs 3–4 (regression) and the loss after each block, for every table
             if task in ("smooth", "nonsmooth"):
-                print(f"figure: {function_figure(task, rows, out)}")
-            print(f"figure: {loss_per_block_figure(task, rows, out)}")
+                print(f"figure: {function_figure(task, rows, out, quick=args.quick)}")
+            print(f"figure: {loss_per_block_figure(task, rows, out, quick=args.quick)}")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
 

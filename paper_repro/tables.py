@@ -11,6 +11,7 @@ import numpy as np
 
 from cvximplicit._environment import environment
 
+from .figures import QUICK_LABEL
 from .specs import MODELS, PAPER, TABLES
 
 TITLES = {
@@ -33,8 +34,10 @@ def aggregate(table: str, rows: list[dict]) -> list[dict]:
             entry["paper_metric"], entry["paper_train_time_s"] = paper if paper else (None, None)
             if ok:
                 times = [r["train_time_s"] for r in ok]
-                entry["train_time_s"] = float(np.mean(times))
+                entry["train_time_s"] = float(np.mean(times))  # every timed run follows a warm-up
                 entry["train_time_s_std"] = float(np.std(times))
+                warmups = [r["warmup_s"] for r in ok if r.get("warmup_s")]
+                entry["warmup_s"] = float(np.max(warmups)) if warmups else None
                 entry["n_params"] = int(ok[0]["n_params"])
                 metric = "test_accuracy" if "test_accuracy" in ok[0] else "test_rmse"
                 values = [r[metric] for r in ok]
@@ -48,11 +51,15 @@ def aggregate(table: str, rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_table(table: str, rows: list[dict], out_dir: Path, *, command: str) -> dict:
-    """Write ``tableN.md``, ``.csv`` and ``.json``; return the JSON document."""
+def write_table(table: str, rows: list[dict], out_dir: Path, *, command: str, quick: bool = False) -> dict:
+    """Write ``tableN.md``, ``.csv`` and ``.json``; return the JSON document.
+
+    ``quick``: the rows come from ``--quick`` runs; the title and ``scale`` say "quick (not paper scale)".
+    """
     entries = aggregate(table, rows)
-    doc = {"table": table, "title": TITLES[table], "command": command, "rows": entries,
-           "environment": environment()}
+    title = f"{TITLES[table]} — {QUICK_LABEL}" if quick else TITLES[table]
+    doc = {"table": table, "title": title, "scale": QUICK_LABEL if quick else "paper", "command": command,
+           "rows": entries, "environment": environment()}
     (out_dir / f"{table}.json").write_text(json.dumps(doc, indent=2) + "\n")
     (out_dir / f"{table}.csv").write_text(_csv(entries))
     (out_dir / f"{table}.md").write_text(_markdown(doc))
@@ -73,21 +80,29 @@ def _metric(entry: dict) -> tuple[str, str, str]:
 
 def _markdown(doc: dict) -> str:
     lines = [f"## {doc['title']}", "", f"Command: `{doc['command']}`", ""]
+    if doc.get("scale", "paper") != "paper":
+        lines += [f"**{doc['scale']}**: small models, few seeds and epochs; these numbers are not comparable "
+                  "with the paper's.", ""]
     for task in dict.fromkeys(e["task"] for e in doc["rows"]):
         entries = [e for e in doc["rows"] if e["task"] == task]
         name = _metric(entries[0])[0]
         lines += [f"### {task}", "",
-                  f"| model | train time (s) | {name} | params | runs | epochs | paper {name} | paper time (s) |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  f"| model | train time (s) | warm-up (s) | {name} | params | runs | epochs | paper {name} "
+                  "| paper time (s) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for e in entries:
             _, ours, paper = _metric(e)
             time_s = f"{e['train_time_s']:.2f}" if "train_time_s" in e else "—"
             ptime = "—" if e["paper_train_time_s"] is None else f"{e['paper_train_time_s']}"
             runs = f"{e['n_runs']}" + (f" ({e['n_failed']} failed)" if e["n_failed"] else "")
             epochs = e.get("epochs") or ("—" if "convex" in e["model"] else "default")
-            lines.append(f"| {e['model']} | {time_s} | {ours} | {e.get('n_params', '—')} | {runs} | {epochs} | "
-                         f"{paper} | {ptime} |")
+            warm = f"{e['warmup_s']:.2f}" if e.get("warmup_s") else "—"
+            lines.append(f"| {e['model']} | {time_s} | {warm} | {ours} | {e.get('n_params', '—')} | {runs} | "
+                         f"{epochs} | {paper} | {ptime} |")
         lines.append("")
+    lines += ["Train time: mean over the runs, each timed after an untimed warm-up of the same method in the same "
+              "process (imports, first solver call); warm-up: the longest such warm-up, not included in the "
+              "mean.", ""]
     env = doc["environment"]
     lines.append(f"Environment: {env['cpu']} ({env['cpu_count']} CPUs), Python {env['python']}, "
                  f"{env['date_utc']}; packages: "
@@ -96,7 +111,7 @@ def _markdown(doc: dict) -> str:
 
 
 def _csv(entries: list[dict]) -> str:
-    fields = ["task", "model", "train_time_s", "train_time_s_std", "test_rmse_mean", "test_rmse_std",
+    fields = ["task", "model", "train_time_s", "train_time_s_std", "warmup_s", "test_rmse_mean", "test_rmse_std",
               "test_accuracy", "n_params", "n_runs", "n_failed", "paper_metric", "paper_train_time_s"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
