@@ -30,7 +30,8 @@ import numpy as np
 from ._atomic import atomic_write, atomic_write_text
 from ._version import __version__
 from .exceptions import CvxImplicitError, DataError, ValidationError
-from .experiments import METHODS, NARROW_INPUT_OPTIONS, TASKS, WIDE_INPUT_OPTIONS, load_task, run_experiment
+from .experiments import METHODS, TASKS, load_task, run_experiment
+from .presets import PRESET_NAMES, WIDE_MIN_FEATURES, resolve_preset
 from .model import ImplicitModel
 from .nonstrict import to_nonstrict
 from .training.greedy import format_block_table
@@ -40,7 +41,7 @@ RUN_FLAGS_FILE = "cli_run.json"
 #: Flags that change what is trained (a resumed run must repeat them); the others only change outputs.
 TRAINING_FLAGS = ("task", "data", "target", "task_type", "test_size", "method", "block_solver", "n", "L", "T",
                   "solver", "solver_opts", "n_patterns", "max_rows", "epochs", "seed", "n_train")
-_WIDE_FEATURES = 100  # more input features than this: the wide-input preset and n=32, L=16 (as for MNIST)
+_WIDE_FEATURES = WIDE_MIN_FEATURES  # more input features than this: n=32, L=16 by default (as for MNIST)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -90,11 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--solver", default="auto", help="auto, CLARABEL, SCS, ECOS, MOSEK, FISTA, ...")
     model.add_argument("--solver-opts", type=json.loads, default=None, metavar="JSON",
                        help='options passed unchanged to the solver, e.g. \'{"max_iter": 200}\' (default: none)')
+    model.add_argument("--preset", choices=PRESET_NAMES, default="auto",
+                       help="convex-step preset of the alternating solver: narrow (100 rows, 30 patterns) or wide "
+                            "(300 rows, 30 principal directions, 2 residual directions, sampled + guided patterns); "
+                            "auto picks wide for more than 100 features or when the narrow convex step would be too "
+                            "large for the conic solver")
     model.add_argument("--n-patterns", type=int, default=None,
-                       help="sampled activation patterns per block (default: auto, 30; 20 for wide inputs)")
+                       help="sampled activation patterns per block (default: the preset's, 30 narrow / 20 wide)")
     model.add_argument("--max-rows", type=int, default=None,
-                       help="samples used by the convex step; least squares uses all (default: auto, 100; 300 for "
-                            "wide inputs; 0 = all)")
+                       help="samples used by the convex step; least squares uses all (default: the preset's, 100 "
+                            "narrow / 300 wide; 0 = all)")
     model.add_argument("--epochs", type=int, default=None,
                        help="epochs for gradient-based methods (default: the method's own)")
     model.add_argument("--seed", type=int, default=0)
@@ -207,7 +213,7 @@ def _train(args) -> int:
         result = run_experiment(
             data, method=args.method, block_solver=args.block_solver, n=n, L=L, seed=args.seed,
             solver=args.solver, solver_opts=args.solver_opts, T=args.T,
-            n_patterns="auto" if args.n_patterns is None else args.n_patterns,
+            preset=args.preset, n_patterns="auto" if args.n_patterns is None else args.n_patterns,
             max_rows="auto" if args.max_rows is None else (args.max_rows or None),
             epochs=args.epochs, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
             verbose=0 if args.quiet else 1,
@@ -328,9 +334,11 @@ def _effective_options(args, data) -> tuple[dict, str | None]:
         return ({"epochs": args.epochs} if args.epochs is not None else {}), None
     from .training import AlternatingBlockSolver
 
-    wide = data.n_features > _WIDE_FEATURES
-    preset = "wide-input" if wide else "narrow-input"
-    defaults = WIDE_INPUT_OPTIONS if wide else NARROW_INPUT_OPTIONS
+    n_state = args.n if args.n is not None else (32 if data.n_features > _WIDE_FEATURES else 30)
+    targets = np.asarray(data.targets_train)
+    n_outputs = data.n_classes if data.task == "classification" else (1 if targets.ndim == 1 else targets.shape[1])
+    chosen = resolve_preset(args.preset, n_features=data.n_features, n_outputs=n_outputs, n_state=n_state)
+    preset, defaults = {"name": chosen.name, "reason": chosen.reason}, chosen.options
     given = {}
     if args.n_patterns is not None:
         given["n_patterns"] = args.n_patterns

@@ -18,6 +18,7 @@ from sklearn.utils.validation import validate_data
 from ._validation import as_real_array
 from .exceptions import CvxImplicitError, InputTypeError, NotFittedError, ValidationError
 from .partition import check_block_sizes, partition
+from .presets import resolve_preset
 from .training.block import available_block_solvers
 from .training.greedy import format_block_table, train_greedy
 
@@ -38,8 +39,9 @@ class _ImplicitBase(BaseEstimator):
         T=1,
         budget="pool",
         beta="path",
-        n_patterns=30,
-        max_rows=100,
+        preset="auto",
+        n_patterns="auto",
+        max_rows="auto",
         solver="auto",
         solver_opts=None,
         block_solver_options=None,
@@ -58,6 +60,7 @@ class _ImplicitBase(BaseEstimator):
         self.T = T
         self.budget = budget
         self.beta = beta
+        self.preset = preset
         self.n_patterns = n_patterns
         self.max_rows = max_rows
         self.solver = solver
@@ -79,18 +82,22 @@ class _ImplicitBase(BaseEstimator):
             return sizes
         return partition(self.n, self.L)
 
-    def _solver_options(self) -> dict:
+    def _solver_options(self, n_features: int, n_outputs: int, n_state: int) -> dict:
+        """The block solver's options; for ``"alternating"``, the preset's (``self.preset_``) under the given ones."""
+        self.preset_ = None
         if self.block_solver not in available_block_solvers():
             raise ValidationError(
                 f"block_solver must be one of {list(available_block_solvers())}; got {self.block_solver!r}"
             )
         options = dict(self.block_solver_options or {})
         if self.block_solver == "alternating":
+            chosen = resolve_preset(self.preset, n_features=n_features, n_outputs=n_outputs, n_state=n_state)
+            self.preset_ = {"name": chosen.name, "reason": chosen.reason}
+            given = {k: v for k, v in (("n_patterns", self.n_patterns), ("max_rows", self.max_rows)) if v != "auto"}
+            options = {**chosen.options, **given, **options}
             options.setdefault("T", self.T)
             options.setdefault("budget", self.budget)
             options.setdefault("beta", self.beta)
-            options.setdefault("n_patterns", self.n_patterns)
-            options.setdefault("max_rows", self.max_rows)
             options.setdefault("solver", self.solver)
             options.setdefault("solver_opts", self.solver_opts)
         return options
@@ -106,7 +113,8 @@ class _ImplicitBase(BaseEstimator):
         sizes = self._partition()
         result = train_greedy(
             X.T, Y.T, block_sizes=sizes, block_solver=self.block_solver,
-            block_solver_options=self._solver_options(), loss=loss, activation=self.activation,
+            block_solver_options=self._solver_options(X.shape[1], Y.shape[1], sum(sizes)), loss=loss,
+            activation=self.activation,
             input_bias=bool(self.bias), seed=self._seed(), checkpoint_dir=self.checkpoint_dir,
             resume=bool(self.resume), verbose=int(self.verbose),
         )
@@ -191,10 +199,16 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         (see :class:`cvximplicit.training.alternating.AlternatingBlockSolver`).
     beta : "path" or float
         Weight decay of the Ergen–Pilanci program for ``budget="path"``.
-    n_patterns : int
-        Sampled activation patterns per block when they cannot be enumerated.
-    max_rows : int or None
-        Samples used by the convex step (the least-squares step uses all).
+    preset : {"auto", "narrow", "wide"}
+        Convex-step settings of the ``"alternating"`` block solver
+        (:func:`cvximplicit.presets.resolve_preset`; the choice and its reason end in
+        ``preset_``).
+    n_patterns : int or "auto"
+        Sampled activation patterns per block when they cannot be enumerated
+        (``"auto"``: the preset's).
+    max_rows : int, None or "auto"
+        Samples used by the convex step (the least-squares step uses all;
+        ``None``: every sample; ``"auto"``: the preset's).
     solver, solver_opts : str, dict
         Convex solver (``"auto"``, ``"CLARABEL"``, ``"FISTA"``, ``"MOSEK"``, ...)
         and options passed to it unchanged.
@@ -219,6 +233,8 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         Per-block records (loss, reports, history, time).
     reports_ : list of dict
         Every solve's report, in order.
+    preset_ : dict or None
+        The convex-step preset used (``name``, ``reason``); None for other block solvers.
     train_time_s_ : float
     """
 

@@ -19,6 +19,7 @@ from ._environment import environment
 from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, make_smooth
 from .exceptions import ValidationError
 from .partition import partition
+from .presets import PRESETS, resolve_preset
 from .training.greedy import block_summary, train_greedy
 
 __all__ = ["TASKS", "METHODS", "load_task", "run_experiment", "ExperimentResult"]
@@ -26,15 +27,9 @@ __all__ = ["TASKS", "METHODS", "load_task", "run_experiment", "ExperimentResult"
 TASKS = ("smooth", "nonsmooth", "mnist", "fashion-mnist")
 METHODS = ("greedy", "end_to_end", "ffn")
 
-#: Convex-step settings of the "alternating" block solver chosen by ``"auto"``, measured on the paper's tasks
-#: (AlternatingBlockSolver documents each option).  Narrow inputs (the 1-D regression tasks): 100 sampled rows,
-#: 30 patterns.  Wide inputs (more than 100 features, MNIST: d ≈ 800, q = 10): 300 rows, the top 30 principal
-#: input directions and the top 2 residual directions, 20 sampled patterns plus the guided ones, and the block's
-#: neurons selected on every sample.  On a 10 000-sample MNIST subset (n=32, L=16, full test set): 83.8 % test
-#: accuracy with sampled patterns only, 86.9 % with the guided ones added (138 s vs 64 s, Clarabel throughout).
-NARROW_INPUT_OPTIONS = {"max_rows": 100, "n_patterns": 30}
-WIDE_INPUT_OPTIONS = {"max_rows": 300, "max_features": 30, "max_outputs": 2, "n_patterns": 20, "guided": True,
-                      "select_on": "all"}
+#: The presets' options (:data:`cvximplicit.presets.PRESETS`), under their former names.
+NARROW_INPUT_OPTIONS = PRESETS["narrow"]
+WIDE_INPUT_OPTIONS = PRESETS["wide"]
 
 
 def load_task(task: str, *, seed: int = 0, data_dir=None, n_train: int | None = None) -> Dataset:
@@ -80,6 +75,7 @@ def run_experiment(
     n_patterns="auto",
     max_rows="auto",
     block_solver_options=None,
+    preset: str = "auto",
     epochs: int | None = None,
     checkpoint_dir=None,
     resume: bool = False,
@@ -87,10 +83,10 @@ def run_experiment(
 ) -> ExperimentResult:
     """Train ``method`` on ``data`` and measure test RMSE (regression) or accuracy.
 
-    ``n_patterns`` and ``max_rows`` (convex step of the ``"alternating"`` block
-    solver; ``max_rows=None`` uses every sample) default to ``"auto"``:
-    :data:`NARROW_INPUT_OPTIONS` or, for more than 100 input features,
-    :data:`WIDE_INPUT_OPTIONS`.
+    The ``"alternating"`` block solver's convex-step options come from ``preset``
+    (:func:`cvximplicit.presets.resolve_preset`: ``"auto"``, ``"narrow"`` or ``"wide"``);
+    ``n_patterns`` and ``max_rows`` (``None``: every sample) override the preset's
+    unless ``"auto"``; ``block_solver_options`` override everything.
 
     Returns
     -------
@@ -108,13 +104,14 @@ def run_experiment(
     loss = "cross_entropy" if classification and not (method == "greedy" and block_solver == "alternating") \
         else "squared"
     blocks: list = []
+    chosen = None
     start = time.perf_counter()
     if method == "greedy":
         options = dict(block_solver_options or {})
         if block_solver == "alternating":
-            defaults = WIDE_INPUT_OPTIONS if U.shape[0] > 100 else NARROW_INPUT_OPTIONS
+            chosen = resolve_preset(preset, n_features=U.shape[0], n_outputs=Y.shape[0], n_state=n)
             given = {k: v for k, v in (("n_patterns", n_patterns), ("max_rows", max_rows)) if v != "auto"}
-            options = {**defaults, **given, "T": T, "solver": solver, "solver_opts": solver_opts,
+            options = {**chosen.options, **given, "T": T, "solver": solver, "solver_opts": solver_opts,
                        **(block_solver_options or {})}
         elif epochs is not None:
             options.setdefault("epochs", epochs)
@@ -144,6 +141,7 @@ def run_experiment(
     row.update(_scores(model, data, U, Y, loss))
     row["blocks"] = [{"block": b["block"], "n_i": b["n_i"], "train_loss": b["objective"], "time_s": b["time_s"],
                       **block_summary(b)} for b in blocks]
+    row["preset"] = None if chosen is None else {"name": chosen.name, "reason": chosen.reason}
     row["environment"] = environment()
     return ExperimentResult(model, row, blocks)
 

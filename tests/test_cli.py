@@ -151,7 +151,8 @@ def test_task_type_follows_the_target_and_can_be_overridden(tmp_path, capsys):
 
 def test_json_records_solvers_options_preset_and_losses(trained):
     report = json.loads((trained / "report.json").read_text())
-    assert report["preset"] == "narrow-input" and report["options"]["max_rows"] == 100
+    assert report["preset"]["name"] == "narrow" and report["options"]["max_rows"] == 100
+    assert report["preset"]["reason"].startswith("auto:")
     assert report["options"]["n_patterns"] == 30 and report["options"]["solver"] == "auto"
     assert report["solvers_used"] and set(report["solvers_used"]) <= {"CLARABEL", "FISTA", "ADMM", "SCS", "ECOS"}
     assert all(block["solvers"] for block in report["blocks"])
