@@ -139,3 +139,44 @@ def test_mnist_size_within_10x_of_lstsq():
     assert t_ours <= 10 * t_ref, (ours, ref)
     C, report = solve_least_squares(X, Y)
     assert _rel(C, _lstsq(X, Y)) <= CLARABEL_LS_RTOL and report.residual <= KKT_RTOL
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.5])
+def test_cvxpy_program_on_the_triangular_factor_matches_the_closed_form(ridge):
+    """The named-solver path solves a real program over C; it reaches the closed form's C."""
+    rng = np.random.default_rng(4)
+    X, Y = rng.standard_normal((6, 300)), rng.standard_normal((3, 300))
+    C_cf, rep_cf = solve_least_squares(X, Y, ridge=ridge)
+    C_cp, rep_cp = solve_least_squares(X, Y, solver="CLARABEL", ridge=ridge)
+    assert rep_cf.solver == "closed_form" and rep_cf.solver_reason.startswith("auto: closed form")
+    assert rep_cp.solver == "CLARABEL" and rep_cp.solver_reason == "requested"
+    assert _rel(C_cp, C_cf) <= 1e-6
+    # independent reference: the ridge normal equations C (X Xᵀ + ρ I) = Y Xᵀ
+    ref = np.linalg.solve(X @ X.T + ridge * np.eye(6), X @ Y.T).T
+    assert _rel(C_cf, ref) <= 1e-12
+    assert rep_cf.certificate == rep_cp.certificate == "normal_equations"
+
+
+def test_program_accepts_extra_constraints():
+    """least_squares_program is a real cvxpy program: a sign constraint on C can be added to it."""
+    import cvxpy as cp
+    import scipy.linalg
+
+    from cvximplicit.solvers.least_squares import least_squares_program
+
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((4, 200)), rng.standard_normal((2, 200))
+    YQ, R = scipy.linalg.qr_multiply(X.T, Y, mode="right")
+    problem, C, B, R_t, _ = least_squares_program(2, 4, R.shape[0])
+    B.value, R_t.value = YQ, R.T
+    cp.Problem(problem.objective, [C >= 0]).solve(solver="CLARABEL")
+    ref = cp.Variable((2, 4))
+    cp.Problem(cp.Minimize(cp.sum_squares(Y - ref @ X)), [ref >= 0]).solve(solver="CLARABEL")
+    assert C.value.min() >= -1e-9 and _rel(C.value, ref.value) <= 1e-6
+
+
+def test_negative_ridge_and_engines_are_refused():
+    with pytest.raises(ValidationError, match="ridge must be"):
+        solve_least_squares(np.eye(2), np.eye(2), ridge=-1.0)
+    with pytest.raises(ValidationError, match="least-squares step"):
+        solve_least_squares(np.eye(2), np.eye(2), solver="ADMM")
