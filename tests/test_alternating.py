@@ -63,7 +63,7 @@ def test_alternating_rejects_what_it_cannot_solve():
         solver.solve(BlockProblem(U, np.zeros((0, 10)), Y, 2, loss="cross_entropy"))
     with pytest.raises(ValidationError, match="exact for ReLU only"):
         solver.solve(BlockProblem(U, np.zeros((0, 10)), Y, 2, activation="tanh"))
-    with pytest.raises(ValidationError, match="T must be a positive integer"):
+    with pytest.raises(ValidationError, match=r"AlternatingBlockSolver: T must be an integer >= 1; got T="):
         AlternatingBlockSolver(T=0)
 
 

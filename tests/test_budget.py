@@ -96,11 +96,11 @@ def test_vector_output_budget():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"n_neurons": 0}, "n_neurons must be a positive integer"),
-        ({"n_neurons": 2.5}, "n_neurons must be a positive integer"),
+        ({"n_neurons": 0}, "n_neurons must be an integer >= 1; got n_neurons=0"),
+        ({"n_neurons": 2.5}, "n_neurons must be an integer >= 1; got n_neurons=2.5"),
         ({"n_neurons": 2, "beta": "grid"}, "beta must be 'path' or a positive float"),
         ({"n_neurons": 2, "beta": -1.0}, "beta must be a positive"),
-        ({"n_neurons": 2, "max_bisection": 0}, "max_bisection must be a positive integer"),
+        ({"n_neurons": 2, "max_bisection": 0}, "max_bisection must be an integer >= 1"),
     ],
 )
 def test_validation(kwargs, match):

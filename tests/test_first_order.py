@@ -128,12 +128,12 @@ def test_warm_start_from_solution_is_fast(case):
         ({"patterns": np.ones((40, 8), dtype=int)}, "patterns must be a bool array"),
         ({"patterns": np.ones((40,), dtype=bool)}, r"patterns must have shape \(m, P\)"),
         ({"patterns": np.ones((41, 8), dtype=bool)}, r"patterns must have shape \(m, P\) with m = M.shape\[0\] = 40"),
-        ({"tol": 0.0}, "tol must be a positive finite float"),
-        ({"max_iter": -1}, "max_iter must be a non-negative integer"),
-        ({"time_limit_s": 0}, "time_limit_s must be None or a positive number"),
+        ({"tol": 0.0}, "FISTA: tol must be a finite number > 0.0; got tol=0.0"),
+        ({"max_iter": -1}, "FISTA: max_iter must be an integer >= 0; got max_iter=-1"),
+        ({"time_limit_s": 0}, "FISTA: time_limit_s must be None or a finite number > 0.0"),
         ({"dtype": np.int64}, "dtype must be numpy.float32 or numpy.float64"),
         ({"V0": np.zeros((8, 3, 2))}, r"V0 must have shape \(P, d, q\) = \(8, 3, 1\)"),
-        ({"rho": -1.0}, "rho .* must be a positive float"),
+        ({"rho": -1.0}, "FISTA: rho must be None or a finite number > 0.0; got rho=-1.0"),
     ],
 )
 def test_bad_inputs_raise_validation_error(change, match):

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from .arrangements import resolve_patterns
 from . import certificate as _cert
@@ -119,8 +120,7 @@ def select_neurons(W1, W2, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_n_neurons(n_neurons) -> None:
     """Raise :class:`ValidationError` unless ``n_neurons`` (the block budget ``n_i``) is a positive integer."""
-    if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 1:
-        raise ValidationError(f"n_neurons must be a positive integer (the block budget n_i); got {n_neurons!r}")
+    check_params("the block budget", {"n_neurons": n_neurons}, {"n_neurons": [Int(1)]})
 
 
 def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=100, seed=0, solver="auto",
@@ -155,8 +155,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
         Bad ``n_neurons``, ``beta``, ``max_bisection`` or data (see ``solve_convex_relu``).
     """
     _check_n_neurons(n_neurons)
-    if isinstance(max_bisection, bool) or not isinstance(max_bisection, (int, np.integer)) or max_bisection < 1:
-        raise ValidationError(f"max_bisection must be a positive integer; got {max_bisection!r}")
+    check_params("fit_relu_budget", {"max_bisection": max_bisection}, {"max_bisection": [Int(1)]})
     path_mode = isinstance(beta, str)
     if path_mode and beta != "path":
         raise ValidationError(f"beta must be 'path' or a positive float; got beta={beta!r}")
@@ -278,10 +277,8 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     least-squares objective (11).
     """
     _check_n_neurons(n_neurons)
-    if not 0 < beta_ratio < 1:
-        raise ValidationError(f"beta_ratio must be in (0, 1); got beta_ratio={beta_ratio!r}")
-    if isinstance(max_solves, bool) or not isinstance(max_solves, (int, np.integer)) or max_solves < 1:
-        raise ValidationError(f"max_solves must be a positive integer; got {max_solves!r}")
+    check_params("fit_relu_pool", locals(), {"beta_ratio": [Real(0.0, 1.0, "neither")], "max_solves": [Int(1)],
+                                             "pool_factor": [Real(1.0)]})
     M, Y, _ = _validate(M, Y, 1.0)
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)

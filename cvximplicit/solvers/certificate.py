@@ -262,7 +262,7 @@ def convex_objective(M, Y, patterns, V, W, beta) -> float:
         network when :func:`constraint_violation` is zero.
     """
     M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
-    (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
+    d, q, P = M.shape[1], Y.shape[1], patterns.shape[1]
     V = _as_groups(V, P, d, q, "V").astype(float, copy=False)
     W = _as_groups(W, P, d, q, "W").astype(float, copy=False)
     return _objective(M, Y, patterns, V, W, beta)
@@ -414,7 +414,7 @@ def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tupl
         Bad shapes, non-finite inputs, ``β ≤ 0``, negative multipliers.
     """
     M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
-    (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
+    m, q, P = M.shape[0], Y.shape[1], patterns.shape[1]
     lam = _as_targets(residual, m, name="residual").astype(float, copy=False)
     if lam.shape != Y.shape:
         raise ValidationError(f"residual must have the shape of Y, {Y.shape}; got shape {lam.shape}")

@@ -57,6 +57,7 @@ import time
 
 import numpy as np
 
+from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from . import certificate as _cert
 from .program import ReluProgram, decode
@@ -82,14 +83,9 @@ _BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
 def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho):
     M, Y, patterns, beta = _cert._program_data(M, Y, patterns, beta)
     (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
-    if not (isinstance(tol, (int, float, np.floating)) and tol > 0 and math.isfinite(tol)):
-        raise ValidationError(f"tol must be a positive finite float; got tol={tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValidationError(f"max_iter must be a non-negative integer; got max_iter={max_iter!r}")
-    if time_limit_s is not None and not (
-        isinstance(time_limit_s, (int, float, np.floating)) and time_limit_s > 0
-    ):
-        raise ValidationError(f"time_limit_s must be None or a positive number of seconds; got {time_limit_s!r}")
+    positive = Real(0.0, closed="neither")
+    check_params("FISTA", locals(), {"tol": [positive], "max_iter": [Int(0)], "time_limit_s": [None, positive],
+                                     "feas_tol": [None, positive], "rho": [None, positive]})
     try:
         dtype = np.dtype(dtype)
     except TypeError:
@@ -98,10 +94,6 @@ def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, 
         raise ValidationError(f"dtype must be numpy.float32 or numpy.float64; got dtype={dtype}")
     if feas_tol is None:
         feas_tol = max(float(tol), 1e-6)
-    if not (isinstance(feas_tol, (int, float, np.floating)) and feas_tol > 0):
-        raise ValidationError(f"feas_tol must be None or a positive float; got feas_tol={feas_tol!r}")
-    if rho is not None and not (isinstance(rho, (int, float, np.floating)) and rho > 0 and math.isfinite(rho)):
-        raise ValidationError(f"rho (augmented-Lagrangian penalty) must be a positive float; got rho={rho!r}")
     starts = []
     for Z0, name in ((V0, "V0"), (W0, "W0")):
         starts.append(None if Z0 is None else _cert._as_groups(Z0, P, d, q, name).astype(float))
@@ -301,11 +293,10 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     t_start = time.perf_counter()
     (M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, (V0, W0), feas_tol, al_rho) = _validate(
         M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho)
-    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValidationError(f"check_every must be a positive integer; got check_every={check_every!r}")
+    check_params("FISTA", {"check_every": check_every}, {"check_every": [Int(1)]})
     program = ReluProgram(M, Y, patterns, beta)  # validated above: the float64 certificate reads it
     eng = _Engine(M, Y, patterns, dtype)
-    m, d, P, q = eng.m, eng.d, eng.P, eng.q
+    m, P, q = eng.m, eng.P, eng.q
 
     lam_a, lam_m = _power_lambda_max(eng.M, eng.Dm)
     fit_L = 1.02 * 2.0 * lam_a
@@ -351,12 +342,13 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         V, W = _to_VW(Xc)
         return V, W, program.objective(V, W), program.violation(V, W)
 
+    L = fit_L  # the step's Lipschitz estimate, adapted by backtracking
     while status is None:
         outer += 1
         eps_in = max(_EPS_IN0 / outer**2, _EPS_FLOOR * tol)  # summable inexactness of the inner solves
         L_max = fit_L + al_rho * norm_m2  # global Lipschitz bound of the smooth part
         # the penalty's curvature only involves the few active rows: start low, backtrack
-        L = min(L_max, max(L if outer > 1 else fit_L, fit_L))
+        L = min(L_max, max(L, fit_L))
         # --- inner FISTA on the augmented Lagrangian with multipliers mu
         Yp, MYp = X, MX  # extrapolated point and its product
         theta = 1.0

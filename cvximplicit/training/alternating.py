@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from .._params import BOOL, Int, Options, Real, check_params
 from ..exceptions import ValidationError
 from ..solvers.budget import fit_relu_budget, fit_relu_pool
 from ..solvers.engines import is_engine
@@ -101,15 +102,12 @@ class AlternatingBlockSolver:
     def __init__(self, *, T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1, patterns="auto",
                  n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None, max_outputs=None,
                  solver="auto", solver_opts=None):
-        if not isinstance(T, int) or T < 1:
-            raise ValidationError(f"T must be a positive integer (number of alternations); got T={T!r}")
-        if not tol >= 0:
-            raise ValidationError(f"tol must be >= 0; got tol={tol!r}")
-        if budget not in ("pool", "path"):
-            raise ValidationError(f"budget must be 'pool' or 'path'; got budget={budget!r}")
+        check_params("AlternatingBlockSolver", locals(), {
+            "T": [Int(1)], "tol": [Real(0.0)], "budget": [Options(("pool", "path"))],
+            "beta": [Options(("path",)), Real(0.0, closed="neither")], "beta_ratio": [Real(0.0, 1.0, "neither")],
+            "n_patterns": [Int(1)], "guided": [BOOL], "select_on": [Options(("all", "convex"))],
+        })
         self.T, self.tol, self.budget, self.beta, self.beta_ratio = T, float(tol), budget, beta, beta_ratio
-        if select_on not in ("all", "convex"):
-            raise ValidationError(f"select_on must be 'all' or 'convex'; got select_on={select_on!r}")
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
         self.guided, self.select_on = bool(guided), select_on
         self.max_features, self.max_outputs = max_features, max_outputs

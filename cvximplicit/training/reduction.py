@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from .._params import BOOL, Int, check_params
 from ..solvers.arrangements import guided_patterns, resolve_patterns, unique_patterns
 
 __all__ = ["ConvexStepReduction", "ReducedStep", "principal_basis"]
@@ -77,12 +77,10 @@ class ConvexStepReduction:
     guided: bool = False
 
     def __post_init__(self):
-        if self.max_rows is not None and (not isinstance(self.max_rows, int) or self.max_rows < 2):
-            raise ValidationError(f"max_rows must be None or an integer >= 2; got max_rows={self.max_rows!r}")
-        for name in ("max_features", "max_outputs"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValidationError(f"{name} must be None or a positive integer; got {name}={value!r}")
+        check_params("ConvexStepReduction", vars(self), {
+            "max_rows": [None, Int(2)], "max_features": [None, Int(1)], "max_outputs": [None, Int(1)],
+            "n_patterns": [Int(1)], "guided": [BOOL],
+        })
 
     def rows(self, m: int, *, exact_1d: bool, seed: int) -> slice | np.ndarray:
         """All samples, or a seeded subset of ``max_rows`` (exact 1-D blocks are cheap: always all)."""
