@@ -22,7 +22,13 @@
 
 from __future__ import annotations
 
-from .arrangements import PatternSet, exact_patterns_1d, guided_patterns, resolve_patterns, sample_patterns
+from .arrangements import (
+    PatternSet,
+    exact_patterns_1d,
+    guided_patterns,
+    resolve_patterns,
+    sample_patterns,
+)
 from .backend import (
     SOLVER_NAMES,
     available_solvers,
@@ -31,9 +37,14 @@ from .backend import (
     solve_cvxpy,
 )
 from .budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
-from .certificate import constraint_violation, convex_objective, dual_bound, relu_network_objective
-from .first_order import solve_convex_relu_first_order
+from .certificate import (
+    constraint_violation,
+    convex_objective,
+    dual_bound,
+    relu_network_objective,
+)
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
+from .first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
 from .program import ReluProgram
 from .report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport

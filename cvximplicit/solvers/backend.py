@@ -29,7 +29,6 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import cvxpy as cp
 import cvxpy.settings as _cp_settings
 
-from .engines import ENGINES, engine_available, is_engine
 from ..exceptions import (
     InaccurateSolutionWarning,
     MosekLicenseError,
@@ -37,6 +36,7 @@ from ..exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
+from .engines import ENGINES, engine_available, is_engine
 
 __all__ = [
     "SOLVER_NAMES",

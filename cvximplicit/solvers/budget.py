@@ -45,8 +45,8 @@ import numpy as np
 
 from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
-from .arrangements import resolve_patterns
 from . import certificate as _cert
+from .arrangements import resolve_patterns
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
 from .program import beta_max
 from .report import SolveReport

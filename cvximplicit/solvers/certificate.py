@@ -50,6 +50,15 @@ import math
 import numpy as np
 
 from ..exceptions import ValidationError
+from ._checks import (
+    _as_beta,
+    _as_groups,
+    _as_matrix,
+    _as_multiplier,
+    _as_patterns,
+    _as_targets,
+    _program_data,
+)
 
 __all__ = [
     "relu_network_objective",
@@ -63,95 +72,6 @@ __all__ = [
 
 #: Work arrays of size ``m · (patterns per chunk) · q`` are kept below this many entries.
 _CHUNK_ENTRIES = 4_000_000
-
-
-# --------------------------------------------------------------------------- validation helpers
-def _as_matrix(M, name: str = "M") -> np.ndarray:
-    M = np.asarray(M)
-    if M.dtype == bool or not np.issubdtype(M.dtype, np.number):
-        raise ValidationError(f"{name} must be a real numeric array; got dtype {M.dtype}")
-    if M.ndim != 2:
-        raise ValidationError(
-            f"{name} must be a 2-D array of shape (m, d) (rows are samples); got shape {M.shape}"
-        )
-    if not np.all(np.isfinite(M)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
-    return M
-
-
-def _as_targets(Y, m: int, name: str = "Y") -> np.ndarray:
-    Y = np.asarray(Y)
-    if Y.dtype == bool or not np.issubdtype(Y.dtype, np.number):
-        raise ValidationError(f"{name} must be a real numeric array; got dtype {Y.dtype}")
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != m:
-        raise ValidationError(
-            f"{name} must have shape (m, q) or (m,) with m = M.shape[0] = {m} (rows are samples); "
-            f"got shape {np.shape(Y)}"
-        )
-    if not np.all(np.isfinite(Y)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
-    return Y
-
-
-def _as_patterns(patterns, m: int) -> np.ndarray:
-    patterns = np.asarray(patterns)
-    if patterns.dtype != bool:
-        raise ValidationError(
-            f"patterns must be a bool array of shape (m, P) (column k = diagonal of D_k); got dtype {patterns.dtype}"
-        )
-    if patterns.ndim != 2 or patterns.shape[0] != m:
-        raise ValidationError(
-            f"patterns must have shape (m, P) with m = M.shape[0] = {m}; got shape {patterns.shape}"
-        )
-    if patterns.shape[1] < 1:
-        raise ValidationError("patterns must contain at least one pattern (P >= 1); got P = 0")
-    return patterns
-
-
-def _as_beta(beta) -> float:
-    try:
-        beta = float(beta)
-    except (TypeError, ValueError):
-        raise ValidationError(f"beta must be a positive finite float; got beta={beta!r}") from None
-    if not (beta > 0 and math.isfinite(beta)):
-        raise ValidationError(f"beta must be a positive finite float; got beta={beta!r}")
-    return beta
-
-
-def _as_stack(Z, shape: tuple[int, int, int], axes: str, name: str, *, optional: str = "") -> np.ndarray:
-    """``Z`` of shape ``(P, ·, q)`` (``axes`` names them, e.g. ``"P, d, q"``), finite; a 2-D ``Z`` when ``q == 1``."""
-    Z = np.asarray(Z)
-    if Z.ndim == 2 and shape[2] == 1:
-        Z = Z[:, :, None]
-    if Z.shape != shape:
-        raise ValidationError(f"{name} must have shape ({axes}) = {shape}{optional}; got shape {Z.shape}")
-    if not np.all(np.isfinite(Z)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
-    return Z
-
-
-def _as_groups(Z, P: int, d: int, q: int, name: str) -> np.ndarray:
-    return _as_stack(Z, (P, d, q), "P, d, q", name)
-
-
-def _as_multiplier(mu, P: int, m: int, q: int, name: str) -> np.ndarray | None:
-    if mu is None:
-        return None
-    mu = _as_stack(np.asarray(mu, dtype=float), (P, m, q), "P, m, q", name, optional=" or be None")
-    if np.any(mu < 0):
-        raise ValidationError(
-            f"{name} must be >= 0 (multipliers of the cone constraints); got min {float(mu.min()):.3g}"
-        )
-    return mu
-
-
-def _program_data(M, Y, patterns, beta):
-    """Validated float64 ``M`` (m, d), ``Y`` (m, q), bool ``patterns`` (m, P) and ``β > 0`` of program (12)."""
-    M = _as_matrix(M).astype(float, copy=False)
-    Y = _as_targets(Y, M.shape[0]).astype(float, copy=False)
-    return M, Y, _as_patterns(patterns, M.shape[0]), _as_beta(beta)
 
 
 def _chunks(m: int, P: int, q: int):

@@ -30,9 +30,9 @@ import numpy as np
 
 from .._validation import as_real_array
 from ..exceptions import InaccurateSolutionWarning, ValidationError
+from ._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
 from .backend import check_solver
-from .certificate import _as_beta
 from .conic import CLARABEL_RELU_OPTS, plain_nnz, solve_conic
 from .engines import check_engine_options, engine_gap_tol, get_engine, is_engine
 from .program import NEURON_TOL, ReluProgram, decode

@@ -60,6 +60,7 @@ import numpy as np
 from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from . import certificate as _cert
+from ._checks import _as_groups, _program_data
 from .program import ReluProgram, decode
 from .report import SolveReport
 
@@ -81,7 +82,7 @@ _BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
 
 
 def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho):
-    M, Y, patterns, beta = _cert._program_data(M, Y, patterns, beta)
+    M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
     (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     positive = Real(0.0, closed="neither")
     check_params("FISTA", locals(), {"tol": [positive], "max_iter": [Int(0)], "time_limit_s": [None, positive],
@@ -96,7 +97,7 @@ def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, 
         feas_tol = max(float(tol), 1e-6)
     starts = []
     for Z0, name in ((V0, "V0"), (W0, "W0")):
-        starts.append(None if Z0 is None else _cert._as_groups(Z0, P, d, q, name).astype(float))
+        starts.append(None if Z0 is None else _as_groups(Z0, P, d, q, name).astype(float))
     return (M, Y, patterns, beta, float(tol), int(max_iter), time_limit_s, dtype, starts, float(feas_tol),
             None if rho is None else float(rho))
 

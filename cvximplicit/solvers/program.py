@@ -26,6 +26,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
+from ._checks import _as_beta, _program_data
 
 __all__ = ["ReluProgram", "decode", "beta_max", "NEURON_TOL"]
 
@@ -56,11 +57,11 @@ class ReluProgram:
         ValidationError
             Non-numeric, complex or non-finite data, shapes that do not match, ``β ≤ 0``.
         """
-        return cls(*_cert._program_data(M, Y, patterns, beta))
+        return cls(*_program_data(M, Y, patterns, beta))
 
     def with_beta(self, beta) -> "ReluProgram":
         """The same data at another ``β`` (validated)."""
-        return replace(self, beta=_cert._as_beta(beta))
+        return replace(self, beta=_as_beta(beta))
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
