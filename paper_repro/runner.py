@@ -23,6 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
+import joblib
 import numpy as np
 from joblib import Parallel, delayed
 
@@ -105,7 +106,10 @@ def run_sweep(specs: list[RunSpec], out_dir: Path, *, n_jobs: int = 1, resume: b
     if done:
         print(f"resume: {len(specs) - len(todo)} of {len(specs)} runs already done", file=sys.stderr)
     start = time.perf_counter()
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(run_one)(s) for s in todo)
+    # Ray's joblib backend cannot return a generator: there the rows are written when all runs are done.
+    lazy = getattr(joblib.parallel.get_active_backend()[0], "supports_return_generator", False)
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered" if lazy else "list")(
+        delayed(run_one)(s) for s in todo)
     for count, row in enumerate(results, 1):
         with path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")

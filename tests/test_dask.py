@@ -11,20 +11,21 @@ thread each, and checks that
   every run's test predictions equal the sequential local run's (seeded runs;
   only the wall times may differ).
 
-The dask extra (``pip install -e ".[dask]"``) is installed by ``.ci/run``.
+The dask extra (``pip install -e ".[dask]"``) is installed by ``.ci/run``.  The
+same sweep on Ray (``ray.util.joblib``) runs with ``pytest -m slow`` when Ray is
+installed (it is not installed by ``.ci/run``; the test skips with that reason
+otherwise).
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-distributed = pytest.importorskip(
-    "distributed", reason="needs dask.distributed: pip install -e '.[dask]' (installed by .ci/run)"
-)
-joblib = pytest.importorskip("joblib")
+import joblib
 
 from paper_repro.runner import run_sweep  # noqa: E402
 from paper_repro.specs import run_specs  # noqa: E402
@@ -46,18 +47,8 @@ def comparable(entries):
     return [{k: v for k, v in e.items() if k not in TIMING_KEYS} for e in entries]
 
 
-def test_quick_sweep_on_dask_local_cluster_matches_local_run(tmp_path):
-    specs = quick_specs()
-    local = run_sweep(specs, tmp_path / "local", n_jobs=1)
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
-        with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
-            remote = run_sweep(specs, tmp_path / "dask", n_jobs=-1)
-        workers = set(client.scheduler_info()["workers"])
-    ran_on = {task["worker"] for task in stream.data}
-    assert len(workers) == 2 and len(stream.data) >= len(specs) and ran_on and ran_on <= workers
-
+def assert_same_table(remote, local, specs):
+    """Same runs, same predictions, same aggregated table (all but the wall times)."""
     assert not any(row.get("error") for row in local + remote), [row.get("error") for row in local + remote]
     assert sorted(r["key"] for r in remote) == sorted(s.key for s in specs)
     by_key = {r["key"]: r for r in local}
@@ -74,3 +65,42 @@ def test_quick_sweep_on_dask_local_cluster_matches_local_run(tmp_path):
             else:
                 assert a[key] == b[key], (a["model"], key)
     assert sum(e["n_runs"] for e in table_remote) == len(specs)
+
+
+def test_quick_sweep_on_dask_local_cluster_matches_local_run(tmp_path):
+    distributed = pytest.importorskip(
+        "distributed", reason="needs dask.distributed: pip install -e '.[dask]' (installed by .ci/run)"
+    )
+    specs = quick_specs()
+    local = run_sweep(specs, tmp_path / "local", n_jobs=1)
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+            remote = run_sweep(specs, tmp_path / "dask", n_jobs=-1)
+        workers = set(client.scheduler_info()["workers"])
+    ran_on = {task["worker"] for task in stream.data}
+    assert len(workers) == 2 and len(stream.data) >= len(specs) and ran_on and ran_on <= workers
+    assert_same_table(remote, local, specs)
+
+
+@pytest.mark.slow  # starting Ray takes 10-60 s here; Ray is not installed by .ci/run anyway
+def test_quick_sweep_on_ray_matches_local_run(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is optional and not installed by .ci/run (pip install ray)")
+    from ray.util.joblib import register_ray
+
+    specs = quick_specs()
+    local = run_sweep(specs, tmp_path / "local", n_jobs=1)
+    root = str(Path(__file__).resolve().parents[1])  # Ray's workers import paper_repro from the repository root
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": root}})
+    try:
+        register_ray()
+        with joblib.parallel_config(backend="ray"):
+            backend, _ = joblib.parallel.get_active_backend()
+            assert type(backend).__name__ == "RayBackend"
+            remote = run_sweep(specs, tmp_path / "ray", n_jobs=2)
+        assert ray.cluster_resources().get("CPU") == 2
+    finally:
+        ray.shutdown()
+    assert_same_table(remote, local, specs)
