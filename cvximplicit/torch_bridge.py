@@ -56,7 +56,7 @@ from .activations import check_activation
 from .exceptions import ConvergenceError, ValidationError
 from .partition import block_slices, check_block_sizes
 
-__all__ = ["to_torch", "from_torch", "ImplicitModule", "MODES"]
+__all__ = ["MODES", "from_torch", "to_torch"]  # ImplicitModule: built on first access (module __getattr__)
 
 #: State computations of :class:`ImplicitModule` (``"auto"`` picks one from the model).
 MODES = ("auto", "forward", "self_loop", "picard")

@@ -22,14 +22,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
-import joblib
-
-from paper_repro.runner import run_sweep  # noqa: E402
-from paper_repro.specs import run_specs  # noqa: E402
-from paper_repro.tables import aggregate  # noqa: E402
+from paper_repro.runner import run_sweep
+from paper_repro.specs import run_specs
+from paper_repro.tables import aggregate
 
 #: Same seeds, same code, different processes (and BLAS thread counts): the numbers may differ by rounding only.
 RTOL = 1e-9

@@ -9,8 +9,8 @@ from cvximplicit.exceptions import ValidationError
 
 torch = pytest.importorskip("torch", reason="the end-to-end baseline needs torch (pip install 'cvximplicit[torch]')")
 
-from cvximplicit.baselines import fit_end_to_end, implicit_fixed_point  # noqa: E402
-from cvximplicit.model import ImplicitModel  # noqa: E402
+from cvximplicit.baselines import fit_end_to_end, implicit_fixed_point
+from cvximplicit.model import ImplicitModel
 
 pytestmark = pytest.mark.torch
 
@@ -91,7 +91,7 @@ def test_faster_solvers_give_the_unrolled_gradient(activation, options):
 
 def test_direct_adjoint_solves_each_sample_system():
     """H from the direct path satisfies (I − diag(J_s) Aᵀ) h_s = J_s ⊙ g_s, checked with numpy per sample."""
-    A, BU, W = small_problem(5, n=6, m=9)
+    A, BU, _ = small_problem(5, n=6, m=9)
     G = torch.as_tensor(np.random.default_rng(1).standard_normal((9, 6)))
     A_, BU_ = A.clone().requires_grad_(True), BU.clone().requires_grad_(True)
     X = implicit_fixed_point(A_, BU_, activation="tanh", tol=1e-14, max_iter=500, adjoint="direct")
@@ -107,7 +107,7 @@ def test_solver_options_are_checked():
     A, BU, _ = small_problem(0)
     with pytest.raises(ValidationError, match=r"solver must be one of \('picard', 'anderson'\); got 'newton'"):
         implicit_fixed_point(A, BU, solver="newton")
-    with pytest.raises(ValidationError, match=r"adjoint must be one of \('iterate', 'direct'\); got 'exact'"):
+    with pytest.raises(ValidationError, match=r"adjoint must be one of \('auto', 'iterate', 'direct'\); got 'exact'"):
         implicit_fixed_point(A, BU, adjoint="exact")
 
 
@@ -120,6 +120,22 @@ def test_fit_with_anderson_and_direct_adjoint_matches_picard():
         np.testing.assert_allclose(other.model.A, results[0].model.A, atol=1e-7)
         assert other.info["final_loss"] == pytest.approx(results[0].info["final_loss"], rel=1e-7)
     assert results[1].info["solver"] == "anderson" and results[2].info["adjoint"] == "direct"
+    assert results[0].info["adjoint"] == "auto"
+
+
+def test_auto_adjoint_iterates_on_cpu():
+    A, BU, W = small_problem(0)
+    _, _, stats = implicit_grads(A, BU, W, "relu", adjoint="auto")
+    assert "adjoint_direct" not in stats and stats["adjoint_max_iter"] > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_auto_adjoint_is_direct_on_cuda_and_matches_unrolled():
+    A, BU, W = small_problem(1)
+    gA, gBU, stats = implicit_grads(A.cuda(), BU.cuda(), W.cuda(), "tanh")
+    uA, uBU = unrolled_grads(A, BU, W, "tanh")
+    assert stats["adjoint_direct"] == 1
+    assert rel_err(gA.cpu(), uA) < GRAD_RTOL and rel_err(gBU.cpu(), uBU) < GRAD_RTOL
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])

@@ -36,7 +36,11 @@ cross-entropy (9):
   system per sample, ``(I − diag(J_s) Aᵀ) h_s = J_s ⊙ g_s`` (batched LU;
   nonsingular since ``ρ(diag(J_s) Aᵀ) ≤ λ_PF(|A|) < 1``): on a CPU a batched
   LU of 500 systems of size 30 costs about as much as 100 Picard iterations,
-  so the default is ``adjoint="iterate"``; on a GPU it is one kernel call;
+  while on a GPU it is one kernel call where each Picard iteration costs a
+  few launches and a synchronisation.  ``adjoint="auto"`` (default) therefore
+  solves directly on CUDA when ``n ≤`` :data:`DIRECT_MAX_N` and iterates
+  otherwise (measured on an H200, smooth task, 300 full-batch steps: 1.85 s
+  direct vs 3.32 s Picard; Anderson 5.46 s);
 - **projection**: after every optimizer step ``A ← Π(A)``, the Frobenius
   projection onto ``{‖A‖∞ ≤ κ}`` (:mod:`cvximplicit.baselines.projection`), so the
   model is well-posed at every iterate (Theorem 1).
@@ -60,22 +64,24 @@ from . import _torch as engine
 from ._result import BaselineResult
 from .projection import project_inf_norm_ball
 
-__all__ = ["fit_end_to_end", "implicit_fixed_point", "DEFAULT_EPOCHS", "SOLVERS", "ADJOINTS"]
+__all__ = ["ADJOINTS", "DEFAULT_EPOCHS", "DIRECT_MAX_N", "SOLVERS", "fit_end_to_end", "implicit_fixed_point"]
 
 #: Epochs when ``epochs=None``: full-batch steps on the 500-sample regression
 #: tasks; the paper's 200 epochs for classification (MNIST-size, mini-batches).
 DEFAULT_EPOCHS = {"squared": 2000, "cross_entropy": 200}
 #: Fixed-point solvers of the forward and adjoint equations.
 SOLVERS = ("picard", "anderson")
-#: How the adjoint equation is solved: by ``solver``'s iteration, or exactly per sample.
-ADJOINTS = ("iterate", "direct")
+#: How the adjoint equation is solved: by ``solver``'s iteration, exactly per sample, or "auto".
+ADJOINTS = ("auto", "iterate", "direct")
+#: ``adjoint="auto"`` solves directly on CUDA up to this state size (the batched LU grows like ``n³``).
+DIRECT_MAX_N = 64
 #: Anderson acceleration: number of previous differences kept.
 ANDERSON_MEMORY = 5
 
 
 def fit_end_to_end(U, Y, *, n, activation="relu", loss="squared", kappa=0.95, lr=None, epochs=None,
                    batch_size=None, input_bias=True, seed=0, device="cpu", picard_tol=1e-6,
-                   picard_max_iter=300, weight_decay=0.0, dtype="float64", solver="picard", adjoint="iterate",
+                   picard_max_iter=300, weight_decay=0.0, dtype="float64", solver="picard", adjoint="auto",
                    verbose=False) -> BaselineResult:
     """Train a dense implicit model end to end by projected Adam with implicit gradients.
 
@@ -113,10 +119,10 @@ def fit_end_to_end(U, Y, *, n, activation="relu", loss="squared", kappa=0.95, lr
         Training precision.
     solver : {"picard", "anderson"}
         Fixed-point solver of the forward and adjoint equations (module docstring).
-    adjoint : {"iterate", "direct"}
+    adjoint : {"auto", "iterate", "direct"}
         ``"direct"``: solve the adjoint equation by one batched LU of the
-        ``n × n`` per-sample systems instead of iterating (worth it for small
-        ``n`` on a GPU).
+        ``n × n`` per-sample systems instead of iterating; ``"auto"``: direct
+        on CUDA for ``n ≤`` :data:`DIRECT_MAX_N`, iterate otherwise.
     verbose : bool
 
     Returns
@@ -230,7 +236,7 @@ def _check_choice(name, value, choices):
 
 
 def implicit_fixed_point(A, BU, *, activation="relu", tol=1e-6, max_iter=300, stats=None, warm=None,
-                         solver="picard", adjoint="iterate"):
+                         solver="picard", adjoint="auto"):
     """``X = φ(X Aᵀ + BU)`` (rows are samples) with an implicit-differentiation backward.
 
     Parameters
@@ -253,9 +259,10 @@ def implicit_fixed_point(A, BU, *, activation="relu", tol=1e-6, max_iter=300, st
         batch, e.g. full-batch training); ``None`` starts from 0.
     solver : {"picard", "anderson"}
         Iteration used for both fixed points (module docstring).
-    adjoint : {"iterate", "direct"}
+    adjoint : {"auto", "iterate", "direct"}
         ``"direct"``: one batched LU solve of ``(I − diag(J_s) Aᵀ) h_s = J_s ⊙ g_s``
-        per sample ``s`` instead of iterating (``stats["adjoint_direct"]`` counts them).
+        per sample ``s`` instead of iterating (``stats["adjoint_direct"]`` counts them);
+        ``"auto"``: direct when ``A`` is on CUDA and ``n ≤`` :data:`DIRECT_MAX_N`.
 
     Returns
     -------
@@ -270,7 +277,7 @@ def implicit_fixed_point(A, BU, *, activation="relu", tol=1e-6, max_iter=300, st
     function = _implicit_function(torch)
     iterate = _anderson if solver == "anderson" else _picard
     return function.apply(A, BU, activation, float(tol), int(max_iter),
-                          {} if stats is None else stats, warm, iterate, adjoint == "direct")
+                          {} if stats is None else stats, warm, iterate, _direct(A, adjoint))
 
 
 _FUNCTION_CACHE: dict = {}
@@ -356,6 +363,13 @@ def _record(stats, kind, iterations, converged):
     stats[key] = max(stats.get(key, 0), iterations)
     if not converged:
         stats[f"{kind}_capped"] = stats.get(f"{kind}_capped", 0) + 1
+
+
+def _direct(A, adjoint) -> bool:
+    """Whether the adjoint is solved directly (``adjoint="auto"``: on CUDA for small ``n``)."""
+    if adjoint == "auto":
+        return A.is_cuda and A.shape[0] <= DIRECT_MAX_N
+    return adjoint == "direct"
 
 
 def _direct_adjoint(torch, A, J, G):
