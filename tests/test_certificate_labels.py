@@ -260,3 +260,20 @@ def test_cli_typo_in_solver_opts_fails_instead_of_switching_solver(capsys):
     code = main(["train", "--task", "smooth", "--n-train", "60", "--n", "4", "--L", "2", "--solver", "CLARABEL",
                  "--solver-opts", '{"bogus_opt": 5}', "--quiet"])
     assert code != 0 and "bogus_opt" in capsys.readouterr().err
+
+
+def test_missed_conic_certificate_is_refined_not_relabelled():
+    """A Clarabel solve whose independent bound misses 1e-6 is re-solved cold (the ladder); with user options, not."""
+    rng = np.random.default_rng(0)
+    u = np.sort(rng.uniform(-5, 5, 150))
+    y = 5 * np.cos(np.pi * u) * np.exp(-np.abs(u) / 2) + rng.uniform(-1, 1, u.size)
+    M = np.c_[u, np.ones_like(u)]
+    beta = 1e-4 * max(np.linalg.norm(M.T @ (p * y)) for p in solve_convex_relu(
+        M, y, beta=1.0, patterns="exact").patterns.T.astype(float))
+    sol = solve_convex_relu(M, y, beta=beta, patterns="exact", solver="CLARABEL")
+    assert sol.report.certificate == "global" and abs(sol.report.gap_rel) <= 1e-6
+    assert "refinement ladder" in sol.report.solver_reason
+    with pytest.warns(InaccurateSolutionWarning, match="without a certificate"):
+        mine = solve_convex_relu(M, y, beta=beta, patterns="exact", solver="CLARABEL",
+                                 solver_opts={"warm_start": False})  # a cold solve at the default tolerances
+    assert mine.report.certificate == "none" and "refinement" not in mine.report.solver_reason

@@ -34,7 +34,7 @@ from .arrangements import one_d_columns
 from .backend import CLARABEL_OPTS, CvxpySolveResult, solve_cvxpy
 from .program import ReluProgram
 
-__all__ = ["CLARABEL_RELU_OPTS", "ConicSolution", "plain_nnz", "solve_conic"]
+__all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "ConicSolution", "plain_nnz", "solve_conic"]
 
 #: Clarabel options for program (12): :data:`~cvximplicit.solvers.backend.CLARABEL_OPTS`
 #: (gap/feasibility tolerances 1e-8; certified ``gap_rel`` ≤ 7e-8 measured on the
@@ -43,6 +43,18 @@ __all__ = ["CLARABEL_RELU_OPTS", "ConicSolution", "plain_nnz", "solve_conic"]
 #: (Clarabel's "auto") 3.5 s; m=1000, d=10, P=30: 5.6 s vs 17 s; on the reduced
 #: 1-D form (m=500) 0.13 s vs 0.14 s.
 CLARABEL_RELU_OPTS = dict(CLARABEL_OPTS, direct_solve_method="qdldl")
+
+#: Clarabel re-solves tried in turn, cold, when a solve's independent bound misses the certificate
+#: tolerance (and the caller set no options); the first that certifies is kept. The duals' quality is
+#: not monotone in the tolerances. Seen in the tests' 1-D blocks (gap_rel of the independent bound):
+#: a warm-started re-solve of a cached problem on a β path 9.3e-6, cold 2.5e-8; at β = 1e-4 β_max
+#: (m = 150) cold 3.9e-6, at tolerances 1e-10 3.2e-8; at β = 1e-4 β_max (m = 120) cold 2.5e-8, at
+#: 1e-10 5.0e-6, at 1e-12 7.7e-10 (status optimal_inaccurate: the bound decides).
+CLARABEL_REFINE_LADDER = tuple(
+    dict(CLARABEL_RELU_OPTS, warm_start=False, **({} if tol is None else
+                                                   {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol}))
+    for tol in (None, 1e-10, 1e-12)
+)
 
 _CACHE = LRUCache(6)
 

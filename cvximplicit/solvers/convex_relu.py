@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from ..exceptions import InaccurateSolutionWarning, ValidationError
 from ._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
 from .backend import check_solver
-from .conic import CLARABEL_RELU_OPTS, plain_nnz, solve_conic
+from .conic import CLARABEL_REFINE_LADDER, CLARABEL_RELU_OPTS, plain_nnz, solve_conic
 from .engines import check_engine_options, engine_gap_tol, get_engine, is_engine
 from .program import NEURON_TOL, ReluProgram, decode
 from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
@@ -243,29 +244,31 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         tol = engine_gap_tol(name, dict(solver_opts or {})) if gap_tol is None else float(gap_tol)
         used, status, iters = engine_report.solver, engine_report.status, engine_report.iterations
         compile_s, solve_s, formulation = engine_report.compile_time_s, engine_report.solve_time_s, "first_order"
-        multipliers = (None, None)
+        t_cert = time.perf_counter()
+        cert = _certify(program, V, W, None, tol, engine_report)
     else:
         conic = solve_conic(program, pattern_set.structure, solver=name, solver_opts=solver_opts, fallback=fallback)
-        V, W, multipliers, solved, formulation = conic.V, conic.W, conic.multipliers, conic.solved, conic.formulation
-        used, status, iters = solved.solver, solved.status, solved.iterations
-        compile_s, solve_s = solved.compile_time_s + conic.build_time_s, solved.solve_time_s
-        if name == "auto":
-            reason = reason if solved.reason.startswith("auto: CLARABEL") else f"{reason}; {solved.reason}"
+        used = conic.solved.solver
+        if name == "auto" and not conic.solved.reason.startswith("auto: CLARABEL"):
+            reason = f"{reason}; {conic.solved.reason}"
         tol = conic_gap_tol(used) if gap_tol is None else float(gap_tol)
-        engine_report = None
+        compile_s, solve_s = conic.solved.compile_time_s + conic.build_time_s, conic.solved.solve_time_s
+        t_cert = time.perf_counter()
+        cert = _certify(program, conic.V, conic.W, conic.multipliers, tol)
+        for attempt, options in enumerate(CLARABEL_REFINE_LADDER if used == "CLARABEL" and not solver_opts else ()):
+            if cert.certified:
+                break
+            conic = solve_conic(program, pattern_set.structure, solver="CLARABEL", solver_opts=options, fallback=())
+            compile_s += conic.solved.compile_time_s + conic.build_time_s
+            solve_s += conic.solved.solve_time_s
+            cert = _certify(program, conic.V, conic.W, conic.multipliers, tol)
+            reason += f"; re-solved cold ({attempt + 1}/{len(CLARABEL_REFINE_LADDER)} of the refinement ladder)"
+        V, W, formulation = conic.V, conic.W, conic.formulation
+        status, iters = conic.solved.status, conic.solved.iterations
     if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
-        V, W, engine_report = np.zeros_like(V), np.zeros_like(W), None
-    t_cert = time.perf_counter()
-    if engine_report is not None and engine_report.bound is not None:
-        # The engine already evaluated the float64 objective, violation and dual bound.
-        objective, violation = float(engine_report.objective), float(engine_report.residual)
-        bound, bound_info = float(engine_report.bound), dict(engine_report.extra)
-    else:
-        objective, violation = program.objective(V, W), program.violation(V, W)
-        bound, bound_info = program.bound(Y - program.fit(V - W), *multipliers)
-    feasible = violation <= max(tol, 1e-6)
-    gap_abs, gap_rel = SolveReport.gaps(objective, bound) if feasible else (None, None)
-    certified = gap_rel is not None and -tol <= gap_rel <= tol
+        V, W = np.zeros_like(V), np.zeros_like(W)
+    objective, violation, bound, bound_info = cert.objective, cert.violation, cert.bound, cert.info
+    gap_abs, gap_rel, certified = cert.gap_abs, cert.gap_rel, cert.certified
     kind = relu_certificate_kind(all_arrangements=pattern_set.all_arrangements, q=q, reductions=reductions,
                                  certified=certified)
     if not certified:
@@ -278,8 +281,8 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
             InaccurateSolutionWarning,
             stacklevel=2,
         )
-    network_objective = (engine_report.extra.get("network_objective") if engine_report is not None else None)
-    if network_objective is None:
+    network_objective = engine_report.extra.get("network_objective") if is_engine(name) else None
+    if network_objective is None or not np.any(Y):
         network_objective = program.network_objective(*decode(V, W, 0.0))
     scale = program.scale
     extra = {
@@ -300,6 +303,36 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         reductions=reductions, scope=scope, extra=extra,
     )
     return ConvexReLUSolution(V=V, W=W, patterns=program.patterns, beta=beta, report=report, scale=scale)
+
+
+class _Certification(NamedTuple):
+    objective: float
+    violation: float
+    bound: float
+    info: dict
+    gap_abs: float | None
+    gap_rel: float | None
+    certified: bool
+
+
+def _certify(program: ReluProgram, V, W, multipliers, tol: float, engine_report=None) -> _Certification:
+    """Objective, violation and bound in float64 (an engine's own when it computed them), and the verdict.
+
+    The gap counts only at a point feasible to ``max(tol, 1e-6)``; the solve is certified when
+    ``−tol ≤ gap_rel ≤ tol``. ``Y = 0``: the zero network is the exact optimum (solver round-off dropped).
+    """
+    if not np.any(program.Y):
+        V, W, engine_report = np.zeros_like(V), np.zeros_like(W), None
+    if engine_report is not None and engine_report.bound is not None:
+        objective, violation = float(engine_report.objective), float(engine_report.residual)
+        bound, info = float(engine_report.bound), dict(engine_report.extra)
+    else:
+        objective, violation = program.objective(V, W), program.violation(V, W)
+        bound, info = program.bound(program.Y - program.fit(V - W), *(multipliers or (None, None)))
+    feasible = violation <= max(tol, 1e-6)
+    gap_abs, gap_rel = SolveReport.gaps(objective, bound) if feasible else (None, None)
+    certified = gap_rel is not None and -tol <= gap_rel <= tol
+    return _Certification(objective, violation, float(bound), info, gap_abs, gap_rel, certified)
 
 
 def _run_engine(name: str, reason: str, program: ReluProgram, solver_opts):
