@@ -45,6 +45,12 @@ cross-entropy (9):
   projection onto ``{‖A‖∞ ≤ κ}`` (:mod:`cvximplicit.baselines.projection`), so the
   model is well-posed at every iterate (Theorem 1).
 
+Timing against torchidl 0.0.4 (the El Ghaoui group's package; same data, same
+number of Adam steps, same process, one thread each, medians of 3 on 2 CPU
+cores shared with other jobs, 2026-11-27): ours/torchidl = 0.92 on the smooth
+task (2000 full-batch steps, float64; 0.79 in float32) and 0.79 on MNIST
+(10 epochs, mini-batches of 256; test accuracy 96.0–96.3 % vs 95.9–96.2 %).
+
 Orientation: public arrays have samples as columns (``U`` is ``p × m``);
 internally the tensors are transposed (samples as rows, ``X`` is ``m × n``)
 for contiguous mini-batches.  torch is imported lazily.
