@@ -260,6 +260,8 @@ def _module_class(torch):
             if self.mode == "picard":
                 return self._picard(BU)
             A, phi = self.A, torch_activation(torch, self.activation)
+            if self.mode == "self_loop":
+                self._check_self_loops()
             blocks = []
             for rows in block_slices(self.block_sizes):
                 Z = BU[:, rows]
@@ -270,6 +272,17 @@ def _module_class(torch):
                 else:
                     blocks.append(self._back_substitution(A[rows, rows], Z))
             return torch.cat(blocks, dim=1)
+
+        def _check_self_loops(self):
+            diagonal = torch.diagonal(self.A.detach())
+            bad = (diagonal <= -1.0) | (diagonal >= 1.0)
+            if bool(torch.any(bad)):
+                r = int(torch.nonzero(bad)[0, 0])
+                raise ValidationError(
+                    f"self-loop weight A[{r}, {r}] = {float(diagonal[r]):.6g} left the interval (-1, 1) that "
+                    "Theorem 2 needs (the fixed point may not exist); lower the learning rate or clamp the "
+                    "diagonal of A after each step"
+                )
 
         def _back_substitution(self, block, S):
             """``x_r = ReLU(s_r + Σ_{c>r} a_rc x_c)/(1 − a_rr)``, rows last to first (Theorem 2)."""

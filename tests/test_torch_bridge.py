@@ -221,6 +221,11 @@ def test_errors():
         nonstrict_model().to_torch(mode="forward")
     with pytest.raises(ValidationError, match=r"A\[0, 1\] = .* lies in block A_\{1,2\} above the block diagonal"):
         general_model(activation="relu").to_torch(mode="self_loop")
+    self_loop = nonstrict_model().to_torch()
+    with torch.no_grad():
+        self_loop.A[4, 4] = 1.0
+    with pytest.raises(ValidationError, match=r"self-loop weight A\[4, 4\] = 1 left the interval \(-1, 1\)"):
+        self_loop(torch.zeros(2, 3))
     with pytest.raises(ValidationError, match="module must be a cvximplicit.torch_bridge.ImplicitModule"):
         ImplicitModel.from_torch(torch.nn.Linear(2, 2))
     with torch.no_grad():
