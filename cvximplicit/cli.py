@@ -34,7 +34,7 @@ from .experiments import METHODS, TASKS, load_task, run_experiment
 from .presets import PRESET_NAMES, WIDE_MIN_FEATURES, resolve_preset
 from .model import ImplicitModel
 from .nonstrict import to_nonstrict
-from .training.greedy import format_block_table
+from .training.greedy import format_block_rows, format_block_table
 
 #: Written next to the checkpoints by ``train --checkpoint-dir``: the flags of the run, for ``--resume``.
 RUN_FLAGS_FILE = "cli_run.json"
@@ -507,12 +507,7 @@ def _inspect_model(args) -> int:
     if blocks:
         print(f"trained by: {model.info.get('method')} ({model.info.get('block_solver')}) on "
               f"{model.info.get('task')}, {model.info.get('train_time_s', float('nan')):.2f} s")
-        print(f"{'block':>5} {'n_i':>4} {'train loss':>12} {'certificate':>20} {'max gap_rel':>11}  "
-              "solvers; reductions")
-        for b in blocks:
-            gap = "n/a" if b.get("max_gap_rel") is None else f"{b['max_gap_rel']:.1e}"
-            print(f"{b['block']:>5} {b['n_i']:>4} {b['train_loss']:>12.6g} {b['certificate']:>20} {gap:>11}  "
-                  f"{','.join(b.get('solvers') or [])}; {', '.join(b.get('reductions') or []) or 'none'}")
+        print(format_block_rows(blocks))
     return 0
 
 

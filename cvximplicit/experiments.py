@@ -20,7 +20,7 @@ from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, m
 from .exceptions import ValidationError
 from .partition import partition
 from .presets import PRESETS, resolve_preset
-from .training.greedy import block_summary, train_greedy
+from .training.greedy import block_row, train_greedy
 
 __all__ = ["TASKS", "METHODS", "load_task", "run_experiment", "ExperimentResult"]
 
@@ -139,8 +139,7 @@ def run_experiment(
         "wall_time_s": wall, "n_params": int(model.n_params), "n_train": data.n_train, "n_test": data.n_test,
     }
     row.update(_scores(model, data, U, Y, loss))
-    row["blocks"] = [{"block": b["block"], "n_i": b["n_i"], "train_loss": b["objective"], "time_s": b["time_s"],
-                      **block_summary(b)} for b in blocks]
+    row["blocks"] = [block_row(b) for b in blocks]
     row["preset"] = None if chosen is None else {"name": chosen.name, "reason": chosen.reason}
     row["environment"] = environment()
     return ExperimentResult(model, row, blocks)

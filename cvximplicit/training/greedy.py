@@ -248,13 +248,25 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
-def format_block_table(records: list) -> str:
-    """A plain-text table of per-block results (loss, certificate, gap, solves, time)."""
+def block_row(record: dict) -> dict:
+    """A block record as a JSON-ready row: ``block``, ``n_i``, ``train_loss``, ``time_s`` and :func:`block_summary`."""
+    return {"block": record["block"], "n_i": record["n_i"], "train_loss": record["objective"],
+            "time_s": record["time_s"], **block_summary(record)}
+
+
+def format_block_rows(rows: list) -> str:
+    """A plain-text table of :func:`block_row` rows (also those saved in a model's ``info``; missing fields: n/a)."""
     lines = [f"{'block':>5} {'n_i':>4} {'train loss':>12} {'certificate':>20} {'max gap_rel':>11} "
-             f"{'solves':>6} {'time s':>8}"]
-    for r in records:
-        s = block_summary(r)
-        gap = "n/a" if s["max_gap_rel"] is None else f"{s['max_gap_rel']:.1e}"
-        lines.append(f"{r['block']:>5} {r['n_i']:>4} {r['objective']:>12.6g} {s['certificate']:>20} {gap:>11} "
-                     f"{s['n_solves']:>6} {r['time_s']:>8.2f}")
+             f"{'solves':>6} {'time s':>8}  solvers; reductions"]
+    for r in rows:
+        gap = "n/a" if r.get("max_gap_rel") is None else f"{r['max_gap_rel']:.1e}"
+        time_s = "n/a" if r.get("time_s") is None else f"{r['time_s']:.2f}"
+        lines.append(f"{r['block']:>5} {r['n_i']:>4} {r['train_loss']:>12.6g} {r['certificate']:>20} {gap:>11} "
+                     f"{r.get('n_solves', 'n/a'):>6} {time_s:>8}  {','.join(r.get('solvers') or [])}; "
+                     f"{', '.join(r.get('reductions') or []) or 'none'}")
     return "\n".join(lines)
+
+
+def format_block_table(records: list) -> str:
+    """A plain-text table of per-block results (loss, certificate, gap, solves, time, solvers, reductions)."""
+    return format_block_rows([block_row(r) for r in records])
