@@ -116,7 +116,8 @@ def to_torch(model, *, mode="auto", tol=1e-12, max_iter=10_000):
     tol, max_iter : float, int
         Stopping rule of the Picard iterations (``mode="picard"`` only): the
         relative change ``‖X_{k+1} − X_k‖_F ≤ tol · max(1, ‖X_{k+1}‖_F)``, as
-        :meth:`ImplicitModel.state`.
+        :meth:`ImplicitModel.state`; at least 16 machine epsilons of the
+        module's dtype (``1.9e-6`` in float32).
 
     Returns
     -------
@@ -313,11 +314,13 @@ def _module_class(torch):
                         "step)"
                     )
             stats: dict = {}
-            X = implicit_fixed_point(self.A, BU, activation=self.activation, tol=self.tol,
-                                     max_iter=self.max_iter, stats=stats)
+            # a float32 module cannot reach tol=1e-12: never ask for less than 16 ulps of the dtype
+            tol = max(self.tol, 16 * torch.finfo(BU.dtype).eps)
+            X = implicit_fixed_point(self.A, BU, activation=self.activation, tol=tol, max_iter=self.max_iter,
+                                     stats=stats)
             if stats.get("forward_capped"):
                 raise ConvergenceError(
-                    f"Picard iteration did not reach tol={self.tol:g} in max_iter={self.max_iter} iterations; "
+                    f"Picard iteration did not reach tol={tol:g} in max_iter={self.max_iter} iterations; "
                     "raise max_iter or tol"
                 )
             return X
