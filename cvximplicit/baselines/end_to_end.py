@@ -31,8 +31,8 @@ cross-entropy (9):
   :data:`ANDERSON_MEMORY`, one set of mixing weights for the whole batch); it
   needs about half the iterations near ``‖A‖∞ = κ`` but each costs ``O(memory)``
   extra passes over the batch, which for ``n ≈ 30`` is more than the product
-  itself — measured slower on a CPU for the paper's tasks, kept for larger
-  ``n``.  ``adjoint="direct"`` solves the adjoint exactly, one ``n × n``
+  itself — measured about 2× slower per training step on a CPU and 1.6× on an
+  H200 for the paper's tasks; an option for larger ``n`` (not measured).  ``adjoint="direct"`` solves the adjoint exactly, one ``n × n``
   system per sample, ``(I − diag(J_s) Aᵀ) h_s = J_s ⊙ g_s`` (batched LU;
   nonsingular since ``ρ(diag(J_s) Aᵀ) ≤ λ_PF(|A|) < 1``): on a CPU a batched
   LU of 500 systems of size 30 costs about as much as 100 Picard iterations,
@@ -53,7 +53,8 @@ task (2000 full-batch steps, float64; 0.79 in float32) and 0.79 on MNIST
 
 Orientation: public arrays have samples as columns (``U`` is ``p × m``);
 internally the tensors are transposed (samples as rows, ``X`` is ``m × n``)
-for contiguous mini-batches.  torch is imported lazily.
+for contiguous mini-batches, and the fixed-point iterations transpose back (see
+above).  torch is imported lazily.
 """
 
 from __future__ import annotations
