@@ -16,6 +16,9 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 @pytest.fixture(scope="module")
 def quick_all(tmp_path_factory):
+    from paper_repro import runner
+
+    runner._WARM.clear()  # as in a fresh process: other tests (e.g. the Dask sweep's local run) warm this one
     out = tmp_path_factory.mktemp("repro")
     assert main(["all", "--quick", "--out", str(out)]) == 0
     return out
