@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._npz import damaged, read_npz, write_npz
+from ._self_loops import back_substitution, check_self_loop_structure, is_self_loop_structure
 from ._validation import as_finite_matrix as _as_matrix
 from ._validation import as_real_array
 from ._version import __version__
@@ -123,11 +124,9 @@ class ImplicitModel:
         self-loops (:mod:`cvximplicit.nonstrict`) also the upper-triangular
         diagonal blocks; otherwise all ``n²`` entries.
         """
-        from .nonstrict import is_nonstrict_triangular
-
         n_a = (self.n**2 - sum(s * s for s in self.block_sizes)) // 2
         if not self.wellposedness().strictly_block_triangular:
-            if is_nonstrict_triangular(self):
+            if is_self_loop_structure(self.A, self.block_sizes, self.activation):
                 n_a += sum(s * (s + 1) // 2 for s in self.block_sizes)
             else:
                 n_a = self.n**2
@@ -184,11 +183,10 @@ class ImplicitModel:
         if method == "forward" or (method == "auto" and strict):
             return self._forward(U)
         if method == "self_loop" or (method == "auto" and self.activation == "relu"):
-            from . import nonstrict  # lazy: nonstrict imports this module
-
-            if method == "self_loop" or nonstrict.is_nonstrict_triangular(self):
-                nonstrict.check_self_loops(self)  # a clear error when method="self_loop" does not apply
-                return nonstrict._back_substitution(self, U)
+            if method == "self_loop" or is_self_loop_structure(self.A, self.block_sizes, self.activation):
+                # a clear error when method="self_loop" does not apply
+                check_self_loop_structure(self.A, self.block_sizes, self.activation)
+                return back_substitution(self.A, self.B @ U, self.block_sizes)
         return self._picard(U, tol, max_iter, on_nonconvergence)
 
     def predict(self, U, **state_options) -> np.ndarray:
@@ -327,10 +325,10 @@ class ImplicitModel:
 
     @classmethod
     def from_torch(cls, module) -> "ImplicitModel":
-        """The model held by a module made by :meth:`to_torch`; see :func:`cvximplicit.torch_bridge.from_torch`."""
-        from .torch_bridge import from_torch
+        """The model held by a module made by :meth:`to_torch` (see :func:`cvximplicit.torch_bridge.module_to_arrays`)."""
+        from .torch_bridge import module_to_arrays
 
-        return from_torch(module)
+        return cls(**module_to_arrays(module))
 
     # ------------------------------------------------------------------ misc
     def __repr__(self) -> str:

@@ -75,6 +75,7 @@ import numpy as np
 from .exceptions import ValidationError
 from .model import ImplicitModel
 from .partition import block_slices, check_block_sizes
+from ._self_loops import back_substitution, check_self_loop_structure, is_self_loop_structure
 from .wellposedness import is_strictly_block_lower
 
 __all__ = [
@@ -115,11 +116,6 @@ def _check_model(model) -> None:
         )
 
 
-def _first_nonzero(M: np.ndarray, row0: int, col0: int) -> tuple[int, int, float]:
-    r, c = np.argwhere(M)[0]
-    return int(r) + row0, int(c) + col0, float(M[r, c])
-
-
 def check_self_loops(model) -> None:
     """Raise unless ``model`` is a non-strict triangular ReLU model (problem (13)).
 
@@ -138,42 +134,12 @@ def check_self_loops(model) -> None:
         value, its 1-based block ``A_{i,j}`` and what is allowed there.
     """
     _check_model(model)
-    A = model.A
-    slices = block_slices(model.block_sizes)
-    where = f"(partition {model.block_sizes} in computation order; blocks numbered from 1)"
-    for i, rows in enumerate(slices):
-        above = A[rows, rows.stop:]
-        if np.any(above):
-            r, c, v = _first_nonzero(above, rows.start, rows.stop)
-            j = next(k for k, cols in enumerate(slices) if cols.start <= c < cols.stop)
-            raise ValidationError(
-                f"A[{r}, {c}] = {v:.6g} lies in block A_{{{i + 1},{j + 1}}} above the block diagonal {where}; "
-                "a non-strict triangular model needs A_{i,j} = 0 for j > i"
-            )
-        lower = np.tril(A[rows, rows], k=-1)
-        if np.any(lower):
-            r, c, v = _first_nonzero(lower, rows.start, rows.start)
-            raise ValidationError(
-                f"A[{r}, {c}] = {v:.6g} lies below the diagonal inside the self-loop block "
-                f"A_{{{i + 1},{i + 1}}} {where}; self-loop blocks must be upper triangular (row r of a "
-                "block may only read rows r' >= r of the same block)"
-            )
-        for r in range(rows.start, rows.stop):
-            a = float(A[r, r])
-            if not -1.0 < a < 1.0:
-                raise ValidationError(
-                    f"self-loop weight A[{r}, {r}] = {a:.6g} (block {i + 1}) must satisfy -1 < a_rr < 1 "
-                    "(Theorem 2)"
-                )
+    check_self_loop_structure(model.A, model.block_sizes, model.activation)
 
 
 def is_nonstrict_triangular(model) -> bool:
     """True when :func:`check_self_loops` passes (strict ReLU models included)."""
-    try:
-        check_self_loops(model)
-    except ValidationError:
-        return False
-    return True
+    return isinstance(model, ImplicitModel) and is_self_loop_structure(model.A, model.block_sizes, model.activation)
 
 
 # ----------------------------------------------------------------- the state
@@ -209,25 +175,8 @@ def self_loop_state(model, U) -> np.ndarray:
 
 
 def _back_substitution(model, U: np.ndarray) -> np.ndarray:
-    """:func:`self_loop_state` for a model already checked and ``U`` already prepared (bias row included).
-
-    For :meth:`ImplicitModel.state`, which validates ``U`` itself.
-    """
-    A = model.A
-    BU = model.B @ U
-    X = np.zeros((model.n, U.shape[1]))
-    for rows in block_slices(model.block_sizes):
-        S = A[rows, : rows.start] @ X[: rows.start] + BU[rows]
-        block = A[rows, rows]
-        scale = 1.0 / (1.0 - np.diag(block))
-        if not np.any(np.triu(block, k=1)):
-            X[rows] = np.maximum(S, 0.0) * scale[:, None]
-            continue
-        for k in range(block.shape[0] - 1, -1, -1):
-            r = rows.start + k
-            s = S[k] + block[k, k + 1:] @ X[r + 1: rows.stop]
-            X[r] = np.maximum(s, 0.0) * float(scale[k])
-    return X
+    """:func:`self_loop_state` for a model already checked and ``U`` already prepared (bias row included)."""
+    return back_substitution(model.A, model.B @ U, model.block_sizes)
 
 
 # ------------------------------------------------------------- conversions

@@ -10,7 +10,7 @@ implicit model (2)–(3)
 
 so that a convexly trained model (Algorithm 1 with the alternating block solver)
 can be fine-tuned end to end with any torch loss and optimizer, or composed with
-other layers; :func:`from_torch` returns the trained weights as an
+other layers; :meth:`ImplicitModel.from_torch` returns the trained weights as an
 ``ImplicitModel`` again.
 
 **Orientation.**  The module follows the torch convention: **rows are samples**.
@@ -32,7 +32,7 @@ the module appends when ``input_bias``) and returns ``(batch, q)``; it computes
     upper-triangular diagonal blocks with self-loops ``−1 < a_rr < 1``, solved
     exactly by block back substitution ``x_r = ReLU(s_r)/(1 − a_rr)`` (rows of a
     block last to first), differentiated by autograd.  Training does not keep
-    ``a_rr`` inside ``(−1, 1)``; :func:`from_torch` then returns a model that
+    ``a_rr`` inside ``(−1, 1)``; :meth:`ImplicitModel.from_torch` then returns a model that
     :meth:`ImplicitModel.state` solves by Picard iteration (or rejects).
 ``"picard"``
     Any ``A``: Picard iteration ``X_{k+1} = φ(A X_k + B U)`` from 0 with an
@@ -54,14 +54,18 @@ import numpy as np
 
 from .activations import check_activation
 from .exceptions import ConvergenceError, ValidationError
+from ._self_loops import check_self_loop_structure, is_self_loop_structure
 from .partition import block_slices, check_block_sizes
 
-__all__ = ["MODES", "from_torch", "to_torch"]  # ImplicitModule: built on first access (module __getattr__)
+__all__ = ["MODES", "module_to_arrays", "to_torch"]  # ImplicitModule: built on first access (module __getattr__)
 
 #: State computations of :class:`ImplicitModule` (``"auto"`` picks one from the model).
 MODES = ("auto", "forward", "self_loop", "picard")
 
 _CLASS_CACHE: dict = {}
+
+#: What :func:`to_torch` reads of a model (an :class:`~cvximplicit.model.ImplicitModel`).
+_MODEL_FIELDS = ("A", "B", "C", "D", "activation", "block_sizes", "input_bias", "info")
 
 
 def _torch(purpose: str):
@@ -86,20 +90,18 @@ def _structure_mask(A: np.ndarray, block_sizes, mode: str) -> np.ndarray:
 def _resolve_mode(model, mode: str) -> str:
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {MODES}; got {mode!r}")
-    from .nonstrict import check_self_loops, is_nonstrict_triangular
-
     strict = model.wellposedness().strictly_block_triangular
     if mode == "auto":
         if strict:
             return "forward"
-        return "self_loop" if is_nonstrict_triangular(model) else "picard"
+        return "self_loop" if is_self_loop_structure(model.A, model.block_sizes, model.activation) else "picard"
     if mode == "forward" and not strict:
         raise ValidationError(
             "mode='forward' needs a strictly block lower-triangular A (computation order, partition "
             f"{model.block_sizes}); use mode='self_loop' for a Theorem-2 model or mode='picard'"
         )
     if mode == "self_loop":
-        check_self_loops(model)  # names the offending entry
+        check_self_loop_structure(model.A, model.block_sizes, model.activation)  # names the offending entry
     return mode
 
 
@@ -139,9 +141,7 @@ def to_torch(model, *, mode="auto", tol=1e-12, max_iter=10_000):
     >>> Y_rows = module(torch.as_tensor(U.T))           # doctest: +SKIP  (rows are samples)
     >>> fine_tuned = ImplicitModel.from_torch(module)   # doctest: +SKIP
     """
-    from .model import ImplicitModel
-
-    if not isinstance(model, ImplicitModel):
+    if not all(hasattr(model, name) for name in _MODEL_FIELDS) or not hasattr(model, "wellposedness"):
         raise ValidationError(f"model must be a cvximplicit.ImplicitModel; got {type(model).__name__}")
     torch = _torch("ImplicitModel.to_torch")
     from .baselines._torch import check_positive_float, check_positive_int
@@ -159,8 +159,11 @@ def to_torch(model, *, mode="auto", tol=1e-12, max_iter=10_000):
     return module
 
 
-def from_torch(module):
-    """The :class:`~cvximplicit.model.ImplicitModel` of an :class:`ImplicitModule` (float64 numpy copies).
+def module_to_arrays(module) -> dict:
+    """The arguments of :class:`~cvximplicit.model.ImplicitModel` held by an :class:`ImplicitModule` (float64 copies).
+
+    :meth:`ImplicitModel.from_torch <cvximplicit.model.ImplicitModel.from_torch>` builds the model from them
+    (this module does not import the model class, so the model can delegate here without an import cycle).
 
     The weights are copied exactly (a float64 module round-trips bit for bit).
     ``info``: the original model's ``info`` when the weights are unchanged since
@@ -175,8 +178,6 @@ def from_torch(module):
         values in ``A`` outside the pattern its mode reads (only possible by
         editing ``A`` directly).
     """
-    from .model import ImplicitModel
-
     cls = _CLASS_CACHE.get("cls")
     if cls is None or not isinstance(module, cls):
         raise ValidationError(
@@ -191,12 +192,12 @@ def from_torch(module):
     if np.any(weights[0][~mask]):
         raise ValidationError(
             f"A has nonzero entries outside the pattern of mode={module.mode!r} (they were never used by the "
-            "module's forward pass); zero them (A.data *= module.structure) before from_torch"
+            "module's forward pass); zero them (A.data *= module.structure) before ImplicitModel.from_torch"
         )
     unchanged = all(np.array_equal(W, W0) for W, W0 in zip(weights, module._exported))
     info = dict(module.info) if unchanged else {"trained_by": "torch", "before_torch": dict(module.info)}
-    return ImplicitModel(*weights, activation=module.activation, block_sizes=module.block_sizes,
-                         input_bias=module.input_bias, info=info)
+    return dict(zip("ABCD", weights), activation=module.activation, block_sizes=module.block_sizes,
+                input_bias=module.input_bias, info=info)
 
 
 def __getattr__(name):
@@ -211,7 +212,7 @@ def _module_class(torch):
     if "cls" in _CLASS_CACHE:
         return _CLASS_CACHE["cls"]
     from .baselines._torch import torch_activation
-    from .baselines.end_to_end import implicit_fixed_point
+    from .baselines.implicit_layer import implicit_fixed_point
     from .wellposedness import pf_eigenvalue
 
     class ImplicitModule(torch.nn.Module):
