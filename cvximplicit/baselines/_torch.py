@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..exceptions import MissingDependencyError, ValidationError
 from .._validation import as_finite_matrix
+from ..exceptions import MissingDependencyError, ValidationError
 from ..training.block import LOSSES
 
 #: Install hint used in every "torch is missing" error.
@@ -33,6 +33,16 @@ AUTO_BATCH_SIZE = 256
 DTYPES = ("float64", "float32")
 #: Length cap of the short loss traces stored in reports.
 TRACE_POINTS = 50
+
+
+#: Epochs when ``epochs=None``, for every gradient baseline: full-batch steps on the 500-sample
+#: regression tasks; the paper's 200 epochs for classification (MNIST-size, mini-batches).
+DEFAULT_EPOCHS = {"squared": 2000, "cross_entropy": 200}
+
+
+def uniform_init(torch, generator, shape, fan_in: int):
+    """Uniform ``±1/√fan_in`` float64 weights (torch ``Linear``'s default), drawn from ``generator``."""
+    return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2.0 - 1.0) / np.sqrt(max(fan_in, 1))
 
 
 def require_torch(purpose: str):

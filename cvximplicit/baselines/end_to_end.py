@@ -69,14 +69,18 @@ from ..model import ImplicitModel
 from ..training.block import block_loss
 from . import _torch as engine
 from ._result import BaselineResult
-from .implicit_layer import ADJOINTS, DIRECT_MAX_N, SOLVERS, check_choice, implicit_fixed_point
+from ._torch import DEFAULT_EPOCHS
+from .implicit_layer import (
+    ADJOINTS,
+    DIRECT_MAX_N,
+    SOLVERS,
+    check_choice,
+    implicit_fixed_point,
+)
 from .projection import project_inf_norm_ball
 
 __all__ = ["ADJOINTS", "DEFAULT_EPOCHS", "DIRECT_MAX_N", "SOLVERS", "fit_end_to_end", "implicit_fixed_point"]
 
-#: Epochs when ``epochs=None``: full-batch steps on the 500-sample regression
-#: tasks; the paper's 200 epochs for classification (MNIST-size, mini-batches).
-DEFAULT_EPOCHS = {"squared": 2000, "cross_entropy": 200}
 
 
 def fit_end_to_end(U, Y, *, n, activation="relu", loss="squared", kappa=0.95, lr=None, epochs=None,
@@ -223,7 +227,7 @@ def _initial_weights(torch, n, p_eff, q, kappa, seed):
     generator = torch.Generator().manual_seed(int(seed))
 
     def uniform(shape, fan_in):
-        return ((torch.rand(shape, generator=generator, dtype=torch.float64) * 2.0 - 1.0) / np.sqrt(fan_in)).numpy()
+        return engine.uniform_init(torch, generator, shape, fan_in).numpy()
 
     A = project_inf_norm_ball(uniform((n, n), n), kappa)
     return A, uniform((n, p_eff), p_eff), uniform((q, n), n), np.zeros((q, p_eff))

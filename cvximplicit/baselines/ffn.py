@@ -28,6 +28,7 @@ from ..exceptions import DataError, ValidationError
 from ..training.block import block_loss
 from . import _torch as engine
 from ._result import BaselineResult
+from ._torch import DEFAULT_EPOCHS
 
 __all__ = ["FFNModel", "fit_ffn", "DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "FFN_FORMAT_VERSION"]
 
@@ -35,7 +36,6 @@ __all__ = ["FFNModel", "fit_ffn", "DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "FFN_FORMA
 DEFAULT_HIDDEN = {"squared": (25, 25, 25, 25), "cross_entropy": (64, 32, 16)}
 #: Epochs when ``epochs=None``: full-batch steps on the 500-sample regression
 #: tasks; the paper's 200 epochs for classification (MNIST-size, mini-batches).
-DEFAULT_EPOCHS = {"squared": 2000, "cross_entropy": 200}
 #: Version of the ``.npz`` layout written by :meth:`FFNModel.save`.
 FFN_FORMAT_VERSION = 1
 
@@ -234,7 +234,7 @@ def fit_ffn(U, Y, *, hidden=None, loss="squared", lr=None, epochs=None, batch_si
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         for shape in ((fan_out, fan_in), (fan_out,)):
-            init = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2.0 - 1.0) / np.sqrt(fan_in)
+            init = engine.uniform_init(torch, generator, shape, fan_in)
             params.append(init.to(dtype=tdtype, device=dev).requires_grad_(True))
 
     with engine.threads(torch, (m if batch is None else batch) * sum(sizes)):

@@ -23,19 +23,23 @@ torch is imported lazily, when :meth:`LocalSearchBlockSolver.solve` runs.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..activations import check_activation, get_activation
 from ..solvers.report import SolveReport
-from ..training.block import BlockProblem, BlockResult, block_loss, register_block_solver
+from ..training.block import (
+    BlockProblem,
+    BlockResult,
+    block_loss,
+    register_block_solver,
+)
 from . import _torch as engine
+from ._torch import DEFAULT_EPOCHS
 
 __all__ = ["LocalSearchBlockSolver", "DEFAULT_EPOCHS"]
 
 #: Epochs when ``epochs=None``: full-batch Adam steps on the 500-sample regression
 #: tasks; the paper's 200 epochs for classification (MNIST-size, mini-batches).
-DEFAULT_EPOCHS = {"squared": 2000, "cross_entropy": 200}
 
 
 class LocalSearchBlockSolver:
@@ -173,8 +177,7 @@ class LocalSearchBlockSolver:
         n_prev, n_i, q = problem.n_prev, int(problem.n_i), problem.Y.shape[0]
         d = n_prev + problem.U.shape[0]
         generator = torch.Generator().manual_seed(int(problem.seed))
-        bound = 1.0 / np.sqrt(max(d, 1))
-        W0 = ((torch.rand((n_i, d), generator=generator, dtype=torch.float64) * 2.0 - 1.0) * bound).numpy()
+        W0 = engine.uniform_init(torch, generator, (n_i, d), d).numpy()
         C0 = np.zeros((q, n_prev + n_i))
         if problem.C_prev is not None:
             C_prev = np.asarray(problem.C_prev, dtype=float)
