@@ -218,7 +218,11 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
 
     Augmented Lagrangian on the cone constraints, FISTA with restart on each inner
     problem, group soft-thresholding for ``β Σ‖z_g‖`` (see the module docstring for
-    the maths and what ``objective`` means).
+    the maths and what ``objective`` means). One function on purpose: the outer
+    multiplier loop, the inner FISTA loop with backtracking and restart, and the
+    periodic certificate share about a dozen pieces of state (iterate, its product
+    with ``M``, extrapolation, step, multipliers, best bound); split, they would be
+    passed back and forth between the pieces rather than read top to bottom.
 
     Parameters
     ----------
