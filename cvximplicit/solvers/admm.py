@@ -18,8 +18,8 @@ The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, **r
     s ← (G u + ν)_+;                              ν ← ν + G u − s
 
 ``γ`` only weighs the two splits (``γ = 1`` is the textbook form; here
-``γ = 1/λ_max(MᵀM)`` so that ``γ GᵀG`` and ``I`` have the same scale) and ``ϱ`` is
-set from the data (``ϱ = c·λ_max(FᵀF)``): an unscaled ``ϱ = 1`` stalls.
+``γ = 1/median eigenvalue of MᵀM``, so that ``γ GᵀG`` and ``I`` have the same scale in a typical direction) and ``ϱ`` is
+set from the data (``ϱ = 0.02·λ_max(FᵀF)``): an unscaled ``ϱ = 1`` stalls.
 
 **The linear system.** ``(2D_k − I)² = I``, so ``GᵀG`` is block diagonal with every
 block ``MᵀM``. In the coordinates ``a_k = v_k − w_k``, ``b_k = v_k + w_k`` the system
@@ -89,7 +89,7 @@ ADMM_OPTIONS = (
 ADMM_DIRECT_MAX_M = 6000
 
 #: Default ``ϱ = RHO_SCALE · λ_max(FᵀF)`` (``F`` the fit operator).
-RHO_SCALE = 0.1
+RHO_SCALE = 0.02
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 4
@@ -97,7 +97,9 @@ _RHO_FACTOR = 4.0  # residual balancing: multiply/divide ϱ by this
 _RHO_RATIO = 10.0  # ... when one residual exceeds the other by this
 _RHO_MAX_UPDATES = 6
 _REPAIR_MARGIN = 1e-12
-_POLISH_MAX_UNKNOWNS = 1500  # unknowns n·d of one output's dense Newton system
+_POLISH_PRUNE = (0.0, 1e-3)  # relative group-norm thresholds of the polish attempts
+_POLISH_ADD = 2  # violated rows added per group and active-set round
+_POLISH_MAX_UNKNOWNS = 600  # unknowns n·d of one output's dense Newton system
 
 
 def clear_admm_cache() -> None:
@@ -433,8 +435,8 @@ def _repair(ops, M64, Xz):
     return V, W, dropped
 
 
-def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=5, steps=10):
-    """Polish the group-sparse ADMM iterate on its support by an active-set Newton method.
+def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
+    r"""Polish the group-sparse ADMM iterate on its support by an active-set Newton method.
 
     Per output ``c``, with the non-zero groups ``z_j`` (sign ``s_j``, pattern ``k_j``) of ``Xz``
     and the rows ``A_j`` where ADMM's multiplier is positive, Newton steps on the
@@ -457,70 +459,99 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=5, steps=10):
     D = patterns.astype(np.float64)
     for c in range(q):
         groups = [(sg, k) for sg in range(2) for k in range(P) if np.any(Xz[:, sg, k, c] != 0)]
-        n = len(groups)
-        if n == 0:
-            continue
-        if n * d > _POLISH_MAX_UNKNOWNS:
-            return None
-        sig = np.array([1.0 if sg == 0 else -1.0 for sg, _ in groups])
-        B = np.hstack([sig[j] * D[:, [k]] * M64 for j, (sg, k) in enumerate(groups)])  # (m, n d)
-        BtB, Bty = B.T @ B, B.T @ Y64[:, c]
-        z = np.concatenate([Xz[:, sg, k, c] for sg, k in groups]).astype(np.float64)
-        sgn = [2.0 * D[:, k] - 1.0 for _, k in groups]
-        row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
-        act = []
-        for j, (sg, k) in enumerate(groups):  # near-tight rows with a positive multiplier, at most d − 1
-            zj = z[j * d:(j + 1) * d]
-            g = sgn[j] * (M64 @ zj)
-            cand = np.nonzero((mu[:, sg, k, c] > 0) & (g <= 1e-3 * row_norm * float(np.linalg.norm(zj))))[0]
-            cand = cand[np.argsort(-mu[cand, sg, k, c], kind="stable")[: d - 1]]
-            a = np.zeros(m, dtype=bool)
-            a[cand] = True
-            act.append(a)
-        lam_rows = None
-        for _ in range(rounds):
-            C_blocks = [sgn[j][act[j], None] * M64[act[j]] for j in range(n)]
-            C = sla.block_diag(*C_blocks) if n > 1 else C_blocks[0]
-            C = C.reshape(-1, n * d)
-            for _ in range(steps):
+
+        def attempt(groups):
+            n = len(groups)
+            if n * d > _POLISH_MAX_UNKNOWNS:
+                return None
+            sig = np.array([1.0 if sg == 0 else -1.0 for sg, _ in groups])
+            B = np.hstack([sig[j] * D[:, [k]] * M64 for j, (sg, k) in enumerate(groups)])  # (m, n d)
+            BtB, Bty = B.T @ B, B.T @ Y64[:, c]
+            z = np.concatenate([Xz[:, sg, k, c] for sg, k in groups]).astype(np.float64)
+            sgn = [2.0 * D[:, k] - 1.0 for _, k in groups]
+            row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
+            act = []
+            for j, (sg, k) in enumerate(groups):  # near-tight rows with a positive multiplier, at most d − 1
+                zj = z[j * d:(j + 1) * d]
+                g = sgn[j] * (M64 @ zj)
+                cand = np.nonzero((mu[:, sg, k, c] > 0) & (g <= 1e-3 * row_norm * float(np.linalg.norm(zj))))[0]
+                cand = cand[np.argsort(-mu[cand, sg, k, c], kind="stable")[: d - 1]]
+                a = np.zeros(m, dtype=bool)
+                a[cand] = True
+                act.append(a)
+            lam_rows = None
+
+            def merit(x, C):
+                r = B @ x - Y64[:, c]
+                nr = np.linalg.norm(x.reshape(n, d), axis=1).sum()
+                pen = np.abs(C @ x).sum() * 1e3 * max(beta, 1.0)
+                return 0.5 * float(r @ r) + beta * float(nr) + float(pen)
+
+            for _ in range(rounds):
+                C_blocks = [sgn[j][act[j], None] * M64[act[j]] for j in range(n)]
+                C = sla.block_diag(*C_blocks) if n > 1 else C_blocks[0]
+                C = C.reshape(-1, n * d)
+                for _ in range(steps):
+                    zg = z.reshape(n, d)
+                    nrm = np.maximum(np.linalg.norm(zg, axis=1), 1e-300)
+                    grad = BtB @ z - Bty + beta * (zg / nrm[:, None]).ravel()
+                    Hn = BtB.copy()
+                    for j in range(n):
+                        u = zg[j] / nrm[j]
+                        sl = slice(j * d, (j + 1) * d)
+                        Hn[sl, sl] += (beta / nrm[j]) * (np.eye(d) - np.outer(u, u))
+                    r = C.shape[0]
+                    K = np.block([[Hn, C.T], [C, np.zeros((r, r))]])
+                    rhs = np.concatenate([-grad, -(C @ z)])
+                    try:
+                        sol = np.linalg.solve(K, rhs)
+                    except np.linalg.LinAlgError:
+                        sol = np.linalg.lstsq(K, rhs, rcond=None)[0]
+                    if not np.all(np.isfinite(sol)):
+                        return None
+                    dz, lam_rows = sol[: n * d], -sol[n * d:]
+                    f0 = merit(z, C)
+                    tau = 1.0
+                    while tau > 1e-3 and not merit(z + tau * dz, C) <= f0 + 1e-12 * abs(f0):
+                        tau *= 0.5
+                    z = z + tau * dz
+                    if np.linalg.norm(z.reshape(n, d), axis=1).min() <= 1e-8 * float(np.linalg.norm(z)):
+                        return ("drop", int(np.argmin(np.linalg.norm(z.reshape(n, d), axis=1))))
+                    if float(np.linalg.norm(tau * dz)) <= 1e-13 * max(float(np.linalg.norm(z)), 1e-300):
+                        break
+                # active-set update: drop negative multipliers, add violated rows
+                changed = False
+                pos = 0
                 zg = z.reshape(n, d)
-                nrm = np.maximum(np.linalg.norm(zg, axis=1), 1e-300)
-                grad = BtB @ z - Bty + beta * (zg / nrm[:, None]).ravel()
-                Hn = BtB.copy()
                 for j in range(n):
-                    u = zg[j] / nrm[j]
-                    sl = slice(j * d, (j + 1) * d)
-                    Hn[sl, sl] += (beta / nrm[j]) * (np.eye(d) - np.outer(u, u))
-                r = C.shape[0]
-                K = np.block([[Hn, C.T], [C, np.zeros((r, r))]])
-                rhs = np.concatenate([-grad, -(C @ z)])
-                try:
-                    sol = np.linalg.solve(K, rhs)
-                except np.linalg.LinAlgError:
-                    sol = np.linalg.lstsq(K, rhs, rcond=None)[0]
-                dz, lam_rows = sol[: n * d], -sol[n * d:]
-                z = z + dz
-                if float(np.linalg.norm(dz)) <= 1e-13 * max(float(np.linalg.norm(z)), 1e-300):
+                    idx = np.nonzero(act[j])[0]
+                    lj = lam_rows[pos:pos + idx.size]
+                    pos += idx.size
+                    neg = idx[lj < 0]
+                    if neg.size:
+                        act[j][neg] = False
+                        changed = True
+                    g = sgn[j] * (M64 @ zg[j])
+                    viol = np.nonzero((g < -1e-12 * float(np.linalg.norm(zg[j])) * row_norm) & ~act[j])[0]
+                    if viol.size:  # the most violated few rows join
+                        act[j][viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[:_POLISH_ADD]]] = True
+                        changed = True
+                if not changed:
                     break
-            # active-set update: drop negative multipliers, add violated rows
-            changed = False
-            pos = 0
-            zg = z.reshape(n, d)
-            for j in range(n):
-                idx = np.nonzero(act[j])[0]
-                lj = lam_rows[pos:pos + idx.size]
-                pos += idx.size
-                neg = idx[lj < 0]
-                if neg.size:
-                    act[j][neg] = False
-                    changed = True
-                g = sgn[j] * (M64 @ zg[j])
-                viol = (g < -1e-12 * float(np.linalg.norm(zg[j])) * row_norm) & ~act[j]
-                if viol.any():
-                    act[j] |= viol
-                    changed = True
-            if not changed:
-                break
+            return ("ok", z, act, lam_rows)
+
+        while groups:
+            out = attempt(groups)
+            if out is None:
+                return None
+            if out[0] == "drop":  # a group left the support: polish without it
+                groups = groups[: out[1]] + groups[out[1] + 1:]
+                continue
+            break
+        if not groups:
+            continue
+        _, z, act, lam_rows = out
+        n = len(groups)
         zg = z.reshape(n, d)
         pos = 0
         for j, (sg, k) in enumerate(groups):
@@ -570,7 +601,7 @@ def _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, V, W, max_rows
 # --------------------------------------------------------------------------- the engine
 def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, time_limit_s=None, rho=None,
                            gamma=None, dtype="float64", V0=None, W0=None, linear_solver="auto", cg_tol=1e-3,
-                           cg_max_iter=20, check_every=10, adapt_rho=True, relax=1.6, polish=True, cache=True,
+                           cg_max_iter=20, check_every=20, adapt_rho=False, relax=1.6, polish=True, cache=True,
                            verbose=False, **unknown):
     """Solve the Ergen–Pilanci program for step (12) by ADMM and certify it with a float64 dual bound.
 
@@ -600,10 +631,10 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     time_limit_s : float, optional
         Wall-clock cap (checked every iteration; the final repair and bound come on top).
     rho : float, optional
-        ADMM penalty ``ϱ``; default ``0.1·λ_max(FᵀF)`` (or the last ``ϱ`` used on these
+        ADMM penalty ``ϱ``; default ``0.02·λ_max(FᵀF)`` (or the last ``ϱ`` used on these
         ``(M, patterns)`` when cached), then adapted by residual balancing when ``adapt_rho``.
     gamma : float, optional
-        Relative weight of the cone split; default ``1/λ_max(MᵀM)``.
+        Relative weight of the cone split; default ``1/median(eig(MᵀM))``.
     dtype : {"float64", "float32"}
         Working precision of the iterations; the repair, objective and bound are float64.
     V0, W0 : array_like, shape (P, d, q), optional
@@ -673,7 +704,10 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     ops, cache_hit = _operators(M64, patterns, dt, bool(cache))
     kind = linear_solver if linear_solver != "auto" else ("direct" if m <= ADMM_DIRECT_MAX_M else "cg")
     lam_mtm = max(float(ops.lam_M[-1]), 1e-300)
-    gamma = float(gamma) if gamma is not None else 1.0 / lam_mtm
+    if gamma is None:  # the cone split weighted like I in the median direction of MᵀM
+        pos_eigs = ops.lam_M[ops.lam_M > 1e-12 * lam_mtm]
+        gamma = 1.0 / float(np.median(pos_eigs))
+    gamma = float(gamma)
     if rho is not None:
         rho = float(rho)
     elif ops.last_rho is not None and ops.last_rho[1] == gamma:
@@ -739,15 +773,24 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         nonlocal checks, polished
         checks += 1
         evaluate(lam, mu, Xz)
-        if polish and (obj - best["bound"]) / max(1.0, abs(obj)) > tol:
-            out = _newton_polish(M64, Y64, patterns, beta, Xz, mu)
-            if out is not None:
-                Xp, mu_p = out
-                polished += 1
-                active = np.any(Xp != 0, axis=0)  # (2, P, q)
-                mu_c = np.where(active[None], mu_p, mu)
-                Vp, Wp = _to_VW(Xp)
-                evaluate(Y64 - _cert.pattern_fit(M64, patterns, Vp - Wp), mu_c, Xp)
+        norms = np.sqrt(np.einsum("dspq,dspq->spq", Xz, Xz))
+        tried = set()
+        for rel in _POLISH_PRUNE:  # polish on the support, without its smallest groups
+            if not polish or (obj - best["bound"]) / max(1.0, abs(obj)) <= tol:
+                break
+            keep = norms > rel * norms.max(axis=(0, 1), keepdims=True)
+            if keep.tobytes() in tried or not keep.any():
+                continue
+            tried.add(keep.tobytes())
+            out = _newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu)
+            if out is None:
+                continue
+            Xp, mu_p = out
+            polished += 1
+            active = np.any(Xp != 0, axis=0)  # (2, P, q)
+            mu_c = np.where(active[None], mu_p, mu)
+            Vp, Wp = _to_VW(Xp)
+            evaluate(Y64 - _cert.pattern_fit(M64, patterns, Vp - Wp), mu_c, Xp)
         return (obj - best["bound"]) / max(1.0, abs(obj))
 
     while True:
@@ -813,7 +856,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         settled = support == last_support and viol_z <= 1e-2 and n_iter >= next_rigorous
         last_support = support
         if settled or (cheap_gap <= tol and viol_z <= tol and n_iter >= next_rigorous):
-            next_rigorous = n_iter + check_every * 2 ** min(checks, 6)
+            next_rigorous = n_iter + check_every * 2 ** min(checks, 3)
             mu = (-(rho * gamma)) * nu
             gap = rigorous(lam64, np.maximum(mu, 0.0), Z)
             if verbose:
