@@ -181,7 +181,8 @@ class _Operators:
         self.fit_lmax = self._power(M64, patterns)
         self.factors: dict = {}  # (kind, rho, gamma) → factor
         self.interior: dict = {}  # pattern k → interior direction (or None)
-        self.last_rho: float | None = None
+        self.last_rho: tuple | None = None
+        self.last_state: dict | None = None  # duals of the last solve (for warm starts)
 
     def _power(self, M64, patterns, n_iter=25):
         """``λ_max(F_aᵀF_a)`` by power iteration (float64, seeded)."""
@@ -638,8 +639,10 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     dtype : {"float64", "float32"}
         Working precision of the iterations; the repair, objective and bound are float64.
     V0, W0 : array_like, shape (P, d, q), optional
-        Warm start (e.g. the solution at the previous β of a path); the dual ``α`` is set
-        to a subgradient of the group norms there.
+        Warm start (e.g. the solution at the previous β of a path). With ``cache`` the
+        duals of the last solve on the same ``(M, patterns)`` and ``ϱ`` are reused (``α``
+        rescaled by the ratio of the β values; ``extra["warm_duals"]``), else ``α`` is set to
+        a subgradient of the group norms at the start.
     linear_solver : {"auto", "direct", "cg"}
         ``"direct"``: Woodbury with an ``m × m`` Cholesky factor; ``"cg"``: PCG;
         ``"auto"``: direct when ``m ≤`` :data:`ADMM_DIRECT_MAX_M`.
@@ -736,9 +739,17 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     GU = MU * Sw[:, None, :, None]
     s = np.maximum(GU, 0.0)
     nu = np.zeros_like(s)
-    if starts[0] is not None or starts[1] is not None:  # dual warm start: α ∈ (β/ϱ) ∂‖z‖ on active groups
-        nz = np.sqrt(np.einsum("dspq,dspq->spq", Z, Z))
-        alpha = (Z * (beta / rho / np.maximum(nz, 1e-300))[None]).astype(dt)
+    warm_duals = False
+    if starts[0] is not None or starts[1] is not None:
+        last = ops.last_state
+        if cache and last is not None and last["alpha"].shape == shape and last["rho"] == rho \
+                and last["gamma"] == gamma:  # duals of the last solve on these (M, patterns), α rescaled by β
+            alpha = (last["alpha"] * (beta / last["beta"])).astype(dt)
+            nu = last["nu"].astype(dt, copy=True)
+            warm_duals = True
+        else:  # α ∈ (β/ϱ) ∂‖z‖ on the active groups
+            nz = np.sqrt(np.einsum("dspq,dspq->spq", Z, Z))
+            alpha = (Z * (beta / rho / np.maximum(nz, 1e-300))[None]).astype(dt)
 
     best = {"bound": -math.inf, "details": {}}
     n_iter, rho_updates, checks, polished = 0, 0, 0, 0
@@ -885,6 +896,8 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         lam = Y64 - np.einsum("mpq,mp->mq", (MU[:, 0] - MU[:, 1]).astype(np.float64), patterns.astype(np.float64))
         rigorous(lam, np.maximum((-(rho * gamma)) * nu, 0.0), Z)
     ops.last_rho = (rho, gamma)
+    if cache:
+        ops.last_state = {"alpha": alpha, "nu": nu, "rho": rho, "gamma": gamma, "beta": beta}
     bound = float(best["bound"])
     gap_abs, gap_rel = SolveReport.gaps(obj, bound)
     if status != "optimal" and gap_rel is not None and gap_rel <= tol:
@@ -897,7 +910,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         "cache_hit": cache_hit, "setup_time_s": setup_s, "cg_iterations": lin.cg_iters,
         "rho_updates": rho_updates, "certificate_checks": checks, "polished": polished, "dtype": dt.name,
         "n_active_groups": int((nv > 1e-6 * top).sum() + (nw > 1e-6 * top).sum()) if top > 0 else 0,
-        "dropped_groups": dropped, "cheap_gap_rel": cheap_gap,
+        "dropped_groups": dropped, "cheap_gap_rel": cheap_gap, "warm_duals": warm_duals,
         "bound_rho": best["details"].get("rho"), "bound_t": best["details"].get("t"),
         "zero_objective": 0.5 * y_norm2,
     }
