@@ -98,6 +98,8 @@ _RHO_RATIO = 10.0  # ... when one residual exceeds the other by this
 _RHO_MAX_UPDATES = 6
 _REPAIR_MARGIN = 1e-12
 _POLISH_PRUNE = (0.0, 1e-3)  # relative group-norm thresholds of the polish attempts
+_NNLS_MAX_GROUPS = 64  # groups whose multipliers are re-fitted per certificate
+_NNLS_MAX_D = 256  # no multiplier re-fit above this d (the NNLS cost grows like d³)
 _POLISH_ADD = 2  # violated rows added per group and active-set round
 _POLISH_MAX_UNKNOWNS = 600  # unknowns n·d of one output's dense Newton system
 
@@ -574,10 +576,15 @@ def _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, V, W, max_rows
     """
     from scipy.optimize import nnls  # noqa: PLC0415
 
+    if M64.shape[1] > _NNLS_MAX_D:
+        return
     rho_v, rho_w = _cert.dual_constraint_values(M64, patterns, lam, mu_pos, mu_neg)
     row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
     for rho_s, mu, Z, s in ((rho_v, mu_pos, V, 1.0), (rho_w, mu_neg, W, -1.0)):
-        for k, c in zip(*np.nonzero(rho_s > beta)):
+        worst = np.argsort(-rho_s, axis=None)[:_NNLS_MAX_GROUPS]  # the largest ρ first
+        for k, c in zip(*np.unravel_index(worst, rho_s.shape)):
+            if rho_s[k, c] <= beta:
+                break
             dk = patterns[:, k].astype(np.float64)
             sgn = 2.0 * dk - 1.0
             zg = Z[k, :, c]
@@ -895,6 +902,8 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     if V is None or status != "optimal":
         lam = Y64 - np.einsum("mpq,mp->mq", (MU[:, 0] - MU[:, 1]).astype(np.float64), patterns.astype(np.float64))
         rigorous(lam, np.maximum((-(rho * gamma)) * nu, 0.0), Z)
+    if 0.5 * y_norm2 < obj:  # the zero network is exactly feasible too
+        V, W, obj = np.zeros_like(V), np.zeros_like(W), 0.5 * y_norm2
     ops.last_rho = (rho, gamma)
     if cache:
         ops.last_state = {"alpha": alpha, "nu": nu, "rho": rho, "gamma": gamma, "beta": beta}
