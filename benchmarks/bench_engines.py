@@ -139,7 +139,7 @@ def spawn(spec, threads):
 # --------------------------------------------------------------------------- driver
 def plan(args):
     rows = []
-    for problem in ("exact_1d", "d6", "d50"):
+    for problem in args.problems:
         rows += [dict(problem=problem, engine="ADMM", time_limit=args.time_limit)] * args.repeats
         rows.append(dict(problem=problem, engine="CLARABEL", time_limit=args.time_limit))
         if problem == "d50":
@@ -184,6 +184,8 @@ def main(argv=None):
     parser.add_argument("--row", help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--png", metavar="PATH")
+    parser.add_argument("--problems", nargs="*", default=["exact_1d", "d6", "d50"],
+                        help="blocks with ADMM and reference rows (default: exact_1d d6 d50)")
     parser.add_argument("--mnist", action="store_true", help="add the full MNIST block")
     parser.add_argument("--repeats", type=int, default=3, help="ADMM repeats per block (medians reported)")
     parser.add_argument("--time-limit", type=float, default=60.0)

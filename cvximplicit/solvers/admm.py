@@ -19,7 +19,7 @@ The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, **r
 
 ``γ`` only weighs the two splits (``γ = 1`` is the textbook form; here
 ``γ = 1/median eigenvalue of MᵀM``, so that ``γ GᵀG`` and ``I`` have the same scale in a typical direction) and ``ϱ`` is
-set from the data (``ϱ = 0.02·λ_max(FᵀF)``): an unscaled ``ϱ = 1`` stalls.
+set from the data (``ϱ = 0.1·λ_max(FᵀF)``): an unscaled ``ϱ = 1`` stalls.
 
 **The linear system.** ``(2D_k − I)² = I``, so ``GᵀG`` is block diagonal with every
 block ``MᵀM``. In the coordinates ``a_k = v_k − w_k``, ``b_k = v_k + w_k`` the system
@@ -89,7 +89,7 @@ ADMM_OPTIONS = (
 ADMM_DIRECT_MAX_M = 6000
 
 #: Default ``ϱ = RHO_SCALE · λ_max(FᵀF)`` (``F`` the fit operator).
-RHO_SCALE = 0.02
+RHO_SCALE = 0.1
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 4
@@ -390,7 +390,7 @@ def _project_into_cone(M64, sgn, z, nonzero_rows, row_norm, rounds=6):
     Each round makes the rows of the working set ``A`` (every row found short so far)
     hold with equality at twice the round-off margin (least-squares ``η``), the
     minimum-norm correction that does so. Returns the new ``z``, or None when it does
-    not settle in ``rounds`` (e.g. more short rows than ``d``).
+    not settle in ``rounds`` or the short rows are as many as ``d``.
     """
     A = np.zeros(M64.shape[0], dtype=bool)
     for _ in range(rounds):
@@ -400,8 +400,13 @@ def _project_into_cone(M64, sgn, z, nonzero_rows, row_norm, rounds=6):
         if not short.any():
             return z
         A |= short
+        if A.sum() >= M64.shape[1]:  # as many rows as unknowns: no room for a small correction
+            return None
         MA = sgn[A, None] * M64[A]  # (|A|, d)
-        eta = np.linalg.lstsq(MA @ MA.T, 2.0 * margin[A] - MA @ z, rcond=None)[0]
+        try:
+            eta = np.linalg.solve(MA @ MA.T, 2.0 * margin[A] - MA @ z)
+        except np.linalg.LinAlgError:
+            eta = np.linalg.lstsq(MA @ MA.T, 2.0 * margin[A] - MA @ z, rcond=None)[0]
         z = z + MA.T @ eta
     return None
 
@@ -639,7 +644,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     time_limit_s : float, optional
         Wall-clock cap (checked every iteration; the final repair and bound come on top).
     rho : float, optional
-        ADMM penalty ``ϱ``; default ``0.02·λ_max(FᵀF)`` (or the last ``ϱ`` used on these
+        ADMM penalty ``ϱ``; default ``0.1·λ_max(FᵀF)`` (or the last ``ϱ`` used on these
         ``(M, patterns)`` when cached), then adapted by residual balancing when ``adapt_rho``.
     gamma : float, optional
         Relative weight of the cone split; default ``1/median(eig(MᵀM))``.
