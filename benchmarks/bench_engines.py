@@ -102,7 +102,7 @@ def run_row(spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if engine == "ADMM":
-            opts = dict(tol=tol, max_iter=100_000, time_limit_s=limit)
+            opts = {"tol": tol, "max_iter": 100_000, "time_limit_s": limit}
             if spec["problem"] == "mnist":
                 opts.update(dtype="float32", linear_solver="cg")
             V, W, rep = solve_convex_relu_admm(M, Y, pats, beta, **opts)
@@ -129,7 +129,7 @@ def run_row(spec):
 def spawn(spec, threads):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, __file__, "--row", json.dumps(spec)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, __file__, "--row", json.dumps(spec)], capture_output=True, text=True, check=False,
                           env=env)
     if proc.returncode != 0:
         return {**spec, "status": "error", "error": proc.stderr.strip().splitlines()[-1:]}
@@ -140,24 +140,24 @@ def spawn(spec, threads):
 def plan(args):
     rows = []
     for problem in args.problems:
-        rows += [dict(problem=problem, engine="ADMM", time_limit=args.time_limit)] * args.repeats
-        rows.append(dict(problem=problem, engine="CLARABEL", time_limit=args.time_limit))
+        rows += [{"problem": problem, "engine": "ADMM", "time_limit": args.time_limit}] * args.repeats
+        rows.append({"problem": problem, "engine": "CLARABEL", "time_limit": args.time_limit})
         if problem == "d50":
-            rows.append(dict(problem=problem, engine="FISTA", time_limit=args.time_limit))
+            rows.append({"problem": problem, "engine": "FISTA", "time_limit": args.time_limit})
     if args.mnist:
-        rows += [dict(problem="mnist", engine="ADMM", time_limit=args.mnist_time_limit)]
+        rows += [{"problem": "mnist", "engine": "ADMM", "time_limit": args.mnist_time_limit}]
     for m in args.sweep_m:
-        rows.append(dict(problem="sweep_m", engine="ADMM", m=m, time_limit=args.time_limit))
+        rows.append({"problem": "sweep_m", "engine": "ADMM", "m": m, "time_limit": args.time_limit})
     for P in args.sweep_P:
-        rows.append(dict(problem="sweep_P", engine="ADMM", P=P, time_limit=args.time_limit))
+        rows.append({"problem": "sweep_P", "engine": "ADMM", "P": P, "time_limit": args.time_limit})
     return rows
 
 
 def plot(rows, path):
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, problem, key in ((axes[0], "sweep_m", "m"), (axes[1], "sweep_P", "P")):

@@ -8,7 +8,8 @@ import pytest
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import certificate as C
 from cvximplicit.solvers import exact_patterns_1d, solve_convex_relu
-from cvximplicit.solvers.admm import ADMM_OPTIONS, clear_admm_cache, solve_convex_relu_admm as solve
+from cvximplicit.solvers.admm import ADMM_OPTIONS, clear_admm_cache
+from cvximplicit.solvers.admm import solve_convex_relu_admm as solve
 
 #: Target relative gap of the engine in these tests.
 ADMM_TOL = 1e-8
@@ -48,7 +49,7 @@ def case(request):
 
 
 def test_agrees_with_clarabel(case):
-    M, Y, patterns, beta, (opt, opt_bound) = case
+    M, Y, patterns, beta, (opt, _opt_bound) = case
     V, W, rep = solve(M, Y, patterns, beta, tol=ADMM_TOL, max_iter=20_000)
     assert rep.status == "optimal", rep.summary()
     assert rep.solver == "ADMM" and rep.problem == "convex_relu" and rep.certificate == "restricted"
@@ -112,11 +113,11 @@ def test_unknown_option_names_the_valid_ones(case):
     assert set(ADMM_OPTIONS) >= {"tol", "max_iter", "time_limit_s", "rho", "dtype", "V0", "W0"}
 
 
-@pytest.mark.parametrize("bad", [dict(tol=0.0), dict(max_iter=-1), dict(rho=-1.0), dict(dtype="int32"),
-                                 dict(linear_solver="lu"), dict(relax=2.5), dict(polish="yes")])
+@pytest.mark.parametrize("bad", [{"tol": 0.0}, {"max_iter": -1}, {"rho": -1.0}, {"dtype": "int32"},
+                                 {"linear_solver": "lu"}, {"relax": 2.5}, {"polish": "yes"}])
 def test_bad_option_values(case, bad):
     M, Y, patterns, beta, _ = case
-    with pytest.raises(ValidationError, match=list(bad)[0]):
+    with pytest.raises(ValidationError, match=next(iter(bad))):
         solve(M, Y, patterns, beta, **bad)
 
 
@@ -145,11 +146,11 @@ def test_factorisation_cache_is_reused_across_beta(case):
     assert off.extra["cache_hit"] is False
 
 
-@pytest.mark.parametrize("opts", [dict(linear_solver="cg", cg_tol=1e-10, cg_max_iter=200),
-                                  dict(dtype="float32", tol=1e-5)], ids=["cg", "float32"])
+@pytest.mark.parametrize("opts", [{"linear_solver": "cg", "cg_tol": 1e-10, "cg_max_iter": 200},
+                                  {"dtype": "float32", "tol": 1e-5}], ids=["cg", "float32"])
 def test_other_paths_certify(case, opts):
     M, Y, patterns, beta, (opt, _) = case
-    kw = dict(tol=1e-7, max_iter=20_000)
+    kw = {"tol": 1e-7, "max_iter": 20_000}
     kw.update(opts)
     V, W, rep = solve(M, Y, patterns, beta, **kw)
     assert rep.status == "optimal", rep.summary()

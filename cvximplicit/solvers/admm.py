@@ -76,7 +76,7 @@ from ..exceptions import ValidationError
 from . import certificate as _cert
 from .report import SolveReport
 
-__all__ = ["solve_convex_relu_admm", "ADMM_OPTIONS", "ADMM_DIRECT_MAX_M", "clear_admm_cache"]
+__all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
 
 #: Keyword options of :func:`solve_convex_relu_admm` (anything else raises ``ValidationError``).
 ADMM_OPTIONS = (
@@ -285,9 +285,8 @@ class _LinearSolver:
 
     def _apply_A(self, A):
         """``(I⊗H + (2/ϱ)F_aᵀF_a) a``."""
-        q = A.shape[2]
         HA = A + self.gamma * (self.MtM @ A.reshape(self.ops.d, -1)).reshape(A.shape)
-        return HA + (2.0 / self.rho) * self.fa_t(self.fa(A)).reshape(self.ops.d, self.ops.P, q)
+        return HA + (2.0 / self.rho) * self.fa_t(self.fa(A)).reshape(A.shape)
 
     def _precond(self, R):
         Q, E = self.Q, self.E
@@ -300,7 +299,7 @@ class _LinearSolver:
 
     def solve_a(self, Ra):
         ops = self.ops
-        q = Ra.shape[2]
+        Ra.shape[2]
         if self.kind == "direct":
             X = (self.Hinv @ Ra.reshape(ops.d, -1)).reshape(Ra.shape)
             t = self.fa(X).astype(np.float64)
@@ -373,7 +372,7 @@ def _interior_direction(ops, M64, k, nonzero_rows):
 
 def _interior_lp(Mz, sz):
     """``max t`` s.t. ``s_i M_i h ≥ t``, ``‖h‖_∞ ≤ 1``, ``t ≤ 1`` (HiGHS); ``h`` if ``t > 0`` else None."""
-    from scipy.optimize import linprog  # noqa: PLC0415
+    from scipy.optimize import linprog
 
     n, d = Mz.shape
     A_ub = np.hstack([-(sz[:, None] * Mz), np.ones((n, 1))])  # t − s_i M_i h ≤ 0
@@ -468,7 +467,7 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
     for c in range(q):
         groups = [(sg, k) for sg in range(2) for k in range(P) if np.any(Xz[:, sg, k, c] != 0)]
 
-        def attempt(groups):
+        def attempt(groups, c=c):
             n = len(groups)
             if n * d > _POLISH_MAX_UNKNOWNS:
                 return None
@@ -489,7 +488,7 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
                 act.append(a)
             lam_rows = None
 
-            def merit(x, C):
+            def merit(x, C, c=c):
                 r = B @ x - Y64[:, c]
                 nr = np.linalg.norm(x.reshape(n, d), axis=1).sum()
                 pen = np.abs(C @ x).sum() * 1e3 * max(beta, 1.0)
@@ -579,7 +578,7 @@ def _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, V, W, max_rows
     ``min_{η ≥ 0} ‖Mᵀ(s D_k λ_c) + M_Cᵀ S_C η‖`` is solved by NNLS; the new ``μ`` is kept
     when it lowers ``ρ``. Any ``μ ≥ 0`` keeps the bound valid; this only tightens it.
     """
-    from scipy.optimize import nnls  # noqa: PLC0415
+    from scipy.optimize import nnls
 
     if M64.shape[1] > _NNLS_MAX_D:
         return
