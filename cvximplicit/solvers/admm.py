@@ -74,6 +74,7 @@ import scipy.linalg as sla
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
+from ._groups import group_shrink, to_VW
 from .report import SolveReport
 
 __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
@@ -239,20 +240,6 @@ def _operators(M64, patterns, dtype, use_cache):
 
 
 # --------------------------------------------------------------------------- helpers
-def _group_shrink(Z, thresh):
-    """Block soft-threshold of every column ``Z[:, s, k, c]`` (prox of ``thresh · Σ‖z_g‖``)."""
-    norms = np.sqrt(np.einsum("dspq,dspq->spq", Z, Z))
-    tiny = float(np.finfo(Z.dtype).tiny)
-    scale = np.maximum(1.0 - thresh / np.maximum(norms, tiny), 0.0).astype(Z.dtype, copy=False)
-    return Z * scale[None]
-
-
-def _to_VW(X):
-    V = np.ascontiguousarray(X[:, 0].transpose(1, 0, 2), dtype=np.float64)
-    W = np.ascontiguousarray(X[:, 1].transpose(1, 0, 2), dtype=np.float64)
-    return V, W
-
-
 class _LinearSolver:
     """Solves ``(FᵀF/ϱ + I + γGᵀG) u = r`` for ``u, r`` of shape ``(d, 2, P, q)``."""
 
@@ -417,7 +404,7 @@ def _repair(ops, M64, Xz):
     if that does not settle, a step along an interior direction of the cone; a group
     whose cone has none is set to zero (counted in the second return value).
     """
-    V, W = _to_VW(Xz)
+    V, W = to_VW(Xz)
     nonzero_rows = np.any(M64 != 0, axis=1)
     row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
     dropped = 0
@@ -780,7 +767,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         mu_pos = np.ascontiguousarray(mu[:, 0].transpose(1, 0, 2), dtype=np.float64)
         mu_neg = np.ascontiguousarray(mu[:, 1].transpose(1, 0, 2), dtype=np.float64)
         lam = np.asarray(lam, dtype=np.float64)
-        Vz, Wz = _to_VW(Xz)
+        Vz, Wz = to_VW(Xz)
         _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, Vz, Wz, max_rows=4 * d)
         b, det = _cert.dual_bound(M64, Y64, patterns, beta, lam, mu_pos=mu_pos, mu_neg=mu_neg)
         if b > best["bound"]:
@@ -811,7 +798,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
             polished += 1
             active = np.any(Xp != 0, axis=0)  # (2, P, q)
             mu_c = np.where(active[None], mu_p, mu)
-            Vp, Wp = _to_VW(Xp)
+            Vp, Wp = to_VW(Xp)
             evaluate(Y64 - _cert.pattern_fit(M64, patterns, Vp - Wp), mu_c, Xp)
         return (obj - best["bound"]) / max(1.0, abs(obj))
 
@@ -841,7 +828,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         if check:
             dual_vec = rho * (U + alpha - Z)  # Fᵀλ + Gᵀμ (relax = 1); an estimate of ρ_{k,c,s}
         Z_old, s_old = Z, s
-        Z = _group_shrink(Uh + alpha, beta / rho)
+        Z = group_shrink(Uh + alpha, beta / rho)
         alpha = alpha + Uh - Z
         s = np.maximum(GUh + nu, 0.0)
         nu = nu + GUh - s

@@ -61,6 +61,7 @@ from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from . import certificate as _cert
 from ._checks import _as_groups, _program_data
+from ._groups import group_shrink, to_VW
 from .program import ReluProgram, decode
 from .report import SolveReport
 
@@ -156,21 +157,6 @@ class _Engine:
 
     def adjoint(self, B):
         return (self.M.T @ B.reshape(self.m, -1)).reshape(self.shape)
-
-
-def _group_shrink(Z, thresh: float):
-    """Block soft-threshold of every column ``Z[:, s, k, c]`` (the prox of ``thresh · Σ‖z_g‖``)."""
-    norms = np.sqrt(np.einsum("dspq,dspq->spq", Z, Z))
-    tiny = float(np.finfo(Z.dtype).tiny)
-    scale = np.maximum(1.0 - thresh / np.maximum(norms, tiny), 0.0).astype(Z.dtype, copy=False)
-    return Z * scale[None]
-
-
-def _to_VW(X):
-    """``X`` ``(d, 2, P, q)`` → ``V, W`` ``(P, d, q)`` float64."""
-    V = np.ascontiguousarray(X[:, 0].transpose(1, 0, 2), dtype=np.float64)
-    W = np.ascontiguousarray(X[:, 1].transpose(1, 0, 2), dtype=np.float64)
-    return V, W
 
 
 def _polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps=_POLISH_STEPS):
@@ -344,7 +330,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         return b
 
     def primal(Xc):
-        V, W = _to_VW(Xc)
+        V, W = to_VW(Xc)
         return V, W, program.objective(V, W), program.violation(V, W)
 
     L = fit_L  # the step's Lipschitz estimate, adapted by backtracking
@@ -402,7 +388,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
             f_y = 0.5 * float(np.vdot(lam, lam)) + float(np.vdot(mu_t, mu_t)) / (2.0 * al_rho)
             L = max(fit_L, _BT_DECREASE * L)
             while True:
-                Xn = _group_shrink(Yp - (1.0 / L) * grad, beta / L)
+                Xn = group_shrink(Yp - (1.0 / L) * grad, beta / L)
                 MXn = eng.forward(Xn)
                 if L >= L_max:
                     break
