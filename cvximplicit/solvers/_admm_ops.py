@@ -1,0 +1,194 @@
+"""The ADMM engine's cached operators and its linear solver (``(FᵀF/ϱ + I + γGᵀG) u = r``); see :mod:`.admm`."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import scipy.linalg as sla
+
+from ._lru import digest
+
+#: ``linear_solver="auto"`` uses the direct (Woodbury/Cholesky) path when ``m`` is at most this,
+#: else preconditioned conjugate gradients (the ``m × m`` factor would be too large).
+ADMM_DIRECT_MAX_M = 6000
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def clear_admm_cache() -> None:
+    """Drop every cached factorisation of :func:`solve_convex_relu_admm`."""
+    _CACHE.clear()
+
+
+# --------------------------------------------------------------------------- cached operators
+class _Operators:
+    """Data-dependent pieces shared by every solve on ``(M, patterns)`` (cached).
+
+    Holds ``M`` in the working dtype, the pattern masks, ``MᵀM`` and its eigenpairs,
+    ``DᵀD`` and its eigenpairs, ``λ_max(F_aᵀF_a)`` and the factorisations per ``(ϱ, γ)``.
+    """
+
+    def __init__(self, M64, patterns, dtype):
+        self.dtype = dtype
+        self.M = np.ascontiguousarray(M64, dtype=dtype)
+        m, d = M64.shape
+        self.m, self.d, self.P = m, d, patterns.shape[1]
+        self.D = patterns.astype(dtype)  # (m, P)
+        self.S = 2.0 * self.D - 1.0  # diagonal of 2D_k − I
+        self.MtM = M64.T @ M64  # float64 (d, d)
+        self.lam_M, self.Q_M = np.linalg.eigh(self.MtM)
+        self.lam_M = np.maximum(self.lam_M, 0.0)
+        DtD = patterns.T.astype(np.float64) @ patterns.astype(np.float64)  # (P, P) overlap counts
+        self.theta, self.E = np.linalg.eigh(DtD)
+        self.theta = np.maximum(self.theta, 0.0)
+        self.fit_lmax = self._power(M64, patterns)
+        self.factors: dict = {}  # (kind, rho, gamma) → factor
+        self.interior: dict = {}  # pattern k → interior direction (or None)
+        self.last_rho: tuple | None = None
+        self.last_state: dict | None = None  # duals of the last solve (for warm starts)
+
+    def _power(self, M64, patterns, n_iter=25):
+        """``λ_max(F_aᵀF_a)`` by power iteration (float64, seeded)."""
+        rng = np.random.default_rng(0)
+        D = patterns.astype(np.float64)
+        z = rng.standard_normal((self.d, self.P))
+        lam = 0.0
+        for _ in range(n_iter):
+            z /= max(float(np.linalg.norm(z)), 1e-300)
+            t = np.einsum("mp,mp->m", D, M64 @ z)
+            z = M64.T @ (D * t[:, None])
+            lam = float(np.linalg.norm(z))
+        return 1.02 * lam
+
+    # ---- the b-system and H = I + γMᵀM (shared by both paths)
+    def h_inverse(self, gamma):
+        """``(I + γMᵀM)⁻¹`` as a dense ``d × d`` matrix (from the eigenpairs)."""
+        key = ("Hinv", gamma)
+        if key not in self.factors:
+            Q = self.Q_M
+            self.factors[key] = (Q / (1.0 + gamma * self.lam_M)) @ Q.T
+        return self.factors[key]
+
+    def direct_factor(self, rho, gamma):
+        """Cholesky factor of ``C = (ϱ/2) I + (DDᵀ) ∘ (M H⁻¹ Mᵀ)`` (float64, ``m × m``)."""
+        key = ("direct", rho, gamma)
+        if key not in self.factors:
+            for k in [k for k in self.factors if k[0] == "direct"]:
+                del self.factors[k]  # keep one m × m factor per (M, patterns)
+            M64 = self.M.astype(np.float64)
+            L = np.linalg.cholesky(self.h_inverse(gamma))  # H⁻¹ = L Lᵀ
+            ML = M64 @ L
+            C = ML @ ML.T
+            D64 = self.D.astype(np.float64)
+            C *= D64 @ D64.T
+            C[np.diag_indices_from(C)] += 0.5 * rho
+            self.factors[key] = sla.cho_factor(C, lower=True, overwrite_a=True, check_finite=False)
+        return self.factors[key]
+
+
+def _operators(M64, patterns, dtype, use_cache):
+    key = (digest(M64, patterns), np.dtype(dtype).name)
+    if use_cache and key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key], True
+    ops = _Operators(M64, patterns, dtype)
+    if use_cache:
+        _CACHE[key] = ops
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ops, False
+
+
+# --------------------------------------------------------------------------- helpers
+class _LinearSolver:
+    """Solves ``(FᵀF/ϱ + I + γGᵀG) u = r`` for ``u, r`` of shape ``(d, 2, P, q)``."""
+
+    def __init__(self, ops, rho, gamma, kind, cg_tol, cg_max_iter):
+        self.ops, self.rho, self.gamma, self.kind = ops, rho, gamma, kind
+        self.cg_tol, self.cg_max_iter = cg_tol, cg_max_iter
+        dt = ops.dtype
+        self.Hinv = ops.h_inverse(gamma).astype(dt)
+        self.cg_iters = 0
+        self.a_prev = None
+        if kind == "direct":
+            self.chol = ops.direct_factor(rho, gamma)
+        else:  # Kronecker preconditioner of I⊗H + (2/ϱ)(DᵀD)⊗(MᵀM/m), diagonal in (E ⊗ Q_M)
+            self.MtM = ops.MtM.astype(dt)
+            self.Q, self.E = ops.Q_M.astype(dt), ops.E.astype(dt)
+            diag = (1.0 + gamma * ops.lam_M[:, None]) + (2.0 / (rho * ops.m)) * np.outer(ops.lam_M, ops.theta)
+            self.pdiag_inv = (1.0 / diag).astype(dt)  # (d, P)
+
+    def fa(self, A):
+        """``F_a a = Σ_k D_k M a_k`` for ``a`` ``(d, P, q)`` → ``(m, q)``."""
+        ops = self.ops
+        MA = (ops.M @ A.reshape(ops.d, -1)).reshape(ops.m, ops.P, -1)
+        return np.einsum("mpq,mp->mq", MA, ops.D)
+
+    def fa_t(self, t):
+        """``F_aᵀ t``: ``Mᵀ D_k t`` for every ``k`` → ``(d, P, q)``."""
+        ops = self.ops
+        B = ops.D[:, :, None] * t[:, None, :]
+        return (ops.M.T @ B.reshape(ops.m, -1)).reshape(ops.d, ops.P, -1)
+
+    def _apply_A(self, A):
+        """``(I⊗H + (2/ϱ)F_aᵀF_a) a``."""
+        HA = A + self.gamma * (self.MtM @ A.reshape(self.ops.d, -1)).reshape(A.shape)
+        return HA + (2.0 / self.rho) * self.fa_t(self.fa(A)).reshape(A.shape)
+
+    def _precond(self, R):
+        Q, E = self.Q, self.E
+        out = np.empty_like(R)
+        for c in range(R.shape[2]):
+            T = Q.T @ R[:, :, c] @ E
+            T *= self.pdiag_inv
+            out[:, :, c] = Q @ T @ E.T
+        return out
+
+    def solve_a(self, Ra):
+        ops = self.ops
+        Ra.shape[2]
+        if self.kind == "direct":
+            X = (self.Hinv @ Ra.reshape(ops.d, -1)).reshape(Ra.shape)
+            t = self.fa(X).astype(np.float64)
+            s = sla.cho_solve(self.chol, t, check_finite=False).astype(ops.dtype)
+            return X - (self.Hinv @ self.fa_t(s).reshape(ops.d, -1)).reshape(Ra.shape)
+        # preconditioned CG, batched over the q outputs (one step length per output)
+        A = self.a_prev if self.a_prev is not None and self.a_prev.shape == Ra.shape else self._precond(Ra)
+        R = Ra - self._apply_A(A)
+        Z = self._precond(R)
+        Pd = Z.copy()
+        rz = np.einsum("dpq,dpq->q", R, Z)
+        bnorm = np.sqrt(np.einsum("dpq,dpq->q", Ra, Ra))
+        for _ in range(self.cg_max_iter):
+            rnorm = np.sqrt(np.einsum("dpq,dpq->q", R, R))
+            if np.all(rnorm <= self.cg_tol * np.maximum(bnorm, 1e-300)):
+                break
+            AP = self._apply_A(Pd)
+            pap = np.einsum("dpq,dpq->q", Pd, AP)
+            step = np.where(pap > 0, rz / np.where(pap > 0, pap, 1.0), 0.0).astype(ops.dtype)
+            A = A + step[None, None, :] * Pd
+            R = R - step[None, None, :] * AP
+            Z = self._precond(R)
+            rz_new = np.einsum("dpq,dpq->q", R, Z)
+            beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0).astype(ops.dtype)
+            Pd = Z + beta[None, None, :] * Pd
+            rz = rz_new
+            self.cg_iters += 1
+        self.a_prev = A
+        return A
+
+    def solve(self, R):
+        """``u`` for the right-hand side ``R`` (both ``(d, 2, P, q)``)."""
+        ops = self.ops
+        Ra = R[:, 0] - R[:, 1]
+        Rb = R[:, 0] + R[:, 1]
+        B = (self.Hinv @ Rb.reshape(ops.d, -1)).reshape(Rb.shape)
+        A = self.solve_a(Ra)
+        U = np.empty_like(R)
+        U[:, 0] = 0.5 * (A + B)
+        U[:, 1] = 0.5 * (B - A)
+        return U
+
+

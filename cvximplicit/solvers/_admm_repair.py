@@ -1,0 +1,285 @@
+"""Exact feasibility repair, the active-set Newton polish of the support, and the multiplier re-fit of :mod:`.admm`."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+
+from . import certificate as _cert
+from ._groups import to_VW
+
+_REPAIR_MARGIN = 1e-12
+_POLISH_PRUNE = (0.0, 1e-3)  # relative group-norm thresholds of the polish attempts
+_NNLS_MAX_GROUPS = 64  # groups whose multipliers are re-fitted per certificate
+_NNLS_MAX_D = 256  # no multiplier re-fit above this d (the NNLS cost grows like d³)
+_POLISH_ADD = 2  # violated rows added per group and active-set round
+_POLISH_MAX_UNKNOWNS = 600  # unknowns n·d of one output's dense Newton system
+
+
+# --------------------------------------------------------------------------- exact feasibility
+def _interior_direction(ops, M64, k, nonzero_rows):
+    """A direction ``h`` with ``(2D_k − I) M h > 0`` on every non-zero row, or None (cached per pattern)."""
+    if k in ops.interior:
+        return ops.interior[k]
+    sgn = 2.0 * ops.D[:, k].astype(np.float64) - 1.0
+    Mz = M64[nonzero_rows]
+    sz = sgn[nonzero_rows]
+    h = np.linalg.lstsq(Mz, sz, rcond=None)[0]  # least-squares classifier of the ±1 labels
+    margin = sz * (Mz @ h)
+    row_norm = np.sqrt(np.einsum("md,md->m", Mz, Mz))
+    for _ in range(50):  # perceptron passes on the rows with too small a margin
+        bad = margin <= 1e-9 * row_norm * max(float(np.linalg.norm(h)), 1e-300)
+        if not bad.any():
+            break
+        h = h + (sz[bad] / np.maximum(row_norm[bad], 1e-300) ** 2) @ Mz[bad] * (0.5 + float(np.mean(np.abs(margin))))
+        margin = sz * (Mz @ h)
+    else:
+        h = _interior_lp(Mz, sz)
+    if h is not None:
+        margin = sz * (Mz @ h)
+        if not np.all(margin > 1e-9 * row_norm * float(np.linalg.norm(h))):
+            h = None
+    ops.interior[k] = h
+    return h
+
+
+def _interior_lp(Mz, sz):
+    """``max t`` s.t. ``s_i M_i h ≥ t``, ``‖h‖_∞ ≤ 1``, ``t ≤ 1`` (HiGHS); ``h`` if ``t > 0`` else None."""
+    from scipy.optimize import linprog
+
+    n, d = Mz.shape
+    A_ub = np.hstack([-(sz[:, None] * Mz), np.ones((n, 1))])  # t − s_i M_i h ≤ 0
+    res = linprog(np.r_[np.zeros(d), -1.0], A_ub=A_ub, b_ub=np.zeros(n),
+                  bounds=[(-1.0, 1.0)] * d + [(None, 1.0)], method="highs")
+    if res.status != 0 or -res.fun <= 0:
+        return None
+    return res.x[:d]
+
+
+def _project_into_cone(M64, sgn, z, nonzero_rows, row_norm, rounds=6):
+    """Move ``z`` into ``{(2D − I) M z ≥ margin}`` by corrections ``z ← z + M_Aᵀ S_A η`` on the short rows ``A``.
+
+    Each round makes the rows of the working set ``A`` (every row found short so far)
+    hold with equality at twice the round-off margin (least-squares ``η``), the
+    minimum-norm correction that does so. Returns the new ``z``, or None when it does
+    not settle in ``rounds`` or the short rows are as many as ``d``.
+    """
+    A = np.zeros(M64.shape[0], dtype=bool)
+    for _ in range(rounds):
+        g = sgn * (M64 @ z)
+        margin = _REPAIR_MARGIN * row_norm * max(float(np.linalg.norm(z)), 1e-300)
+        short = (g < margin) & nonzero_rows
+        if not short.any():
+            return z
+        A |= short
+        if A.sum() >= M64.shape[1]:  # as many rows as unknowns: no room for a small correction
+            return None
+        MA = sgn[A, None] * M64[A]  # (|A|, d)
+        try:
+            eta = np.linalg.solve(MA @ MA.T, 2.0 * margin[A] - MA @ z)
+        except np.linalg.LinAlgError:
+            eta = np.linalg.lstsq(MA @ MA.T, 2.0 * margin[A] - MA @ z, rcond=None)[0]
+        z = z + MA.T @ eta
+    return None
+
+
+def _repair(ops, M64, Xz):
+    """Move every non-zero group of ``Xz`` ``(d, 2, P, q)`` into its cone; returns float64 ``V, W`` and #dropped.
+
+    First the minimum-norm correction on the violated rows (:func:`_project_into_cone`);
+    if that does not settle, a step along an interior direction of the cone; a group
+    whose cone has none is set to zero (counted in the second return value).
+    """
+    V, W = to_VW(Xz)
+    nonzero_rows = np.any(M64 != 0, axis=1)
+    row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
+    dropped = 0
+    for Z in (V, W):
+        norms = np.linalg.norm(Z, axis=1)  # (P, q)
+        for k, c in zip(*np.nonzero(norms > 0)):
+            sgn = 2.0 * ops.D[:, k].astype(np.float64) - 1.0
+            z = Z[k, :, c]
+            fixed = _project_into_cone(M64, sgn, z, nonzero_rows, row_norm)
+            if fixed is None:
+                h = _interior_direction(ops, M64, int(k), nonzero_rows)
+                if h is not None:
+                    g = sgn * (M64 @ z)
+                    margin = _REPAIR_MARGIN * row_norm * float(np.linalg.norm(z))
+                    gh = np.where(nonzero_rows, sgn * (M64 @ h), 1.0)
+                    need = np.where(nonzero_rows & (g < margin), (2.0 * margin - g) / gh, 0.0)
+                    fixed = z + h * float(need.max())
+            if fixed is None:
+                fixed = np.zeros_like(z)
+                dropped += 1
+            Z[k, :, c] = fixed
+    return V, W, dropped
+
+
+def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
+    r"""Polish the group-sparse ADMM iterate on its support by an active-set Newton method.
+
+    Per output ``c``, with the non-zero groups ``z_j`` (sign ``s_j``, pattern ``k_j``) of ``Xz``
+    and the rows ``A_j`` where ADMM's multiplier is positive, Newton steps on the
+    equality-constrained problem
+
+    .. math::
+
+        \min_z \tfrac12\|\sum_j s_j D_{k_j} M z_j - y_c\|^2 + \beta \sum_j \|z_j\|
+        \quad\text{s.t. } (2D_{k_j} - I)_{A_j} M_{A_j} z_j = 0,
+
+    then rows with a negative multiplier leave ``A_j`` and violated rows join it, until
+    neither happens. Returns ``(Xp, mu_p)`` (polished groups and multipliers, same layouts
+    as ``Xz`` ``(d, 2, P, q)`` and ``mu`` ``(m, 2, P, q)``), or None when the support is too
+    large for the dense ``(n d) × (n d)`` Newton system (more than :data:`_POLISH_MAX_UNKNOWNS`).
+    """
+    m, d = M64.shape
+    _, _, P, q = Xz.shape
+    Xp = np.zeros(Xz.shape)
+    mu_p = np.zeros(mu.shape)
+    D = patterns.astype(np.float64)
+    for c in range(q):
+        groups = [(sg, k) for sg in range(2) for k in range(P) if np.any(Xz[:, sg, k, c] != 0)]
+
+        def attempt(groups, c=c):
+            n = len(groups)
+            if n * d > _POLISH_MAX_UNKNOWNS:
+                return None
+            sig = np.array([1.0 if sg == 0 else -1.0 for sg, _ in groups])
+            B = np.hstack([sig[j] * D[:, [k]] * M64 for j, (sg, k) in enumerate(groups)])  # (m, n d)
+            BtB, Bty = B.T @ B, B.T @ Y64[:, c]
+            z = np.concatenate([Xz[:, sg, k, c] for sg, k in groups]).astype(np.float64)
+            sgn = [2.0 * D[:, k] - 1.0 for _, k in groups]
+            row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
+            act = []
+            for j, (sg, k) in enumerate(groups):  # near-tight rows with a positive multiplier, at most d − 1
+                zj = z[j * d:(j + 1) * d]
+                g = sgn[j] * (M64 @ zj)
+                cand = np.nonzero((mu[:, sg, k, c] > 0) & (g <= 1e-3 * row_norm * float(np.linalg.norm(zj))))[0]
+                cand = cand[np.argsort(-mu[cand, sg, k, c], kind="stable")[: d - 1]]
+                a = np.zeros(m, dtype=bool)
+                a[cand] = True
+                act.append(a)
+            lam_rows = None
+
+            def merit(x, C, c=c):
+                r = B @ x - Y64[:, c]
+                nr = np.linalg.norm(x.reshape(n, d), axis=1).sum()
+                pen = np.abs(C @ x).sum() * 1e3 * max(beta, 1.0)
+                return 0.5 * float(r @ r) + beta * float(nr) + float(pen)
+
+            for _ in range(rounds):
+                C_blocks = [sgn[j][act[j], None] * M64[act[j]] for j in range(n)]
+                C = sla.block_diag(*C_blocks) if n > 1 else C_blocks[0]
+                C = C.reshape(-1, n * d)
+                for _ in range(steps):
+                    zg = z.reshape(n, d)
+                    nrm = np.maximum(np.linalg.norm(zg, axis=1), 1e-300)
+                    grad = BtB @ z - Bty + beta * (zg / nrm[:, None]).ravel()
+                    Hn = BtB.copy()
+                    for j in range(n):
+                        u = zg[j] / nrm[j]
+                        sl = slice(j * d, (j + 1) * d)
+                        Hn[sl, sl] += (beta / nrm[j]) * (np.eye(d) - np.outer(u, u))
+                    r = C.shape[0]
+                    K = np.block([[Hn, C.T], [C, np.zeros((r, r))]])
+                    rhs = np.concatenate([-grad, -(C @ z)])
+                    try:
+                        sol = np.linalg.solve(K, rhs)
+                    except np.linalg.LinAlgError:
+                        sol = np.linalg.lstsq(K, rhs, rcond=None)[0]
+                    if not np.all(np.isfinite(sol)):
+                        return None
+                    dz, lam_rows = sol[: n * d], -sol[n * d:]
+                    f0 = merit(z, C)
+                    tau = 1.0
+                    while tau > 1e-3 and not merit(z + tau * dz, C) <= f0 + 1e-12 * abs(f0):
+                        tau *= 0.5
+                    z = z + tau * dz
+                    if np.linalg.norm(z.reshape(n, d), axis=1).min() <= 1e-8 * float(np.linalg.norm(z)):
+                        return ("drop", int(np.argmin(np.linalg.norm(z.reshape(n, d), axis=1))))
+                    if float(np.linalg.norm(tau * dz)) <= 1e-13 * max(float(np.linalg.norm(z)), 1e-300):
+                        break
+                # active-set update: drop negative multipliers, add violated rows
+                changed = False
+                pos = 0
+                zg = z.reshape(n, d)
+                for j in range(n):
+                    idx = np.nonzero(act[j])[0]
+                    lj = lam_rows[pos:pos + idx.size]
+                    pos += idx.size
+                    neg = idx[lj < 0]
+                    if neg.size:
+                        act[j][neg] = False
+                        changed = True
+                    g = sgn[j] * (M64 @ zg[j])
+                    viol = np.nonzero((g < -1e-12 * float(np.linalg.norm(zg[j])) * row_norm) & ~act[j])[0]
+                    if viol.size:  # the most violated few rows join
+                        act[j][viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[:_POLISH_ADD]]] = True
+                        changed = True
+                if not changed:
+                    break
+            return ("ok", z, act, lam_rows)
+
+        while groups:
+            out = attempt(groups)
+            if out is None:
+                return None
+            if out[0] == "drop":  # a group left the support: polish without it
+                groups = groups[: out[1]] + groups[out[1] + 1:]
+                continue
+            break
+        if not groups:
+            continue
+        _, z, act, lam_rows = out
+        n = len(groups)
+        zg = z.reshape(n, d)
+        pos = 0
+        for j, (sg, k) in enumerate(groups):
+            Xp[:, sg, k, c] = zg[j]
+            idx = np.nonzero(act[j])[0]
+            if lam_rows is not None and lam_rows.size >= pos + idx.size:
+                mu_p[idx, sg, k, c] = np.maximum(lam_rows[pos:pos + idx.size], 0.0)
+            pos += idx.size
+    return Xp, mu_p
+
+
+def _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, V, W, max_rows):
+    """Lower ``ρ_{k,c,s} > β`` by re-fitting that group's ``μ ≥ 0`` with NNLS on a few rows (in place).
+
+    For such a group, ``μ`` is restricted to the rows where the primal group's
+    constraint is tight (or where ``μ`` was largest, at most ``max_rows``) and
+    ``min_{η ≥ 0} ‖Mᵀ(s D_k λ_c) + M_Cᵀ S_C η‖`` is solved by NNLS; the new ``μ`` is kept
+    when it lowers ``ρ``. Any ``μ ≥ 0`` keeps the bound valid; this only tightens it.
+    """
+    from scipy.optimize import nnls
+
+    if M64.shape[1] > _NNLS_MAX_D:
+        return
+    rho_v, rho_w = _cert.dual_constraint_values(M64, patterns, lam, mu_pos, mu_neg)
+    row_norm = np.sqrt(np.einsum("md,md->m", M64, M64))
+    for rho_s, mu, Z, s in ((rho_v, mu_pos, V, 1.0), (rho_w, mu_neg, W, -1.0)):
+        worst = np.argsort(-rho_s, axis=None)[:_NNLS_MAX_GROUPS]  # the largest ρ first
+        for k, c in zip(*np.unravel_index(worst, rho_s.shape)):
+            if rho_s[k, c] <= beta:
+                break
+            dk = patterns[:, k].astype(np.float64)
+            sgn = 2.0 * dk - 1.0
+            zg = Z[k, :, c]
+            zn = float(np.linalg.norm(zg))
+            tight = np.zeros(M64.shape[0], dtype=bool)
+            if zn > 0:
+                tight = sgn * (M64 @ zg) <= 1e-6 * row_norm * zn
+            cand = np.nonzero(tight | (mu[k, :, c] > 0))[0]
+            if cand.size > max_rows:
+                score = mu[k, cand, c] + np.where(tight[cand], np.inf, 0.0)
+                cand = cand[np.argsort(-score, kind="stable")[:max_rows]]
+            b = -(M64.T @ (s * dk * lam[:, c]))
+            if cand.size == 0:
+                continue
+            A = (sgn[cand, None] * M64[cand]).T  # (d, |C|)
+            eta, res = nnls(A, b, maxiter=10 * cand.size)
+            if res < rho_s[k, c]:
+                mu[k, :, c] = 0.0
+                mu[k, cand, c] = eta
+
+
