@@ -35,7 +35,13 @@ from ._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
 from .backend import check_solver
 from .conic import CLARABEL_REFINE_LADDER, CLARABEL_RELU_OPTS, plain_nnz, solve_conic
-from .engines import check_engine_options, engine_available, engine_gap_tol, get_engine, is_engine
+from .engines import (
+    check_engine_options,
+    engine_available,
+    engine_gap_tol,
+    get_engine,
+    is_engine,
+)
 from .program import NEURON_TOL, ReluProgram, decode
 from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
 
