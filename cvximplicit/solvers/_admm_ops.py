@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import scipy.linalg as sla
 
+from ._groups import fit_operator_norm2
 from ._lru import digest
 
 #: ``linear_solver="auto"`` uses the direct (Woodbury/Cholesky) path when ``m`` is at most this,
@@ -51,16 +52,7 @@ class _Operators:
 
     def _power(self, M64, patterns, n_iter=25):
         """``λ_max(F_aᵀF_a)`` by power iteration (float64, seeded)."""
-        rng = np.random.default_rng(0)
-        D = patterns.astype(np.float64)
-        z = rng.standard_normal((self.d, self.P))
-        lam = 0.0
-        for _ in range(n_iter):
-            z /= max(float(np.linalg.norm(z)), 1e-300)
-            t = np.einsum("mp,mp->m", D, M64 @ z)
-            z = M64.T @ (D * t[:, None])
-            lam = float(np.linalg.norm(z))
-        return 1.02 * lam
+        return 1.02 * fit_operator_norm2(M64, patterns.astype(np.float64), np.random.default_rng(0), n_iter)
 
     # ---- the b-system and H = I + γMᵀM (shared by both paths)
     def h_inverse(self, gamma):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["group_shrink", "to_VW"]
+__all__ = ["fit_operator_norm2", "group_shrink", "to_VW"]
 
 
 def group_shrink(Z, thresh: float):
@@ -20,3 +20,18 @@ def to_VW(X):
     V = np.ascontiguousarray(X[:, 0].transpose(1, 0, 2), dtype=np.float64)
     W = np.ascontiguousarray(X[:, 1].transpose(1, 0, 2), dtype=np.float64)
     return V, W
+
+
+def fit_operator_norm2(M, D, rng, n_iter: int) -> float:
+    """``λ_max(AᵀA)`` by ``n_iter`` power iterations from a draw of ``rng``, ``A z = Σ_k D_k M z_k`` for ``z`` ``(d, P)``.
+
+    ``M`` ``(m, d)``, ``D`` ``(m, P)`` the patterns as numbers (same dtype as ``M``).
+    """
+    z = rng.standard_normal((M.shape[1], D.shape[1])).astype(M.dtype)
+    lam = 0.0
+    for _ in range(n_iter):
+        z /= max(float(np.linalg.norm(z)), 1e-300)
+        t = np.einsum("mp,mp->m", D, M @ z)
+        z = M.T @ (D * t[:, None])
+        lam = float(np.linalg.norm(z))
+    return lam

@@ -61,7 +61,7 @@ from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from . import certificate as _cert
 from ._checks import _as_groups, _program_data
-from ._groups import group_shrink, to_VW
+from ._groups import fit_operator_norm2, group_shrink, to_VW
 from .program import ReluProgram, decode
 from .report import SolveReport
 
@@ -107,14 +107,7 @@ def _power_lambda_max(M, Dm, n_iter: int = 20, seed: int = 0) -> tuple[float, fl
     """``(λ_max(AᵀA), ‖M‖₂²)`` by power iteration, ``A z = Σ_k D_k M z_k`` for ``z`` ``(d, P)``."""
     rng = np.random.default_rng(seed)
     d = M.shape[1]
-    P = Dm.shape[1]
-    z = rng.standard_normal((d, P)).astype(M.dtype)
-    lam_a = 0.0
-    for _ in range(n_iter):
-        z /= max(float(np.linalg.norm(z)), 1e-300)
-        r = np.einsum("mp,mp->m", Dm, M @ z)
-        z = M.T @ (Dm * r[:, None])
-        lam_a = float(np.linalg.norm(z))
+    lam_a = fit_operator_norm2(M, Dm, rng, n_iter)
     u = rng.standard_normal(d).astype(M.dtype)
     lam_m = 0.0
     for _ in range(n_iter):
