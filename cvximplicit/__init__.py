@@ -15,7 +15,6 @@ scikit-learn estimators use rows.  torch is only needed for the baselines.
 
 from ._version import __version__
 from .activations import ACTIVATIONS
-from . import exceptions as _exceptions
 from .exceptions import (
     ConvergenceError,
     ConvergenceWarning,
@@ -117,6 +116,17 @@ __all__ = [
     "available_solvers",
     "check_solver",
     "mosek_licensed",
-    # errors and warnings: every name of cvximplicit.exceptions
-    *_exceptions.__all__,
+    # errors
+    "CvxImplicitError",
+    "ValidationError",
+    "InputTypeError",
+    "NotFittedError",
+    "DataError",
+    "SolverUnavailableError",
+    "MosekLicenseError",
+    "SolverFailedError",
+    "ConvergenceError",
+    "MissingDependencyError",
+    "InaccurateSolutionWarning",
+    "ConvergenceWarning",
 ]
