@@ -15,15 +15,17 @@ and the alternations re-solve without recompiling):
 - **plain** — the program as written, ``O(m P d q)`` non-zeros (:func:`plain_nnz`).
   Interior-point cost grows fast with ``m·P``.
 
-:func:`solve_conic` returns the solution, the constraint duals (as multipliers for the
-certificate) and what ran; certification is the caller's
-(:func:`~cvximplicit.solvers.solve_convex_relu`).
+:func:`solve_conic` returns an :class:`~cvximplicit.solvers.engines.EngineSolution`: the
+solution, the constraint duals (as multipliers for the certificate) and what ran;
+:class:`ConicEngine` puts it behind the engine protocol (with Clarabel's refinement ladder).
+Certification is the caller's (:func:`~cvximplicit.solvers.solve_convex_relu`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Iterator
 
 import cvxpy as cp
 import numpy as np
@@ -31,10 +33,12 @@ import scipy.sparse as sp
 
 from ._lru import LRUCache, digest
 from .arrangements import one_d_columns
-from .backend import CLARABEL_OPTS, CvxpySolveResult, solve_cvxpy
+from .backend import CLARABEL_OPTS, DEFAULT_CONIC_SOLVER, solve_cvxpy, solver_option_names
+from .engines import EngineSolution
 from .program import ReluProgram
 
-__all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "ConicSolution", "plain_nnz", "solve_conic"]
+__all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "CONIC_GAP_TOL", "ConicEngine", "conic_gap_tol",
+           "plain_nnz", "solve_conic"]
 
 #: Clarabel options for program (12): :data:`~cvximplicit.solvers.backend.CLARABEL_OPTS`
 #: (gap/feasibility tolerances 1e-8; certified ``gap_rel`` ≤ 7e-8 measured on the
@@ -196,25 +200,28 @@ def plain_nnz(m: int, d: int, P: int, q: int) -> int:
     return 3 * m * d * P * q
 
 
-class ConicSolution(NamedTuple):
-    """What :func:`solve_conic` returns: ``V, W`` ``(P, d, q)``, multipliers ``(P, m, q)`` each, the solve, the form."""
-
-    V: np.ndarray
-    W: np.ndarray
-    multipliers: tuple[np.ndarray, np.ndarray]
-    solved: CvxpySolveResult
-    formulation: str
-    build_time_s: float
+#: Relative gap within which a conic solve of program (12) is certified. Interior-point
+#: solvers (Clarabel at tolerances 1e-8, ECOS, MOSEK) reach ≤ 1e-7 on these programs
+#: (measured on the exact 1-D block); SCS, a first-order conic solver with default
+#: accuracy ``eps = 1e-4``, is held to 1e-3.
+CONIC_GAP_TOL = 1e-6
+_FIRST_ORDER_CONIC_GAP_TOL = {"SCS": 1e-3}
 
 
-def solve_conic(program: ReluProgram, structure, *, solver: str, solver_opts, fallback) -> ConicSolution:
+def conic_gap_tol(name: str) -> float:
+    """The certificate tolerance of conic solver ``name`` (see :data:`CONIC_GAP_TOL`)."""
+    return _FIRST_ORDER_CONIC_GAP_TOL.get(name, CONIC_GAP_TOL)
+
+
+def solve_conic(program: ReluProgram, *, solver: str, solver_opts, fallback) -> EngineSolution:
     """Solve ``program`` with a cvxpy solver (``"auto"``: Clarabel, then ``fallback``), reduced 1-D form when possible.
 
-    ``structure`` is the patterns' threshold structure (:class:`~cvximplicit.solvers.arrangements.PatternSet`),
-    None for general patterns. Raises what :func:`~cvximplicit.solvers.backend.solve_cvxpy` raises.
+    The reduced form is used when ``program.structure`` (the patterns' threshold structure) is set and
+    ``M = [u, c·1]``. Returns the point, the constraint duals as ``multipliers`` and what ran (``note``:
+    under ``"auto"``, why a fallback ran). Raises what :func:`~cvximplicit.solvers.backend.solve_cvxpy` raises.
     """
     t0 = time.perf_counter()
-    built, cached = _formulation(program.M, program.patterns, program.Y.shape[1], structure)
+    built, cached = _formulation(program.M, program.patterns, program.Y.shape[1], program.structure)
     built.set_data(program.Y)
     built.beta.value = program.beta
     build_s = time.perf_counter() - t0
@@ -223,4 +230,46 @@ def solve_conic(program: ReluProgram, structure, *, solver: str, solver_opts, fa
         default_opts={"CLARABEL": CLARABEL_RELU_OPTS}, fallback=fallback, warn_inaccurate=False,
     )
     V, W = built.variables()
-    return ConicSolution(V, W, built.multipliers(), solved, built.name + (" (cached)" if cached else ""), build_s)
+    note = solved.reason if solver == "auto" and not solved.reason.startswith(f"auto: {DEFAULT_CONIC_SOLVER}") else ""
+    return EngineSolution(V, W, solved.solver, solved.status, solved.iterations, solved.compile_time_s + build_s,
+                          solved.solve_time_s, built.name + (" (cached)" if cached else ""),
+                          multipliers=built.multipliers(), note=note)
+
+
+@dataclass(frozen=True)
+class ConicEngine:
+    """A cvxpy solver behind the :class:`~cvximplicit.solvers.engines.Engine` protocol.
+
+    ``solver`` is a cvxpy solver name or ``"auto"`` (Clarabel, then ``fallback``). Its options are
+    the solver's own, checked strictly by :func:`~cvximplicit.solvers.backend.solve_cvxpy` against
+    the solver that runs; the certificate is recomputed by the caller from the constraint duals.
+    """
+
+    name: str
+    fallback: tuple = ("SCS",)
+
+    @property
+    def option_names(self) -> tuple[str, ...] | None:
+        """The options of the solver that runs first (None where the solver does not list them)."""
+        return solver_option_names(DEFAULT_CONIC_SOLVER if self.name == "auto" else self.name)
+
+    def check_options(self, options):
+        """``options`` unchanged: the cvxpy solve checks them against the solver it runs."""
+        return options
+
+    def gap_tol(self, options, used: str | None = None) -> float:
+        """:func:`conic_gap_tol` of the solver that ran (``used``), else of the one that runs first."""
+        return conic_gap_tol(used or (DEFAULT_CONIC_SOLVER if self.name == "auto" else self.name))
+
+    def solve(self, program: ReluProgram, warm_start, options) -> EngineSolution:
+        """:func:`solve_conic`; ``warm_start`` is not used (a cached compiled problem warm-starts its solver)."""
+        return solve_conic(program, solver=self.name, solver_opts=options, fallback=self.fallback)
+
+    def refine(self, program: ReluProgram, solution: EngineSolution, options) -> Iterator[EngineSolution]:
+        """Clarabel re-solved cold along :data:`CLARABEL_REFINE_LADDER` when it ran with no caller options."""
+        if solution.solver != "CLARABEL" or options:
+            return
+        for attempt, ladder_opts in enumerate(CLARABEL_REFINE_LADDER):
+            sol = solve_conic(program, solver="CLARABEL", solver_opts=ladder_opts, fallback=())
+            yield sol._replace(note=f"re-solved cold ({attempt + 1}/{len(CLARABEL_REFINE_LADDER)} of the "
+                                    "refinement ladder)")

@@ -1,10 +1,11 @@
 """Solve the Ergen–Pilanci program (12) with the engine or solver that fits, and certify the result.
 
 The program, its data and its maths are :class:`~cvximplicit.solvers.program.ReluProgram`;
-the conic formulations are in :mod:`cvximplicit.solvers.conic`; our own engines in
-:mod:`cvximplicit.solvers.engines`. This module chooses what runs (the ``"auto"`` rule is
-:func:`_choose`, recorded in the report), runs it, and certifies the result independently:
-the objective, the constraint violation and a dual bound recomputed in float64.
+what solves it is an :class:`~cvximplicit.solvers.engines.Engine` (our own ``"FISTA"``,
+``"ADMM"``, or the conic engine of :mod:`cvximplicit.solvers.conic`). This module chooses what
+runs (the ``"auto"`` rule is :func:`_choose`, recorded in the report), runs it through the
+engine protocol, and certifies the result independently: the objective, the constraint
+violation and a dual bound recomputed in float64 (or the engine's own float64 certificate).
 
 Certificate kinds (:data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`): with *all*
 arrangements of ``M`` the program's optimum equals, output by output, the global optimum
@@ -34,14 +35,8 @@ from ..exceptions import InaccurateSolutionWarning, ValidationError
 from ._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
 from .backend import check_solver
-from .conic import CLARABEL_REFINE_LADDER, CLARABEL_RELU_OPTS, plain_nnz, solve_conic
-from .engines import (
-    check_engine_options,
-    engine_available,
-    engine_gap_tol,
-    get_engine,
-    is_engine,
-)
+from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
+from .engines import Engine, EngineSolution, WarmStart, engine_available, get_engine
 from .program import NEURON_TOL, ReluProgram, decode
 from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
 
@@ -143,20 +138,6 @@ def _validate(M, Y, beta):
     return M, Y, _as_beta(beta)
 
 
-# --------------------------------------------------------------------------- certificate tolerances
-#: Relative gap within which a conic solve of program (12) is certified. Interior-point
-#: solvers (Clarabel at tolerances 1e-8, ECOS, MOSEK) reach ≤ 1e-7 on these programs
-#: (measured on the exact 1-D block); SCS, a first-order conic solver with default
-#: accuracy ``eps = 1e-4``, is held to 1e-3.
-CONIC_GAP_TOL = 1e-6
-_FIRST_ORDER_CONIC_GAP_TOL = {"SCS": 1e-3}
-
-
-def conic_gap_tol(name: str) -> float:
-    """The certificate tolerance of conic solver ``name`` (see :data:`CONIC_GAP_TOL`)."""
-    return _FIRST_ORDER_CONIC_GAP_TOL.get(name, CONIC_GAP_TOL)
-
-
 def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str]:
     """The engine or conic solver that runs, and why (the ``"auto"`` rule lives here only)."""
     if name != "auto":
@@ -181,7 +162,8 @@ def _check_reductions(reductions) -> tuple[str, ...]:
 
 # --------------------------------------------------------------------------- public entry point
 def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, solver="auto",
-                      solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None) -> ConvexReLUSolution:
+                      solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None,
+                      warm_start=None) -> ConvexReLUSolution:
     """Solve the Ergen–Pilanci program for step (12) of Algorithm 2 and certify it.
 
     Parameters
@@ -220,6 +202,9 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     gap_tol : float, optional
         The relative gap within which the solve is certified: default
         :func:`conic_gap_tol` for conic solvers, the engine's ``tol`` for engines.
+    warm_start : (V0, W0), optional
+        A starting point, each ``(P, d, q)``, for the engines ``"FISTA"`` and ``"ADMM"``
+        (:class:`~cvximplicit.solvers.engines.WarmStart`); conic solvers ignore it.
 
     Returns
     -------
@@ -244,36 +229,23 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     reductions = _check_reductions(reductions)
     name = check_solver(solver)
     pattern_set = resolve_patterns(M, patterns, n_patterns, seed)
-    program = ReluProgram(M, Y, pattern_set.patterns, beta)
-    m, d, P, q = program.shape
     reduced = pattern_set.structure is not None and one_d_columns(M) is not None
+    program = ReluProgram(M, Y, pattern_set.patterns, beta, pattern_set.structure if reduced else None)
+    m, d, P, q = program.shape
     name, reason = _choose(name, reduced, m, d, P, q)
-    if is_engine(name):
-        V, W, engine_report = _run_engine(name, reason, program, solver_opts)
-        tol = engine_gap_tol(name, dict(solver_opts or {})) if gap_tol is None else float(gap_tol)
-        used, status, iters = engine_report.solver, engine_report.status, engine_report.iterations
-        compile_s, solve_s, formulation = engine_report.compile_time_s, engine_report.solve_time_s, "first_order"
-        t_cert = time.perf_counter()
-        cert = _certify(program, V, W, None, tol, engine_report)
-    else:
-        conic = solve_conic(program, pattern_set.structure, solver=name, solver_opts=solver_opts, fallback=fallback)
-        used = conic.solved.solver
-        if name == "auto" and not conic.solved.reason.startswith("auto: CLARABEL"):
-            reason = f"{reason}; {conic.solved.reason}"
-        tol = conic_gap_tol(used) if gap_tol is None else float(gap_tol)
-        compile_s, solve_s = conic.solved.compile_time_s + conic.build_time_s, conic.solved.solve_time_s
-        t_cert = time.perf_counter()
-        cert = _certify(program, conic.V, conic.W, conic.multipliers, tol)
-        for attempt, options in enumerate(CLARABEL_REFINE_LADDER if used == "CLARABEL" and not solver_opts else ()):
-            if cert.certified:
-                break
-            conic = solve_conic(program, pattern_set.structure, solver="CLARABEL", solver_opts=options, fallback=())
-            compile_s += conic.solved.compile_time_s + conic.build_time_s
-            solve_s += conic.solved.solve_time_s
-            cert = _certify(program, conic.V, conic.W, conic.multipliers, tol)
-            reason += f"; re-solved cold ({attempt + 1}/{len(CLARABEL_REFINE_LADDER)} of the refinement ladder)"
-        V, W, formulation = conic.V, conic.W, conic.formulation
-        status, iters = conic.solved.status, conic.solved.iterations
+    engine = get_engine(name, fallback=fallback)
+    options = _check_options(engine, reason, solver_opts)
+    sol = engine.solve(program, _check_warm_start(warm_start), options)
+    tol = engine.gap_tol(options, sol.solver) if gap_tol is None else float(gap_tol)
+    compile_s, solve_s, reason = sol.compile_time_s, sol.solve_time_s, _noted(reason, sol.note)
+    t_cert = time.perf_counter()
+    cert = _certify(program, sol, tol)
+    refinements = engine.refine(program, sol, options)
+    while not cert.certified and (better := next(refinements, None)) is not None:
+        sol, reason = better, _noted(reason, better.note)
+        compile_s, solve_s = compile_s + sol.compile_time_s, solve_s + sol.solve_time_s
+        cert = _certify(program, sol, tol)
+    V, W, used, status, iters = sol.V, sol.W, sol.solver, sol.status, sol.iterations
     if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
         V, W = np.zeros_like(V), np.zeros_like(W)
     objective, violation, bound, bound_info = cert.objective, cert.violation, cert.bound, cert.info
@@ -290,13 +262,13 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
             InaccurateSolutionWarning,
             stacklevel=2,
         )
-    network_objective = engine_report.extra.get("network_objective") if is_engine(name) else None
+    network_objective = sol.network_objective
     if network_objective is None or not np.any(Y):
         network_objective = program.network_objective(*decode(V, W, 0.0))
     scale = program.scale
     extra = {
         "n_patterns": P, "beta": beta, "n_active_neurons": int(decode(V, W, NEURON_TOL, scale)[0].shape[0]),
-        "m": m, "d": d, "q": q, "formulation": formulation, "network_objective": float(network_objective),
+        "m": m, "d": d, "q": q, "formulation": sol.formulation, "network_objective": float(network_objective),
         "constraint_violation": violation, "certificate_time_s": time.perf_counter() - t_cert,
         "dual_bound_info": {k: v for k, v in dict(bound_info or {}).items() if np.isscalar(v)},
     }
@@ -324,34 +296,45 @@ class _Certification(NamedTuple):
     certified: bool
 
 
-def _certify(program: ReluProgram, V, W, multipliers, tol: float, engine_report=None) -> _Certification:
-    """Objective, violation and bound in float64 (an engine's own when it computed them), and the verdict.
+def _certify(program: ReluProgram, sol: EngineSolution, tol: float) -> _Certification:
+    """Objective, violation and bound in float64 (the engine's own when it computed them), and the verdict.
 
     The gap counts only at a point feasible to ``max(tol, 1e-6)``; the solve is certified when
     ``−tol ≤ gap_rel ≤ tol``. ``Y = 0``: the zero network is the exact optimum (solver round-off dropped).
     """
+    V, W = sol.V, sol.W
     if not np.any(program.Y):
-        V, W, engine_report = np.zeros_like(V), np.zeros_like(W), None
-    if engine_report is not None and engine_report.bound is not None:
-        objective, violation = float(engine_report.objective), float(engine_report.residual)
-        bound, info = float(engine_report.bound), dict(engine_report.extra)
+        V, W, sol = np.zeros_like(V), np.zeros_like(W), sol._replace(bound=None)
+    if sol.bound is not None:
+        objective, violation = float(sol.objective), float(sol.violation)
+        bound, info = float(sol.bound), dict(sol.bound_info or {})
     else:
         objective, violation = program.objective(V, W), program.violation(V, W)
-        bound, info = program.bound(program.Y - program.fit(V - W), *(multipliers or (None, None)))
+        bound, info = program.bound(program.Y - program.fit(V - W), *(sol.multipliers or (None, None)))
     feasible = violation <= max(tol, 1e-6)
     gap_abs, gap_rel = SolveReport.gaps(objective, bound) if feasible else (None, None)
     certified = gap_rel is not None and -tol <= gap_rel <= tol
     return _Certification(objective, violation, float(bound), info, gap_abs, gap_rel, certified)
 
 
-def _run_engine(name: str, reason: str, program: ReluProgram, solver_opts):
-    """Run engine ``name`` on ``program`` with its options checked strictly."""
+def _noted(reason: str, note: str) -> str:
+    return f"{reason}; {note}" if note else reason
+
+
+def _check_options(engine: Engine, reason: str, solver_opts):
+    """``solver_opts`` checked strictly by the engine that runs (saying so when ``"auto"`` chose it)."""
     try:
-        options = check_engine_options(name, solver_opts)
+        return engine.check_options(solver_opts)
     except ValidationError as exc:
         if reason == "requested":
             raise
-        raise ValidationError(f"{exc} (solver='auto' chose {name!r}: {reason}; name the solver to choose which "
-                              "one the options are for)") from None
-    V, W, report = get_engine(name)(program.M, program.Y, program.patterns, program.beta, **options)
-    return np.asarray(V, dtype=float), np.asarray(W, dtype=float), report
+        raise ValidationError(f"{exc} (solver='auto' chose {engine.name!r}: {reason}; name the solver to choose "
+                              "which one the options are for)") from None
+
+
+def _check_warm_start(warm_start) -> WarmStart | None:
+    if warm_start is None:
+        return None
+    if not (isinstance(warm_start, tuple) and len(warm_start) == 2):
+        raise ValidationError(f"warm_start must be None or a pair (V0, W0) of arrays (P, d, q); got {warm_start!r}")
+    return WarmStart(*warm_start)

@@ -40,13 +40,17 @@ NEURON_TOL = 1e-6
 class ReluProgram:
     """The data of program (12): ``M`` ``(m, d)``, ``Y`` ``(m, q)``, ``patterns`` ``(m, P)``, ``β > 0``.
 
-    Build it with :meth:`from_data` (validates); the constructor trusts its arguments.
+    ``structure`` is the patterns' threshold structure when ``M = [u, c·1]``
+    (:func:`~cvximplicit.solvers.arrangements.threshold_structure_1d`; it lets the conic engine
+    use the reduced 1-D form), else None. Build it with :meth:`from_data` (validates); the
+    constructor trusts its arguments.
     """
 
     M: np.ndarray
     Y: np.ndarray
     patterns: np.ndarray
     beta: float
+    structure: tuple | None = None
 
     @classmethod
     def from_data(cls, M, Y, patterns, beta) -> "ReluProgram":
