@@ -1,5 +1,11 @@
 """First-order engine for the Ergen–Pilanci program (12): augmented Lagrangian + FISTA, with a dual certificate.
 
+The loss is squared (program (12) as written) or, with ``loss="cross_entropy"``, the
+softmax cross-entropy ``Σ_i ℓ(Z0_i + F_i; y_i)`` of :mod:`cvximplicit.solvers.certificate_ce`
+(``F = Σ_k D_k M (V_k − W_k)``, ``Z0 = offset``); the loss objects are in
+:mod:`cvximplicit.solvers.losses`. Below, ``½‖Fz − Y‖²`` stands for the loss and
+``λ = Y − Fz`` for its negative gradient in ``F`` (cross-entropy: ``Y − softmax(Z0 + F)``).
+
 The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, rows of
 ``M`` are samples, ``patterns[:, k]`` is the diagonal of ``D_k``, ``V, W`` are ``(P, d, q)``):
 
@@ -21,7 +27,8 @@ penalty ``ϱ`` the inner problem is
 solved by FISTA with gradient-based adaptive restart (O'Donoghue & Candès) and the
 group soft-threshold prox; the step is ``1/L`` found by backtracking (sufficient
 decrease of the smooth part, ``L`` shrunk by 0.9 per step, doubled on failure) between
-``2 λ_max(AᵀA)`` and the global bound ``1.02 · 2 λ_max(AᵀA) + ϱ ‖M‖₂²``
+``2 κ λ_max(AᵀA)`` and the global bound ``1.02 · 2 κ λ_max(AᵀA) + ϱ ‖M‖₂²`` (``κ`` the loss
+curvature: 1 squared, ½ cross-entropy)
 (``A z = Σ_k D_k M z_k``, power iteration): the penalty's curvature only involves the
 few rows where ``(μ/ϱ − G z)_+ > 0``, so the global bound is far too pessimistic. The
 outer update is ``μ ← (μ − ϱ G z)_+``. Everything is vectorised over patterns,
@@ -34,12 +41,12 @@ of ``M x`` values, so it costs no product. Nothing of size ``m·P·d`` is formed
 column norms are exactly the dual-constraint values ``ρ_{k,c,s}`` of
 :func:`~cvximplicit.solvers.certificate.dual_bound`: a cheap bound comes with every
 iteration (at an exact inner minimiser, ``ρ ≤ β`` and the gap is ``μ̃ᵀ G x``). Stopping
-decisions use it; the **reported** bound is always recomputed by
-:func:`~cvximplicit.solvers.certificate.dual_bound` in float64 (valid for any ``λ``
-and ``μ ≥ 0``, whatever the iterate), and the largest such bound seen is kept.
+decisions use it; the **reported** bound is always recomputed in float64 by
+:func:`~cvximplicit.solvers.certificate.dual_bound` (cross-entropy:
+:func:`~cvximplicit.solvers.certificate_ce.ce_dual_bound`), valid for any ``λ`` and
+``μ ≥ 0`` whatever the iterate, and the largest such bound seen is kept.
 
-**What ``objective`` means.** The float64 convex objective
-:func:`~cvximplicit.solvers.certificate.convex_objective` at the returned ``(V, W)``.
+**What ``objective`` means.** The float64 convex objective at the returned ``(V, W)``.
 The augmented Lagrangian iterate may violate the cone constraints slightly; that
 relative violation (:func:`~cvximplicit.solvers.certificate.constraint_violation`)
 is reported as ``residual``, and ``status="optimal"`` requires it to be at most
@@ -57,12 +64,13 @@ import time
 
 import numpy as np
 
-from .._params import Int, Real, check_params
+from .._params import Int, Options, Real, check_params
 from ..exceptions import ValidationError
-from . import certificate as _cert
 from ._checks import _as_groups, _program_data
 from ._groups import fit_operator_norm2, group_shrink, to_VW
-from .program import ReluProgram, decode
+from .certificate_ce import as_offset, as_simplex_targets
+from .losses import LOSSES, make_loss, polish_multipliers
+from .program import decode
 from .report import SolveReport
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
@@ -74,16 +82,17 @@ AL_PENALTY_DEFAULT = 30.0
 _INNER_MAX = 500
 _EPS_IN0 = 0.1
 _EPS_FLOOR = 0.1
-_POLISH_STEPS = 50
-_POLISH_MAX_GROUPS = 64
-_POLISH_MAX_FLOPS = 5e9
 _INACCURATE_VIOL = 10.0
 _BT_DECREASE = 0.9
 _BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
 
 
-def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho):
+def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho, loss, offset):
+    check_params("FISTA", {"loss": loss}, {"loss": [Options(LOSSES)]})
     M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
+    if loss == "cross_entropy":
+        Y = as_simplex_targets(Y, M.shape[0])
+    offset = as_offset(offset, Y.shape)
     (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     positive = Real(0.0, closed="neither")
     check_params("FISTA", locals(), {"tol": [positive], "max_iter": [Int(0)], "time_limit_s": [None, positive],
@@ -100,7 +109,7 @@ def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, 
     for Z0, name in ((V0, "V0"), (W0, "W0")):
         starts.append(None if Z0 is None else _as_groups(Z0, P, d, q, name).astype(float))
     return (M, Y, patterns, beta, float(tol), int(max_iter), time_limit_s, dtype, starts, float(feas_tol),
-            None if rho is None else float(rho))
+            None if rho is None else float(rho), offset)
 
 
 def _power_lambda_max(M, Dm, n_iter: int = 20, seed: int = 0) -> tuple[float, float]:
@@ -122,7 +131,6 @@ class _Engine:
 
     def __init__(self, M, Y, patterns, dtype):
         self.M = np.ascontiguousarray(M, dtype=dtype)
-        self.Y = np.ascontiguousarray(Y, dtype=dtype)
         self.Dm = patterns.astype(dtype)  # (m, P)
         self.S = 2.0 * self.Dm - 1.0  # diagonal of 2D_k − I
         m, d = M.shape
@@ -152,47 +160,9 @@ class _Engine:
         return (self.M.T @ B.reshape(self.m, -1)).reshape(self.shape)
 
 
-def _polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps=_POLISH_STEPS):
-    """Lower the dual-constraint values of the groups with ``ρ_{k,c,s} > β`` by adjusting their ``μ ≥ 0``.
-
-    For each such group, a few projected-gradient (FISTA) steps on
-    ``½‖Mᵀ(s D_k λ_c + (2D_k − I) μ)‖²`` over ``μ ≥ 0`` (step ``1/‖M‖₂²``), in place. Any
-    ``μ ≥ 0`` keeps :func:`~cvximplicit.solvers.certificate.dual_bound` valid; this only
-    makes the scaling ``t_c`` closer to 1 when the inner solve was inexact.
-    """
-    rho_v, rho_w = _cert.dual_constraint_values(M, patterns, lam, mu_pos, mu_neg)
-    cols = [(0, k, c) for k, c in zip(*np.nonzero(rho_v > beta))]
-    cols += [(1, k, c) for k, c in zip(*np.nonzero(rho_w > beta))]
-    if not cols or n_steps <= 0:
-        return
-    cols = cols[:_POLISH_MAX_GROUPS]
-    m, d = M.shape
-    n_steps = min(n_steps, int(_POLISH_MAX_FLOPS // (4 * m * d * len(cols))))  # bounded cost at large m·d
-    if n_steps <= 0:
-        return
-    sgn = np.array([1.0 if s == 0 else -1.0 for s, _, _ in cols])
-    ks = np.array([k for _, k, _ in cols])
-    cs = np.array([c for _, _, c in cols])
-    Dm = patterns[:, ks].astype(float)  # (m, n)
-    S = 2.0 * Dm - 1.0
-    A = Dm * lam[:, cs] * sgn  # s D_k λ_c
-    mus = (mu_pos, mu_neg)
-    Mu = np.stack([mus[s][k, :, c] for s, k, c in cols], axis=1)  # (m, n)
-    step = 1.0 / norm_m2
-    Z, theta = Mu.copy(), 1.0
-    for _ in range(n_steps):
-        G = S * (M @ (M.T @ (A + S * Z)))
-        Mu_new = np.maximum(Z - step * G, 0.0)
-        theta_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
-        Z = Mu_new + ((theta - 1.0) / theta_new) * (Mu_new - Mu)
-        Mu, theta = Mu_new, theta_new
-    for j, (s, k, c) in enumerate(cols):
-        mus[s][k, :, c] = Mu[:, j]
-
-
 def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10_000, time_limit_s=None,
                                   dtype=np.float64, V0=None, W0=None, verbose=False, feas_tol=None,
-                                  rho=None, check_every=10):
+                                  rho=None, check_every=10, loss="squared", offset=None):
     """Solve the Ergen–Pilanci program for step (12) with a first-order method and certify it.
 
     Augmented Lagrangian on the cone constraints, FISTA with restart on each inner
@@ -208,7 +178,8 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     M : array_like, shape (m, d)
         Block input, **rows are samples** (``M = Ũ_iᵀ``, bias column included).
     Y : array_like, shape (m, q) or (m,)
-        Targets (the residual ``Ỹᵀ``), rows are samples; 1-D means ``q = 1``.
+        Targets (the residual ``Ỹᵀ``), rows are samples; 1-D means ``q = 1``. With
+        ``loss="cross_entropy"``: ``(m, q)``, ``q ≥ 2``, rows in the simplex (one-hot labels).
     patterns : ndarray of bool, shape (m, P)
         Column ``k`` is the diagonal of ``D_k``.
     beta : float
@@ -236,12 +207,17 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         each inner FISTA solve.
     check_every : int
         Iterations between cheap certificate checks.
+    loss : {"squared", "cross_entropy"}
+        The loss of the fit (see the module docstring).
+    offset : array_like, shape (m, q), optional
+        Fixed logits ``Z0`` added to the fit (the earlier blocks' output); squared loss:
+        the targets become ``Y − Z0``.
 
     Returns
     -------
     V, W : ndarray, shape (P, d, q), float64
     report : SolveReport
-        ``problem="convex_relu"``, ``solver="FISTA"``, ``status`` ``"optimal"`` (certified
+        ``problem="convex_relu"`` (``"convex_relu_ce"`` for cross-entropy), ``solver="FISTA"``, ``status`` ``"optimal"`` (certified
         ``gap_rel ≤ tol`` and violation ``≤ feas_tol``), ``"optimal_inaccurate"`` (stopped
         on a cap with ``|gap_rel| ≤ tol`` but the violation in ``(feas_tol, 10·feas_tol]``),
         else ``"max_iter"`` or ``"time_limit"``. A *negative* ``gap_rel`` means the
@@ -253,7 +229,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         ``outer_iterations``, ``dtype``, ``network_objective``, ``al_penalty``,
         ``lipschitz``, ``certificate_checks``, ``rho``/``t`` of the bound,
         ``feasible_objective`` — the objective of an exactly feasible point, the
-        returned one when its violation is 0, else ``V = W = 0`` (``½‖Y‖²``) — and
+        returned one when its violation is 0, else ``V = W = 0`` (``½‖Y‖²``, or ``Σ ℓ(Z0_i; y_i)``) — and
         ``certified_gap_rel`` = ``(feasible_objective − bound) / max(1, |·|)``, a gap
         that holds whatever the violation).
 
@@ -261,7 +237,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     ------
     ValidationError
         Shape mismatch, NaN/inf, ``β ≤ 0``, patterns not a bool ``(m, P)`` array,
-        bad options.
+        bad options, cross-entropy targets off the simplex.
 
     Examples
     --------
@@ -275,15 +251,16 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     ('optimal', (8, 3, 1), True, True)
     """
     t_start = time.perf_counter()
-    (M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, (V0, W0), feas_tol, al_rho) = _validate(
-        M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho)
+    (M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, (V0, W0), feas_tol, al_rho, offset) = _validate(
+        M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho, loss, offset)
     check_params("FISTA", {"check_every": check_every}, {"check_every": [Int(1)]})
-    program = ReluProgram(M, Y, patterns, beta)  # validated above: the float64 certificate reads it
+    fit = make_loss(loss, M, Y, patterns, beta, offset, dtype)  # validated above
+    program = fit.program  # the float64 objective, violation and certificate
     eng = _Engine(M, Y, patterns, dtype)
     m, P, q = eng.m, eng.P, eng.q
 
     lam_a, lam_m = _power_lambda_max(eng.M, eng.Dm)
-    fit_L = 1.02 * 2.0 * lam_a
+    fit_L = 1.02 * 2.0 * lam_a * fit.curvature
     norm_m2 = 1.02 * lam_m
     if al_rho is None:  # penalty curvature ϱ‖M‖² a fixed multiple of the fit curvature
         al_rho = AL_PENALTY_DEFAULT * fit_L / max(norm_m2, 1e-300)
@@ -296,7 +273,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         X[:, 1] = W0.transpose(1, 0, 2)
     MX = eng.forward(X)
     mu = np.zeros((m, 2, P, q), dtype=dtype)  # multipliers, laid out like M X
-    y_norm2 = float(np.sum(Y * Y))
+    zero_obj = fit.zero_objective()
 
     best = {"bound": -math.inf, "details": {}, "iter": 0}
     n_iter = 0
@@ -316,7 +293,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         mu_pos = np.ascontiguousarray(mu_t[:, 0].transpose(1, 0, 2), dtype=np.float64)
         mu_neg = np.ascontiguousarray(mu_t[:, 1].transpose(1, 0, 2), dtype=np.float64)
         lam = lam.astype(np.float64)
-        _polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2)
+        polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2)
         b, det = program.bound(lam, mu_pos, mu_neg)
         if b > best["bound"]:
             best.update(bound=b, details=det, iter=n_iter)
@@ -339,7 +316,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         inner = 0
         inner_done = False
         while not inner_done:
-            lam = eng.Y - eng.pred(MYp)  # λ at the extrapolated point
+            lam, f_fit = fit.lam_value(eng.pred(MYp))  # λ = −∇ loss at the extrapolated point
             mu_t = np.maximum(mu - al_rho * eng.cone(MYp), 0.0)  # μ̃ = (μ − ϱ G y)_+
             B = eng.adjoint_weights(lam, mu_t)
             grad = eng.adjoint(B)
@@ -347,12 +324,9 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
             # cheap certificate (working precision) from the gradient's group norms = ρ_{k,c,s}
             if n_iter % check_every == 0:
                 rho_kcs = np.sqrt(np.einsum("dspq,dspq->spq", grad, grad).max(axis=(0, 1)))  # ρ_c
-                lin = np.einsum("mq,mq->q", lam, eng.Y).astype(np.float64)
-                quad = np.einsum("mq,mq->q", lam, lam).astype(np.float64)
-                cheap_bound = float(_cert.scaled_bound(lin, quad, rho_kcs.astype(np.float64), beta)[0].sum())
+                cheap_bound = fit.cheap_bound(lam, rho_kcs, beta)
                 Xn_norm = float(np.sqrt(np.einsum("dspq,dspq->spq", X, X)).sum())
-                r = eng.pred(MX) - eng.Y
-                last_obj = 0.5 * float(np.sum(r * r)) + beta * Xn_norm
+                last_obj = fit.check_value(eng.pred(MX)) + beta * Xn_norm
                 cheap_gap_rel = (last_obj - cheap_bound) / max(1.0, abs(last_obj))
                 g_x = eng.cone(MX)
                 gnorm = math.sqrt(float(np.einsum("dspq,dspq->spq", X, X).max()))
@@ -378,16 +352,15 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
                 break
             # --- FISTA step
             Yp_old = Yp
-            f_y = 0.5 * float(np.vdot(lam, lam)) + float(np.vdot(mu_t, mu_t)) / (2.0 * al_rho)
+            f_y = f_fit + float(np.vdot(mu_t, mu_t)) / (2.0 * al_rho)
             L = max(fit_L, _BT_DECREASE * L)
             while True:
                 Xn = group_shrink(Yp - (1.0 / L) * grad, beta / L)
                 MXn = eng.forward(Xn)
                 if L >= L_max:
                     break
-                r_n = eng.pred(MXn) - eng.Y
                 mt_n = np.maximum(mu - al_rho * eng.cone(MXn), 0.0)
-                f_n = 0.5 * float(np.vdot(r_n, r_n)) + float(np.vdot(mt_n, mt_n)) / (2.0 * al_rho)
+                f_n = fit.value(eng.pred(MXn)) + float(np.vdot(mt_n, mt_n)) / (2.0 * al_rho)
                 diff = Xn - Yp
                 q_n = f_y + float(np.vdot(grad, diff)) + 0.5 * L * float(np.vdot(diff, diff))
                 if f_n <= q_n + _BT_SLACK[dtype.name] * max(abs(f_y), 1.0):
@@ -418,7 +391,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
 
     V, W, obj, viol = primal(X)
     if best["bound"] == -math.inf or status in ("max_iter", "time_limit"):
-        lam = Y - program.fit(V - W)
+        lam = fit.residual(V, W)
         mu_t = np.maximum(mu.astype(np.float64) - al_rho * (eng.cone(MX).astype(np.float64)), 0.0)
         certify(lam, mu_t)
     bound = float(best["bound"])
@@ -428,9 +401,10 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     W1, W2 = decode(V, W, 0.0)  # every nonzero group is a neuron
     extra = {
         "n_patterns": P,
+        "loss": fit.name,
         "outer_iterations": outer,
         "dtype": np.dtype(dtype).name,
-        "network_objective": program.network_objective(W1, W2) if W1.shape[0] else 0.5 * y_norm2,
+        "network_objective": program.network_objective(W1, W2) if W1.shape[0] else zero_obj,
         "constraint_violation": viol,
         "al_penalty": al_rho,
         "lipschitz": fit_L + al_rho * norm_m2,
@@ -439,12 +413,12 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         "t": best["details"].get("t"),
         "feas_tol": feas_tol,
         # an exactly feasible point's objective: the returned one if it violates nothing, else V = W = 0
-        "feasible_objective": min(obj, 0.5 * y_norm2) if viol == 0.0 else 0.5 * y_norm2,
+        "feasible_objective": min(obj, zero_obj) if viol == 0.0 else zero_obj,
         "certified_gap_rel": None,
     }
     extra["certified_gap_rel"] = (extra["feasible_objective"] - bound) / max(1.0, abs(extra["feasible_objective"]))
     return V, W, SolveReport(
-        problem="convex_relu", solver="FISTA", status=status, objective=obj, bound=bound, gap_abs=gap_abs,
+        problem=fit.problem, solver="FISTA", status=status, objective=obj, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=0.0, solve_time_s=elapsed(),
         certificate="restricted", residual=viol, extra=extra,
     )
