@@ -340,3 +340,22 @@ def test_exact_block_m500_within_two_seconds():
     assert sol.report.certificate == "global" and sol.report.gap_rel <= GAP_REL_TARGET
     assert sol.patterns.shape[1] == 999
     assert elapsed <= 2.0
+
+
+def test_report_round_trips_through_json():
+    import json
+
+    from cvximplicit.solvers.report import SolveReport
+
+    rng = np.random.default_rng(0)
+    u = rng.uniform(-1, 1, 40)
+    rep = solve_convex_relu(np.c_[u, np.ones(40)], np.abs(u), beta=0.05).report
+    assert SolveReport.from_dict(rep.to_dict()) == rep
+    back = SolveReport.from_dict(json.loads(json.dumps(rep.to_dict())))
+    assert back.to_dict() == json.loads(json.dumps(rep.to_dict()))
+    assert (back.certificate, back.reductions, back["gap_rel"], back.get("nope", 1)) == \
+        (rep.certificate, rep.reductions, rep.gap_rel, 1)
+    assert SolveReport.from_dict({"problem": "p", "solver": "s", "status": "optimal", "objective": 1.0,
+                                  "total_time_s": 0.0, "future_field": 3}) == SolveReport("p", "s", "optimal", 1.0)
+    with pytest.raises(ValueError, match=r"needs the field\(s\) \['objective'\]"):
+        SolveReport.from_dict({"problem": "p", "solver": "s", "status": "optimal"})

@@ -139,3 +139,34 @@ def test_bad_inputs_raise_and_write_nothing(tmp_path):
 def test_unknown_block_solver_lists_valid_names():
     with pytest.raises(ValidationError, match=r"valid names are \[.*'alternating'.*'local_search'"):
         get_block_solver("adam")
+
+
+def test_block_records_keep_report_objects_and_checkpoints_stay_json(tmp_path):
+    import json
+
+    from cvximplicit._npz import read_npz
+    from cvximplicit.solvers.report import SolveReport
+    from cvximplicit.training.greedy import BlockRecord, block_row
+
+    rng = np.random.default_rng(0)
+    U = rng.uniform(-2, 2, (1, 60))
+    Y = np.sin(2 * U)
+    kw = dict(block_sizes=[2, 2, 2], block_solver="alternating", block_solver_options={"T": 2}, seed=1, verbose=0)
+    first = train_greedy(U, Y, checkpoint_dir=tmp_path, **kw)
+    assert all(isinstance(r, SolveReport) for b in first.blocks for r in b.reports)
+    # The checkpoint holds the records as the dicts earlier versions wrote (reports as SolveReport.to_dict()).
+    meta, _ = read_npz(tmp_path / CHECKPOINT_NAME, fmt="cvximplicit.Checkpoint", version=1, what="checkpoint",
+                       arrays=("A", "B", "C", "X"), meta_keys=("records",))
+    saved = meta["records"]
+    assert set(saved[0]) == {"block", "n_i", "objective", "time_s", "reports", "history", "info"}
+    assert saved[0]["reports"][0]["total_time_s"] == first.blocks[0].reports[0].total_time_s
+    assert json.loads(json.dumps(saved)) == [b.to_dict() for b in first.blocks]
+    # Resume from it: the records come back as objects, equal to what was written.
+    resumed = train_greedy(U, Y, checkpoint_dir=tmp_path, resume=True, **kw)
+    assert resumed.resumed_from == 3
+    assert [b.to_dict() for b in resumed.blocks] == saved
+    assert [block_row(b) for b in resumed.blocks] == [block_row(b) for b in first.blocks] == \
+        [block_row(d) for d in saved]
+    assert first.blocks[0]["objective"] == first.blocks[0].objective  # read access of the earlier dict records
+    with pytest.raises(ValueError, match="a block record needs block, n_i"):
+        BlockRecord.from_dict({"block": 1})

@@ -81,9 +81,9 @@ def _train(args) -> int:
         result.model = to_nonstrict(result.model, eps=args.self_loop_eps)
         print(f"converted to the equivalent non-strict model with self-loops 1 - {args.self_loop_eps} (Theorem 2)")
     for block in row["blocks"]:
-        record = next((b for b in result.blocks if b["block"] == block["block"]), None)
+        record = next((b for b in result.blocks if b.block == block["block"]), None)
         if record is not None and "solvers" not in block:
-            block["solvers"] = sorted({r.get("solver") for r in record["reports"] if r.get("solver")})
+            block["solvers"] = sorted({r.solver for r in record.reports if r.solver})
     row.update(
         summary=summary, task_type=data.task, data=_data_info(data, args), preset=preset, options=options,
         solvers_used=solvers_used, solver_reasons=reasons, cli_version=__version__,
@@ -151,10 +151,10 @@ def _loss_line(data, row) -> str:
 def _solvers_used(blocks) -> tuple[list, list]:
     names, reasons = set(), []
     for b in blocks:
-        for r in b.get("reports", []):
-            if r.get("solver"):
-                names.add(r["solver"])
-            reason = r.get("solver_reason")
+        for r in b.reports:
+            if r.solver:
+                names.add(r.solver)
+            reason = r.solver_reason
             if reason and reason not in reasons:
                 reasons.append(reason)
     return sorted(names), reasons

@@ -142,6 +142,41 @@ class SolveReport:
         out["total_time_s"] = self.total_time_s
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SolveReport":
+        """The report that :meth:`to_dict` wrote (``from_dict(r.to_dict()) == r``).
+
+        The derived ``total_time_s`` and keys this version does not know are ignored; fields
+        missing from ``data`` take their defaults. Raises :class:`ValueError` when ``data`` is not
+        a mapping, lacks ``problem``, ``solver``, ``status`` or ``objective``, or names an unknown
+        certificate kind.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a solve report must be a dict of its fields; got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [k for k in ("problem", "solver", "status", "objective") if k not in data]
+        if missing:
+            raise ValueError(f"a solve report needs the field(s) {missing}; got the keys {sorted(data)}")
+        fields = {k: v for k, v in data.items() if k in names}
+        fields["reductions"] = tuple(fields.get("reductions") or ())
+        fields["scope"], fields["extra"] = dict(fields.get("scope") or {}), dict(fields.get("extra") or {})
+        return cls(**fields)
+
+    def __getitem__(self, key: str) -> Any:
+        """Read access by field name (``report["gap_rel"]``), as for the dicts reports once were."""
+        if key == "total_time_s":
+            return self.total_time_s
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default`` for a name that is not a field."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
     def summary(self) -> str:
         """One line: solver, status, objective, gap and time."""
         gap = "n/a" if self.gap_rel is None else f"{self.gap_rel:.1e}"

@@ -13,19 +13,77 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .._validation import as_real_array, check_memory
 from ..activations import check_activation
-from ..exceptions import ValidationError
+from ..exceptions import DataError, ValidationError
 from ..model import ImplicitModel
 from ..partition import block_slices, check_block_sizes
+from ..solvers.report import SolveReport
 from .block import LOSSES, BlockProblem, get_block_solver
 from .checkpoint import Checkpoint, fingerprint
 
-__all__ = ["train_greedy", "GreedyResult", "format_block_table", "block_summary"]
+__all__ = ["train_greedy", "GreedyResult", "BlockRecord", "format_block_table", "block_summary"]
+
+
+@dataclass
+class BlockRecord:
+    """What one block of :func:`train_greedy` did; its reports stay :class:`SolveReport` objects.
+
+    Attributes
+    ----------
+    block, n_i : int
+        The block's index (from 1) and its number of states.
+    objective : float
+        Training loss after the block.
+    time_s : float
+        The block's wall time.
+    reports : list of SolveReport
+        Each solve's report, in order.
+    history : list of dict
+        Per alternation/epoch.
+    info : dict
+        What the block solver adds (β, certificate, reductions, ...).
+
+    :meth:`to_dict` is the JSON form (checkpoints); :meth:`from_dict` reads it back.
+    ``record["objective"]`` reads a field as the dict records of earlier versions did.
+    """
+
+    block: int
+    n_i: int
+    objective: float
+    time_s: float
+    reports: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; each report through :meth:`SolveReport.to_dict`."""
+        return {"block": self.block, "n_i": self.n_i, "objective": self.objective, "time_s": self.time_s,
+                "reports": [r.to_dict() for r in self.reports], "history": list(self.history),
+                "info": dict(self.info)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "BlockRecord":
+        """The record :meth:`to_dict` wrote (the dict records of earlier versions too).
+
+        Raises :class:`ValueError` naming what is missing or malformed.
+        """
+        try:
+            return cls(int(data["block"]), int(data["n_i"]), float(data["objective"]), float(data["time_s"]),
+                       [SolveReport.from_dict(r) for r in data.get("reports") or ()], list(data.get("history") or ()),
+                       dict(data.get("info") or {}))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"a block record needs block, n_i, objective, time_s and a list of reports; "
+                             f"got {type(exc).__name__}: {exc}") from None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
 
 
 @dataclass
@@ -35,10 +93,11 @@ class GreedyResult:
     Attributes
     ----------
     model : ImplicitModel
-    blocks : list of dict
+    blocks : list of BlockRecord
         One record per block: ``block``, ``n_i``, ``objective`` (training loss
-        after the block), ``time_s``, ``reports`` (each solve's report as a
-        dict), ``history`` (per alternation/epoch) and ``info``.
+        after the block), ``time_s``, ``reports`` (each solve's
+        :class:`~cvximplicit.solvers.report.SolveReport`), ``history`` (per
+        alternation/epoch) and ``info``.
     train_time_s : float
         Sum of the blocks' times (a resumed run counts the earlier blocks too).
     resumed_from : int
@@ -65,7 +124,7 @@ def train_greedy(
     checkpoint_dir=None,
     resume=False,
     verbose=1,
-    callback: Callable[[dict], None] | None = None,
+    callback: Callable[[BlockRecord], None] | None = None,
     stream=None,
 ) -> GreedyResult:
     """Algorithm 1: train the blocks one after another.
@@ -91,14 +150,14 @@ def train_greedy(
         Block ``i`` gets seed ``seed + i`` (so a resumed run sees the same seeds).
     checkpoint_dir : path, optional
         After each block, the run so far is written atomically to
-        ``checkpoint_dir/checkpoint.npz``.
+        ``checkpoint_dir/checkpoint.npz`` (the records as :meth:`BlockRecord.to_dict`).
     resume : bool
         Continue after the last completed block of the checkpoint in
         ``checkpoint_dir`` (which must come from the same data and options).
     verbose : int
         0: quiet; 1: one line per block (block i/L, loss, gap, time).
     callback : callable, optional
-        Called with each block's record after its checkpoint is written.
+        Called with each block's :class:`BlockRecord` after its checkpoint is written.
     stream : file, optional
         Where progress lines go (default ``sys.stderr``).
 
@@ -133,7 +192,8 @@ def train_greedy(
     if resume:
         ckpt = Checkpoint.load(checkpoint_dir, key)
         if ckpt is not None:
-            A, B, C, X, records, start_block = ckpt.A, ckpt.B, ckpt.C, ckpt.X, ckpt.records, ckpt.completed
+            A, B, C, X, start_block = ckpt.A, ckpt.B, ckpt.C, ckpt.X, ckpt.completed
+            records = _read_records(ckpt.records, checkpoint_dir)
     out = sys.stderr if stream is None else stream
     if verbose and start_block:
         print(f"resuming after block {start_block}/{len(sizes)} from {checkpoint_dir}", file=out, flush=True)
@@ -154,14 +214,14 @@ def train_greedy(
         record = _record(i + 1, sizes[i], result, elapsed)
         records = records + [record]
         if checkpoint_dir is not None:
-            Checkpoint(i + 1, A, B, C, X, records, key).save(checkpoint_dir)
+            Checkpoint(i + 1, A, B, C, X, [r.to_dict() for r in records], key).save(checkpoint_dir)
         if verbose:
-            print(_progress_line(record, len(sizes), sum(r["time_s"] for r in records)), file=out, flush=True)
+            print(_progress_line(record, len(sizes), sum(r.time_s for r in records)), file=out, flush=True)
         if callback is not None:
             callback(record)
 
     model = ImplicitModel(A, B, C, activation=activation, block_sizes=sizes, input_bias=bool(input_bias))
-    return GreedyResult(model, records, float(sum(r["time_s"] for r in records)), start_block)
+    return GreedyResult(model, records, float(sum(r.time_s for r in records)), start_block)
 
 
 def _check_data(U, Y):
@@ -204,39 +264,53 @@ def _check_result(result, problem):
             )
 
 
-def _record(block, n_i, result, elapsed) -> dict:
-    reports = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in result.reports]
-    return {"block": block, "n_i": n_i, "objective": float(result.objective), "time_s": elapsed,
-            "reports": reports, "history": list(result.history), "info": dict(result.info)}
+def _record(block, n_i, result, elapsed) -> BlockRecord:
+    try:
+        reports = [r if isinstance(r, SolveReport) else SolveReport.from_dict(r) for r in result.reports]
+    except ValueError as exc:
+        raise ValidationError(f"block solver returned a report that is neither a SolveReport nor its dict: {exc}")
+    return BlockRecord(block, n_i, float(result.objective), elapsed, reports, list(result.history),
+                       dict(result.info))
 
 
-def block_summary(record: dict) -> dict:
+def _read_records(records: list, checkpoint_dir) -> list[BlockRecord]:
+    try:
+        return [BlockRecord.from_dict(r) for r in records]
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"the checkpoint in {checkpoint_dir} has a damaged block record ({exc}); "
+                        "delete it to start over") from None
+
+
+def block_summary(record: BlockRecord) -> dict:
     """What a block record certifies: kinds, worst gap, the solvers that ran (and why) and the reductions.
 
     ``certificate`` joins the distinct kinds of the block's non-least-squares solves
     (``"none"`` when there are none); ``solvers`` lists every solver that ran, least
     squares included; ``solver_reasons`` the distinct reasons (``"requested"`` or the
-    ``"auto"`` rule); ``reductions`` how the convex step's program was reduced.
+    ``"auto"`` rule); ``reductions`` how the convex step's program was reduced. A record
+    in its dict form (:meth:`BlockRecord.to_dict`) is read back first.
     """
-    reports = record["reports"]
-    relu = [r for r in reports if r["problem"] != "least_squares"]
-    gaps = [r["gap_rel"] for r in relu if r.get("gap_rel") is not None]
-    kinds = sorted({r["certificate"] for r in relu}) or ["none"]
+    if isinstance(record, Mapping):
+        record = BlockRecord.from_dict(record)
+    reports = record.reports
+    relu = [r for r in reports if r.problem != "least_squares"]
+    gaps = [r.gap_rel for r in relu if r.gap_rel is not None]
+    kinds = sorted({r.certificate for r in relu}) or ["none"]
     return {"certificate": "/".join(kinds), "max_gap_rel": max(gaps) if gaps else None,
             "n_solves": len(reports),
-            "solvers": sorted({r["solver"] for r in reports}),
-            "solver_reasons": sorted({r["solver_reason"] for r in reports if r.get("solver_reason")}),
-            "reductions": list(dict.fromkeys(item for r in relu for item in r.get("reductions") or ()))}
+            "solvers": sorted({r.solver for r in reports}),
+            "solver_reasons": sorted({r.solver_reason for r in reports if r.solver_reason}),
+            "reductions": list(dict.fromkeys(item for r in relu for item in r.reductions))}
 
 
-def _progress_line(record: dict, L: int, elapsed_total: float) -> str:
+def _progress_line(record: BlockRecord, L: int, elapsed_total: float) -> str:
     """One progress line; the ETA is ``elapsed / blocks done × blocks left`` (blocks differ in cost: a guide)."""
     s = block_summary(record)
     gap = "n/a" if s["max_gap_rel"] is None else f"{s['max_gap_rel']:.1e}"
-    done = int(record["block"])
+    done = int(record.block)
     eta = "done" if done >= L else f"ETA {_duration(elapsed_total / max(done, 1) * (L - done))}"
-    return (f"block {record['block']:>2}/{L}  n_i={record['n_i']}  loss={record['objective']:.5g}  "
-            f"gap={gap} ({s['certificate']})  {record['time_s']:.2f}s  elapsed {_duration(elapsed_total)}  {eta}")
+    return (f"block {record.block:>2}/{L}  n_i={record.n_i}  loss={record.objective:.5g}  "
+            f"gap={gap} ({s['certificate']})  {record.time_s:.2f}s  elapsed {_duration(elapsed_total)}  {eta}")
 
 
 def _duration(seconds: float) -> str:
@@ -248,10 +322,12 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
-def block_row(record: dict) -> dict:
+def block_row(record: BlockRecord) -> dict:
     """A block record as a JSON-ready row: ``block``, ``n_i``, ``train_loss``, ``time_s`` and :func:`block_summary`."""
-    return {"block": record["block"], "n_i": record["n_i"], "train_loss": record["objective"],
-            "time_s": record["time_s"], **block_summary(record)}
+    if isinstance(record, Mapping):
+        record = BlockRecord.from_dict(record)
+    return {"block": record.block, "n_i": record.n_i, "train_loss": record.objective,
+            "time_s": record.time_s, **block_summary(record)}
 
 
 def format_block_rows(rows: list) -> str:
