@@ -94,10 +94,13 @@ def _bounds(low, high, left_closed: bool, right_closed: bool) -> str:
 
 
 def check_params(owner: str, params: Mapping[str, Any], constraints: Mapping[str, Sequence]) -> None:
-    """Raise :class:`ValidationError` for the first parameter that satisfies none of its constraints."""
+    """Raise :class:`ValidationError` for the first parameter that satisfies none of its constraints.
+
+    ``owner`` (the function or class) prefixes the message; ``""`` leaves the prefix out.
+    """
     for name, allowed in constraints.items():
         value = params[name]
         if any(value is None if c is None else c.accepts(value) for c in allowed):
             continue
         what = " or ".join("None" if c is None else c.describe() for c in allowed)
-        raise ValidationError(f"{owner}: {name} must be {what}; got {name}={value!r}")
+        raise ValidationError(f"{owner + ': ' if owner else ''}{name} must be {what}; got {name}={value!r}")

@@ -8,15 +8,19 @@ here is the design matrix, not the implicit state; the trained model is in
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from ._params import Int, check_params
 from ._validation import as_real_array
-from .exceptions import CvxImplicitError, InputTypeError, NotFittedError, ValidationError
+from .exceptions import (
+    CvxImplicitError,
+    InputTypeError,
+    NotFittedError,
+    ValidationError,
+)
 from .partition import check_block_sizes, partition
 from .presets import resolve_preset
 from .training.block import available_block_solvers
@@ -105,8 +109,7 @@ class _ImplicitBase(BaseEstimator):
     def _seed(self) -> int:
         if self.random_state is None:
             return int(np.random.default_rng().integers(2**31))
-        if not isinstance(self.random_state, numbers.Integral) or self.random_state < 0:
-            raise ValidationError(f"random_state must be a non-negative int or None; got {self.random_state!r}")
+        check_params(type(self).__name__, {"random_state": self.random_state}, {"random_state": [Int(0), None]})
         return int(self.random_state)
 
     def _fit_targets(self, X, Y, loss):
@@ -125,7 +128,7 @@ class _ImplicitBase(BaseEstimator):
             model = to_nonstrict(model, eps=self.self_loop_eps)
         self.model_ = model
         self.blocks_ = result.blocks
-        self.reports_ = [rep for block in result.blocks for rep in block["reports"]]
+        self.reports_ = [rep for block in result.blocks for rep in block.reports]
         self.train_time_s_ = result.train_time_s
         self.block_sizes_ = sizes
         self.n_features_in_ = X.shape[1]
@@ -229,10 +232,10 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
     Attributes
     ----------
     model_ : ImplicitModel
-    blocks_ : list of dict
-        Per-block records (loss, reports, history, time).
-    reports_ : list of dict
-        Every solve's report, in order.
+    blocks_ : list of BlockRecord
+        Per-block records (loss, reports, history, time; :class:`~cvximplicit.training.greedy.BlockRecord`).
+    reports_ : list of SolveReport
+        Every solve's report, in order (``report.to_dict()`` for JSON).
     preset_ : dict or None
         The convex-step preset used (``name``, ``reason``); None for other block solvers.
     train_time_s_ : float

@@ -85,7 +85,7 @@ def test_unknown_solver_is_an_error_row_not_a_crash():
 
 
 def test_argument_checks():
-    with pytest.raises(ValidationError, match="time_limit_s must be a positive number"):
+    with pytest.raises(ValidationError, match=r"time_limit_s must be a finite number > 0.0; got time_limit_s="):
         compare.compare_solvers(tiny_1d(), ["CLARABEL"], time_limit_s=0)
     with pytest.raises(ValidationError, match="solver_share"):
         compare.compare_solvers(tiny_1d(), ["CLARABEL"], time_limit_s=1, solver_share=1.5)

@@ -213,7 +213,7 @@ def test_fit_minibatch_cross_entropy():
     "kwargs,match",
     [
         ({"kappa": 1.0}, "kappa must be < 1"),
-        ({"n": 0}, "n must be a positive integer; got 0"),
+        ({"n": 0}, "n must be an integer >= 1; got n=0"),
         ({"loss": "hinge"}, "loss must be one of"),
         ({"lr": -1.0}, "lr must be a finite number > 0; got -1.0"),
         ({"activation": "gelu"}, "activation must be one of"),

@@ -7,7 +7,13 @@ from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import solve_convex_relu
 from cvximplicit.solvers.arrangements import resolve_patterns
 from cvximplicit.solvers.conic import ConicEngine
-from cvximplicit.solvers.engines import Engine, EngineSolution, FunctionEngine, WarmStart, get_engine
+from cvximplicit.solvers.engines import (
+    Engine,
+    EngineSolution,
+    FunctionEngine,
+    WarmStart,
+    get_engine,
+)
 from cvximplicit.solvers.program import ReluProgram
 
 

@@ -38,7 +38,7 @@ def test_not_fitted_message():
         (dict(n=1, L=2), r"n must be an integer > 1; got n=1"),
         (dict(n=6, block_sizes=[2, 2]), r"block_sizes must sum to n=6; got \[2, 2\]"),
         (dict(block_solver="sgd"), r"block_solver must be one of \[.*'alternating'.*\]; got 'sgd'"),
-        (dict(random_state="seed"), r"random_state must be a non-negative int or None; got 'seed'"),
+        (dict(random_state="seed"), r"random_state must be an integer >= 0 or None; got random_state='seed'"),
         (dict(activation="gelu"), r"activation must be one of"),
     ],
 )

@@ -107,7 +107,7 @@ def test_load_errors(tmp_path):
     "kwargs,match",
     [
         ({"hidden": (4, 0)}, r"hidden must be a sequence of positive integers; got \(4, 0\)"),
-        ({"epochs": 1.5}, "epochs must be a positive integer; got 1.5"),
+        ({"epochs": 1.5}, "epochs must be an integer >= 1; got epochs=1.5"),
         ({"loss": "l1"}, "loss must be one of"),
     ],
 )

@@ -110,9 +110,9 @@ def test_registry_and_greedy_training():
 @pytest.mark.parametrize(
     "options,match",
     [
-        ({"epochs": 0}, "epochs must be a positive integer; got 0"),
+        ({"epochs": 0}, "epochs must be an integer >= 1; got epochs=0"),
         ({"lr": 0.0}, "lr must be a finite number > 0; got 0.0"),
-        ({"batch_size": -4}, "batch_size must be a positive integer; got -4"),
+        ({"batch_size": -4}, "batch_size must be an integer >= 1; got batch_size=-4"),
         ({"weight_decay": -1.0}, "weight_decay must be a finite number ≥ 0"),
         ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
         ({"dtype": "float16"}, r"dtype must be one of \('float64', 'float32'\)"),

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._params import Int, check_params
 from .._validation import as_finite_matrix
 from ..exceptions import MissingDependencyError, ValidationError
 from ..training.block import LOSSES
@@ -84,11 +85,9 @@ def check_data(U, Y, loss: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_positive_int(name: str, value, *, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValidationError(f"{name} must be a positive integer{' or None' if allow_none else ''}; got {value!r}")
-    return int(value)
+    """``value`` as an int ``>= 1`` (None passes when ``allow_none``), else the :func:`check_params` error."""
+    check_params("", {name: value}, {name: [Int(1)] + ([None] if allow_none else [])})
+    return None if value is None else int(value)
 
 
 def check_positive_float(name: str, value, *, allow_zero: bool = False) -> float:

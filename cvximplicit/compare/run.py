@@ -9,6 +9,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from .._params import Real, check_params
 from ..exceptions import ValidationError
 from .problems import (
     PROBLEMS,
@@ -41,18 +42,17 @@ def _solve_row(problem: BlockProblem, solver: str, own_limit_s: float) -> dict:
         row.update(status=_short_status(status) if status else "error", time_s=time.perf_counter() - start,
                    error=f"{type(exc).__name__}: {str(exc)[:300]}")
     else:
-        rep = sol.report.to_dict()
-        obj, bound = rep["objective"], rep["bound"]
+        rep = sol.report
+        obj, bound = rep.objective, rep.bound
         bound_gap = None
         if bound is not None and math.isfinite(obj) and math.isfinite(bound):
             bound_gap = (obj - bound) / max(1.0, abs(obj))
-        row.update(status=rep["status"], time_s=time.perf_counter() - start, objective=obj, bound=bound,
-                   gap_rel=rep["gap_rel"], bound_gap_rel=bound_gap, certificate=rep["certificate"],
-                   constraint_violation=rep["residual"], iterations=rep["iterations"], solver_used=rep["solver"],
-                   n_patterns=rep["extra"].get("n_patterns"), formulation=rep["extra"].get("formulation"))
-        for key in ("requested_solver", "solver_reason", "reductions"):
-            if key in rep:
-                row[key] = rep[key]
+        row.update(status=rep.status, time_s=time.perf_counter() - start, objective=obj, bound=bound,
+                   gap_rel=rep.gap_rel, bound_gap_rel=bound_gap, certificate=rep.certificate,
+                   constraint_violation=rep.residual, iterations=rep.iterations, solver_used=rep.solver,
+                   n_patterns=rep.extra.get("n_patterns"), formulation=rep.extra.get("formulation"),
+                   requested_solver=rep.requested_solver, solver_reason=rep.solver_reason,
+                   reductions=list(rep.reductions))
     row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     row["solver_opts"] = opts
     return row
@@ -181,11 +181,8 @@ def compare_solvers(problem, solvers=None, time_limit_s: float = 10.0, *, solver
         If ``time_limit_s`` is not a positive number, ``solver_share`` not in
         ``(0, 1]``, or ``solvers`` is empty.
     """
-    if isinstance(time_limit_s, bool) or not isinstance(time_limit_s, (int, float)) or not time_limit_s > 0 \
-            or not math.isfinite(time_limit_s):
-        raise ValidationError(f"time_limit_s must be a positive number of seconds; got time_limit_s={time_limit_s!r}")
-    if isinstance(solver_share, bool) or not isinstance(solver_share, (int, float)) or not 0 < solver_share <= 1:
-        raise ValidationError(f"solver_share must be a fraction in (0, 1]; got solver_share={solver_share!r}")
+    check_params("compare_solvers", {"time_limit_s": time_limit_s, "solver_share": solver_share},
+                 {"time_limit_s": [Real(0.0, closed="neither")], "solver_share": [Real(0.0, 1.0, closed="right")]})
     if isinstance(problem, str):
         problem = make_problem(problem, seed=seed)
     if not isinstance(problem, BlockProblem):

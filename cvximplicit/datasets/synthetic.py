@@ -22,12 +22,11 @@ Inputs are returned one sample per row, shape ``(m, 1)``.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from .._params import Int, Real, check_params
 from ._dataset import Dataset
 
 __all__ = ["f_smooth", "f_nonsmooth", "make_smooth", "make_nonsmooth", "DOMAIN"]
@@ -159,15 +158,9 @@ def _make_task(
     seed: int | None,
 ) -> Dataset:
     """Sample one task.  Draw order from the generator: all ``u``, then all label noise."""
-    n_train = _positive_int("n_train", n_train)
-    n_test = _positive_int("n_test", n_test)
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
-        raise ValidationError(f"noise must be a real number >= 0; got noise={noise!r}")
-    noise = float(noise)
-    if not math.isfinite(noise) or noise < 0.0:
-        raise ValidationError(f"noise must be a finite number >= 0; got noise={noise!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValidationError(f"seed must be a non-negative integer or None; got seed={seed!r}")
+    check_params(f"make_{name}", {"n_train": n_train, "n_test": n_test, "noise": noise, "seed": seed},
+                 {"n_train": [Int(1)], "n_test": [Int(1)], "noise": [Real(0.0)], "seed": [Int(0), None]})
+    n_train, n_test, noise = int(n_train), int(n_test), float(noise)
 
     low, high = DOMAIN
     rng = np.random.default_rng(seed)
@@ -194,8 +187,3 @@ def _make_task(
         },
     )
 
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValidationError(f"{name} must be a positive integer; got {name}={value!r}")
-    return int(value)

@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._params import Int, check_params
 from ..exceptions import ValidationError
 
 __all__ = ["exact_patterns_1d", "guided_patterns", "sample_patterns", "threshold_structure_1d", "unique_patterns",
@@ -152,8 +153,7 @@ def sample_patterns(M, n_patterns, *, seed=0) -> np.ndarray:
     M = np.asarray(M, dtype=float)
     if M.ndim != 2:
         raise ValidationError(f"M must be a 2-D array (m samples × d features); got shape {M.shape}")
-    if isinstance(n_patterns, bool) or not isinstance(n_patterns, (int, np.integer)) or n_patterns < 1:
-        raise ValidationError(f"n_patterns must be a positive integer; got n_patterns={n_patterns!r}")
+    check_params("sample_patterns", {"n_patterns": n_patterns}, {"n_patterns": [Int(1)]})
     rng = np.random.default_rng(seed)
     G = rng.standard_normal((M.shape[1], int(n_patterns)))
     return unique_patterns(M @ G >= 0)

@@ -33,7 +33,12 @@ import scipy.sparse as sp
 
 from ._lru import LRUCache, digest
 from .arrangements import one_d_columns
-from .backend import CLARABEL_OPTS, DEFAULT_CONIC_SOLVER, solve_cvxpy, solver_option_names
+from .backend import (
+    CLARABEL_OPTS,
+    DEFAULT_CONIC_SOLVER,
+    solve_cvxpy,
+    solver_option_names,
+)
 from .engines import EngineSolution
 from .program import ReluProgram
 
