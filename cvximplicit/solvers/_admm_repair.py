@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -83,12 +85,13 @@ def _project_into_cone(M64, sgn, z, nonzero_rows, row_norm, rounds=6):
     return None
 
 
-def _repair(ops, M64, Xz):
+def _repair(ops, M64, Xz, deadline=None):
     """Move every non-zero group of ``Xz`` ``(d, 2, P, q)`` into its cone; returns float64 ``V, W`` and #dropped.
 
     First the minimum-norm correction on the violated rows (:func:`_project_into_cone`);
     if that does not settle, a step along an interior direction of the cone; a group
-    whose cone has none is set to zero (counted in the second return value).
+    whose cone has none, or any group still to do once the clock passes ``deadline``,
+    is set to zero (counted in the second return value): zero is always feasible.
     """
     V, W = to_VW(Xz)
     nonzero_rows = np.any(M64 != 0, axis=1)
@@ -99,8 +102,9 @@ def _repair(ops, M64, Xz):
         for k, c in zip(*np.nonzero(norms > 0)):
             sgn = 2.0 * ops.D[:, k].astype(np.float64) - 1.0
             z = Z[k, :, c]
-            fixed = _project_into_cone(M64, sgn, z, nonzero_rows, row_norm)
-            if fixed is None:
+            late = deadline is not None and time.perf_counter() > deadline
+            fixed = None if late else _project_into_cone(M64, sgn, z, nonzero_rows, row_norm)
+            if fixed is None and not late:
                 h = _interior_direction(ops, M64, int(k), nonzero_rows)
                 if h is not None:
                     g = sgn * (M64 @ z)
@@ -115,7 +119,7 @@ def _repair(ops, M64, Xz):
     return V, W, dropped
 
 
-def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
+def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10, deadline=None):
     r"""Polish the group-sparse ADMM iterate on its support by an active-set Newton method.
 
     Per output ``c``, with the non-zero groups ``z_j`` (sign ``s_j``, pattern ``k_j``) of ``Xz``
@@ -130,7 +134,8 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
     then rows with a negative multiplier leave ``A_j`` and violated rows join it, until
     neither happens. Returns ``(Xp, mu_p)`` (polished groups and multipliers, same layouts
     as ``Xz`` ``(d, 2, P, q)`` and ``mu`` ``(m, 2, P, q)``), or None when the support is too
-    large for the dense ``(n d) × (n d)`` Newton system (more than :data:`_POLISH_MAX_UNKNOWNS`).
+    large for the dense ``(n d) × (n d)`` Newton system (more than :data:`_POLISH_MAX_UNKNOWNS`)
+    or when the clock passes ``deadline`` (``time.perf_counter()`` seconds).
     """
     m, d = M64.shape
     _, _, P, q = Xz.shape
@@ -168,6 +173,8 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10):
                 return 0.5 * float(r @ r) + beta * float(nr) + float(pen)
 
             for _ in range(rounds):
+                if deadline is not None and time.perf_counter() > deadline:
+                    return None
                 C_blocks = [sgn[j][act[j], None] * M64[act[j]] for j in range(n)]
                 C = sla.block_diag(*C_blocks) if n > 1 else C_blocks[0]
                 C = C.reshape(-1, n * d)
@@ -247,7 +254,8 @@ def _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, V, W, max_rows
     """Lower ``ρ_{k,c,s} > β`` by re-fitting that group's ``μ ≥ 0`` with NNLS on a few rows (in place).
 
     For such a group, ``μ`` is restricted to the rows where the primal group's
-    constraint is tight (or where ``μ`` was largest, at most ``max_rows``) and
+    constraint is tight (or where ``μ`` was largest, at most ``max_rows``; for a zero group
+    also, separately, the rows most violated by the ascent direction ``Mᵀ(s D_k λ_c)``) and
     ``min_{η ≥ 0} ‖Mᵀ(s D_k λ_c) + M_Cᵀ S_C η‖`` is solved by NNLS; the new ``μ`` is kept
     when it lowers ``ρ``. Any ``μ ≥ 0`` keeps the bound valid; this only tightens it.
     """
@@ -266,20 +274,28 @@ def _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, V, W, max_rows
             sgn = 2.0 * dk - 1.0
             zg = Z[k, :, c]
             zn = float(np.linalg.norm(zg))
-            tight = np.zeros(M64.shape[0], dtype=bool)
-            if zn > 0:
-                tight = sgn * (M64 @ zg) <= 1e-6 * row_norm * zn
-            cand = np.nonzero(tight | (mu[k, :, c] > 0))[0]
-            if cand.size > max_rows:
-                score = mu[k, cand, c] + np.where(tight[cand], np.inf, 0.0)
-                cand = cand[np.argsort(-score, kind="stable")[:max_rows]]
             b = -(M64.T @ (s * dk * lam[:, c]))
-            if cand.size == 0:
-                continue
-            A = (sgn[cand, None] * M64[cand]).T  # (d, |C|)
-            eta, res = nnls(A, b, maxiter=10 * cand.size)
-            if res < rho_s[k, c]:
-                mu[k, :, c] = 0.0
-                mu[k, cand, c] = eta
+            tight = sgn * (M64 @ zg) <= 1e-6 * row_norm * zn if zn > 0 else np.zeros(M64.shape[0], dtype=bool)
+            sets = [_top(np.nonzero(tight | (mu[k, :, c] > 0))[0], mu[k, :, c] + np.where(tight, np.inf, 0.0),
+                         max_rows)]
+            if zn == 0:  # also the rows that the ascent direction −b violates (its cone projection)
+                viol = sgn * (M64 @ b) / row_norm
+                sets.append(_top(np.nonzero(viol > 0)[0], viol, max_rows))
+            best_res = rho_s[k, c]
+            for cand in sets:
+                if cand.size == 0:
+                    continue
+                A = (sgn[cand, None] * M64[cand]).T  # (d, |C|)
+                eta, res = nnls(A, b, maxiter=10 * cand.size)
+                if res < best_res:
+                    best_res = res
+                    mu[k, :, c] = 0.0
+                    mu[k, cand, c] = eta
+
+
+def _top(idx, score, n):
+    """The at most ``n`` indices of ``idx`` with the largest ``score`` (stable)."""
+    return idx if idx.size <= n else idx[np.argsort(-score[idx], kind="stable")[:n]]
+
 
 

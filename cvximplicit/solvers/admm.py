@@ -299,8 +299,13 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     obj = math.inf
     dropped = 0
 
+    deadline = None if time_limit_s is None else t_start + float(time_limit_s)
+
     def elapsed():
         return time.perf_counter() - t_start
+
+    def out_of_time():
+        return deadline is not None and time.perf_counter() > deadline
 
     def evaluate(lam, mu, Xz):
         """float64 bound from (λ, μ ≥ 0) and objective at the repaired groups ``Xz``; keeps the best of each."""
@@ -309,11 +314,14 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         mu_neg = np.ascontiguousarray(mu[:, 1].transpose(1, 0, 2), dtype=np.float64)
         lam = np.asarray(lam, dtype=np.float64)
         Vz, Wz = to_VW(Xz)
-        _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, Vz, Wz, max_rows=4 * d)
+        if not out_of_time():
+            _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, Vz, Wz, max_rows=4 * d)
         b, det = _cert.dual_bound(M64, Y64, patterns, beta, lam, mu_pos=mu_pos, mu_neg=mu_neg)
         if b > best["bound"]:
             best.update(bound=float(b), details=det)
-        Vr, Wr, dr = _repair(ops, M64, Xz)
+        if V is not None and out_of_time():
+            return
+        Vr, Wr, dr = _repair(ops, M64, Xz, deadline=deadline)
         o = _cert.convex_objective(M64, Y64, patterns, Vr, Wr, beta)
         if o < obj or V is None:
             V, W, obj, dropped = Vr, Wr, o, dr
@@ -326,19 +334,18 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         norms = np.sqrt(np.einsum("dspq,dspq->spq", Xz, Xz))
         tried = set()
         for rel in _POLISH_PRUNE:  # polish on the support, without its smallest groups
-            if not polish or (obj - best["bound"]) / max(1.0, abs(obj)) <= tol:
+            if not polish or (obj - best["bound"]) / max(1.0, abs(obj)) <= tol or out_of_time():
                 break
             keep = norms > rel * norms.max(axis=(0, 1), keepdims=True)
             if keep.tobytes() in tried or not keep.any():
                 continue
             tried.add(keep.tobytes())
-            out = _newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu)
+            out = _newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu, deadline=deadline)
             if out is None:
                 continue
             Xp, mu_p = out
             polished += 1
-            active = np.any(Xp != 0, axis=0)  # (2, P, q)
-            mu_c = np.where(active[None], mu_p, mu)
+            mu_c = np.where(np.any(Xp != 0, axis=0)[None], mu_p, mu)
             Vp, Wp = to_VW(Xp)
             evaluate(Y64 - _cert.pattern_fit(M64, patterns, Vp - Wp), mu_c, Xp)
         return (obj - best["bound"]) / max(1.0, abs(obj))
@@ -347,7 +354,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         if n_iter >= max_iter:
             status = "max_iter"
             break
-        if time_limit_s is not None and elapsed() >= time_limit_s:
+        if out_of_time():
             status = "time_limit"
             break
         n_iter += 1
@@ -399,9 +406,16 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         r_prim = math.sqrt(float(np.vdot(U - Z, U - Z)) + gamma * float(np.vdot(GU - s, GU - s)))
         r_dual = rho * math.sqrt(float(np.vdot(Z - Z_old, Z - Z_old)) + gamma * lam_mtm * float(
             np.vdot(s - s_old, s - s_old)))
+        # scale-free residuals (OSQP): primal over the iterate's size, dual over the multipliers' size
+        p_scale = math.sqrt(max(float(np.vdot(Z, Z)) + gamma * float(np.vdot(s, s)),
+                                float(np.vdot(U, U)) + gamma * float(np.vdot(GU, GU)), 1e-300))
+        d_scale = rho * math.sqrt(max(float(np.vdot(alpha, alpha)) + gamma * lam_mtm * float(np.vdot(nu, nu)),
+                                      1e-300))
+        balance = math.sqrt((r_prim / p_scale) / max(r_dual / d_scale, 1e-300))
         if verbose:
             print(f"it={n_iter:6d} obj~={cheap_obj:.10g} bound~={cheap_bound:.10g} gap~={cheap_gap:.2e} "
-                  f"viol={viol_z:.1e} r_p={r_prim:.2e} r_d={r_dual:.2e} rho={rho:.3g} cg={lin.cg_iters} t={elapsed():.2f}s")
+                  f"viol={viol_z:.1e} r_p={r_prim / p_scale:.2e} r_d={r_dual / d_scale:.2e} rho={rho:.3g} "
+                  f"bal={balance:.2g} cg={lin.cg_iters} t={elapsed():.2f}s")
         support = np.packbits(np.einsum("dspq,dspq->spq", Z, Z).reshape(-1) > 0).tobytes()
         settled = support == last_support and viol_z <= 1e-2 and n_iter >= next_rigorous
         last_support = support
