@@ -19,8 +19,42 @@ _CACHE_SIZE = 4
 
 
 def clear_admm_cache() -> None:
-    """Drop every cached factorisation of :func:`solve_convex_relu_admm`."""
+    """Drop every cached factorisation (and row-space basis) of :func:`solve_convex_relu_admm`."""
     _CACHE.clear()
+    _ROW_SPACE.clear()
+
+
+_ROW_SPACE: OrderedDict = OrderedDict()
+_RANK_TOL = 1e-12  # eigenvalues of MᵀM below this times the largest span the dropped directions
+
+
+def _row_space(M64, use_cache):
+    """``(Q, M Q)`` with ``Q`` ``(d, r)`` an orthonormal basis of the row space of ``M`` when ``r < d``, else None.
+
+    Program (12) depends on ``V_k`` only through ``M V_k`` and ``‖V_k‖``; writing
+    ``V_k = Q Ṽ_k + V_k^⊥`` (``M V_k^⊥ = 0``) the fit and the constraints do not see ``V^⊥``
+    and ``‖V_k‖² = ‖Ṽ_k‖² + ‖V_k^⊥‖²``, so an optimum has ``V^⊥ = 0`` and the program on
+    ``M Q`` has the same optimal value. Columns of ``M`` that are exactly zero are dropped
+    exactly (``Q`` a column selection); if the rest is still rank deficient, ``Q`` also
+    rotates onto the eigenvectors of ``MᵀM`` above ``_RANK_TOL · λ_max``.
+    """
+    key = digest(M64)
+    if use_cache and key in _ROW_SPACE:
+        return _ROW_SPACE[key]
+    d = M64.shape[1]
+    keep = np.flatnonzero(np.any(M64 != 0, axis=0))
+    Q = np.eye(d)[:, keep]
+    Mk = np.ascontiguousarray(M64[:, keep])
+    lam, E = np.linalg.eigh(Mk.T @ Mk)
+    rank = int(np.sum(lam > _RANK_TOL * max(float(lam[-1]), 1e-300))) if keep.size else 0
+    if 0 < rank < keep.size:
+        Q, Mk = Q @ E[:, -rank:], Mk @ E[:, -rank:]
+    out = None if keep.size == d and rank == d or rank == 0 else (Q, Mk)
+    if use_cache:
+        _ROW_SPACE[key] = out
+        while len(_ROW_SPACE) > 2:
+            _ROW_SPACE.popitem(last=False)
+    return out
 
 
 # --------------------------------------------------------------------------- cached operators

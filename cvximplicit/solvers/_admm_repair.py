@@ -299,3 +299,34 @@ def _top(idx, score, n):
 
 
 
+
+
+def _lift(red, M64, Y64, patterns, beta, Vr, Wr, rep, dual, tol, t_start):
+    """Map a solve on ``M Q`` back (``V = Q Ṽ``) and re-certify it on ``M`` itself (float64).
+
+    The point is re-checked for exact feasibility on ``M`` (groups that round-off pushed
+    out of their cone are repaired), its objective recomputed, and the bound recomputed
+    by ``dual_bound`` on ``M`` from the same ``(λ, μ)``: the report judges the original program.
+    """
+    import dataclasses
+    import time
+    from types import SimpleNamespace
+
+    Q = red[0]
+    V, W = np.einsum("dr,prq->pdq", Q, Vr), np.einsum("dr,prq->pdq", Q, Wr)
+    if _cert.constraint_violation(M64, patterns, V, W) > 0:
+        X = np.stack([V.transpose(1, 0, 2), W.transpose(1, 0, 2)], axis=1)
+        V, W, _ = _repair(SimpleNamespace(D=patterns, interior={}), M64, X)
+    obj = _cert.convex_objective(M64, Y64, patterns, V, W, beta)
+    if 0.5 * float(np.sum(Y64 * Y64)) < obj:
+        V, W, obj = np.zeros_like(V), np.zeros_like(W), 0.5 * float(np.sum(Y64 * Y64))
+    bound = -np.inf if dual is None else _cert.dual_bound(M64, Y64, patterns, beta, dual[0], mu_pos=dual[1],
+                                                          mu_neg=dual[2])[0]
+    gap_abs, gap_rel = rep.gaps(obj, float(bound))
+    status = "optimal" if gap_rel is not None and gap_rel <= tol else (
+        rep.status if rep.status != "optimal" else "max_iter")
+    extra = {**rep.extra, "row_space_rank": Q.shape[1]}
+    return V, W, dataclasses.replace(
+        rep, status=status, objective=float(obj), bound=float(bound), gap_abs=gap_abs, gap_rel=gap_rel,
+        residual=float(_cert.constraint_violation(M64, patterns, V, W)), solve_time_s=time.perf_counter() - t_start,
+        extra=extra)

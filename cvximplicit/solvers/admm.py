@@ -71,8 +71,8 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
-from ._admm_ops import ADMM_DIRECT_MAX_M, _LinearSolver, _operators, clear_admm_cache
-from ._admm_repair import _POLISH_PRUNE, _newton_polish, _polish_multipliers, _repair
+from ._admm_ops import ADMM_DIRECT_MAX_M, _LinearSolver, _operators, _row_space, clear_admm_cache
+from ._admm_repair import _POLISH_PRUNE, _lift, _newton_polish, _polish_multipliers, _repair
 from ._groups import group_shrink, to_VW
 from .report import SolveReport
 
@@ -81,7 +81,7 @@ __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_conve
 #: Keyword options of :func:`solve_convex_relu_admm` (anything else raises ``ValidationError``).
 ADMM_OPTIONS = (
     "tol", "max_iter", "time_limit_s", "rho", "gamma", "dtype", "V0", "W0", "linear_solver", "cg_tol",
-    "cg_max_iter", "check_every", "adapt_rho", "relax", "polish", "cache", "verbose",
+    "cg_max_iter", "check_every", "adapt_rho", "relax", "polish", "cache", "verbose", "row_space",
 )
 
 #: Default ``ϱ = RHO_SCALE · λ_max(FᵀF)`` (``F`` the fit operator).
@@ -137,7 +137,7 @@ def _check_options(tol, max_iter, time_limit_s, rho, gamma, dtype, linear_solver
 def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, time_limit_s=None, rho=None,
                            gamma=None, dtype="float64", V0=None, W0=None, linear_solver="auto", cg_tol=1e-3,
                            cg_max_iter=20, check_every=20, adapt_rho=False, relax=1.6, polish=True, cache=True,
-                           verbose=False, **unknown):
+                           verbose=False, row_space=True, **unknown):
     """Solve the Ergen–Pilanci program for step (12) by ADMM and certify it with a float64 dual bound.
 
     The iteration (u, z, s and dual updates, residual balancing, periodic certificate, polish
@@ -198,6 +198,10 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         Reuse (and store) factorisations keyed on digests of ``(M, patterns)``.
     verbose : bool
         One line per check.
+    row_space : bool
+        Solve on ``M Q`` (``Q`` an orthonormal basis of the row space of ``M``, zero columns
+        dropped) when ``M`` is rank deficient, then map back ``V = Q Ṽ`` and re-certify on
+        ``M``: exact (same optimal value, norms preserved; ``extra["row_space_rank"]``).
 
     Returns
     -------
@@ -241,8 +245,22 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     (m, d), q, P = M64.shape, Y64.shape[1], patterns.shape[1]
     starts = [None if Z0 is None else _cert._as_groups(Z0, P, d, q, name).astype(np.float64)
               for Z0, name in ((V0, "V0"), (W0, "W0"))]
-    tol, relax = float(tol), float(relax)
+    if not isinstance(row_space, (bool, np.bool_)):
+        raise ValidationError(f"row_space must be True or False; got row_space={row_space!r}")
+    red = _row_space(M64, bool(cache)) if row_space else None
+    Mr = M64 if red is None else red[1]
+    if red is not None:  # solve on M Q, V = Q Ṽ (exact: M V = (M Q)(Qᵀ V) and ‖Qᵀ v‖ ≤ ‖v‖)
+        starts = [None if Z0 is None else np.einsum("dr,pdq->prq", red[0], Z0) for Z0 in starts]
+    V, W, rep, dual = _solve(Mr, Y64, patterns, beta, starts, t_start, dt, float(tol), max_iter, time_limit_s,
+                             rho, gamma, linear_solver, cg_tol, cg_max_iter, check_every, adapt_rho, float(relax),
+                             polish, cache, verbose)
+    return (V, W, rep) if red is None else _lift(red, M64, Y64, patterns, beta, V, W, rep, dual, float(tol), t_start)
 
+
+def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_limit_s, rho, gamma, linear_solver,
+           cg_tol, cg_max_iter, check_every, adapt_rho, relax, polish, cache, verbose):
+    """The ADMM loop on validated float64 data; returns ``V, W, report`` and the best ``(λ, μ⁺, μ⁻)``."""
+    (m, d), q, P = M64.shape, Y64.shape[1], patterns.shape[1]
     ops, cache_hit = _operators(M64, patterns, dt, bool(cache))
     kind = linear_solver if linear_solver != "auto" else ("direct" if m <= ADMM_DIRECT_MAX_M else "cg")
     lam_mtm = max(float(ops.lam_M[-1]), 1e-300)
@@ -318,7 +336,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
             _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, Vz, Wz, max_rows=4 * d)
         b, det = _cert.dual_bound(M64, Y64, patterns, beta, lam, mu_pos=mu_pos, mu_neg=mu_neg)
         if b > best["bound"]:
-            best.update(bound=float(b), details=det)
+            best.update(bound=float(b), details=det, dual=(lam, mu_pos, mu_neg))
         if V is not None and out_of_time():
             return
         Vr, Wr, dr = _repair(ops, M64, Xz, deadline=deadline)
@@ -473,4 +491,4 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         problem="convex_relu", solver="ADMM", status=status, objective=float(obj), bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=setup_s, solve_time_s=elapsed(),
         certificate="restricted", residual=float(viol), extra=extra,
-    )
+    ), best.get("dual")
