@@ -1,10 +1,8 @@
 """First-order engine for the Ergen–Pilanci program (12): augmented Lagrangian + FISTA, with a dual certificate.
 
-The loss is squared (program (12) as written) or, with ``loss="cross_entropy"``, the
-softmax cross-entropy ``Σ_i ℓ(Z0_i + F_i; y_i)`` of :mod:`cvximplicit.solvers.certificate_ce`
-(``F = Σ_k D_k M (V_k − W_k)``, ``Z0 = offset``); the loss objects are in
-:mod:`cvximplicit.solvers.losses`. Below, ``½‖Fz − Y‖²`` stands for the loss and
-``λ = Y − Fz`` for its negative gradient in ``F`` (cross-entropy: ``Y − softmax(Z0 + F)``).
+The loss is squared or, with ``loss="cross_entropy"``, ``Σ_i ℓ(Z0_i + F_i; y_i)`` of
+:mod:`cvximplicit.solvers.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.losses`).
+Below, ``½‖Fz − Y‖²`` stands for the loss and ``λ = Y − Fz`` for ``−∇_F`` of it.
 
 The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, rows of
 ``M`` are samples, ``patterns[:, k]`` is the diagonal of ``D_k``, ``V, W`` are ``(P, d, q)``):
@@ -67,9 +65,9 @@ import numpy as np
 from .._params import Int, Options, Real, check_params
 from ..exceptions import ValidationError
 from ._checks import _as_groups, _program_data
-from ._groups import fit_operator_norm2, group_shrink, to_VW
+from ._groups import group_shrink, to_VW
 from .certificate_ce import as_offset, as_simplex_targets
-from .losses import LOSSES, make_loss, polish_multipliers
+from .losses import LOSSES, make_loss, polish_multipliers, power_lambda_max
 from .program import decode
 from .report import SolveReport
 
@@ -105,37 +103,20 @@ def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, 
         raise ValidationError(f"dtype must be numpy.float32 or numpy.float64; got dtype={dtype}")
     if feas_tol is None:
         feas_tol = max(float(tol), 1e-6)
-    starts = []
-    for Z0, name in ((V0, "V0"), (W0, "W0")):
-        starts.append(None if Z0 is None else _as_groups(Z0, P, d, q, name).astype(float))
+    starts = [None if Z is None else _as_groups(Z, P, d, q, n).astype(float) for Z, n in ((V0, "V0"), (W0, "W0"))]
     return (M, Y, patterns, beta, float(tol), int(max_iter), time_limit_s, dtype, starts, float(feas_tol),
             None if rho is None else float(rho), offset)
-
-
-def _power_lambda_max(M, Dm, n_iter: int = 20, seed: int = 0) -> tuple[float, float]:
-    """``(λ_max(AᵀA), ‖M‖₂²)`` by power iteration, ``A z = Σ_k D_k M z_k`` for ``z`` ``(d, P)``."""
-    rng = np.random.default_rng(seed)
-    d = M.shape[1]
-    lam_a = fit_operator_norm2(M, Dm, rng, n_iter)
-    u = rng.standard_normal(d).astype(M.dtype)
-    lam_m = 0.0
-    for _ in range(n_iter):
-        u /= max(float(np.linalg.norm(u)), 1e-300)
-        u = M.T @ (M @ u)
-        lam_m = float(np.linalg.norm(u))
-    return lam_a, lam_m
 
 
 class _Engine:
     """Vectorised operators of program (12) on ``X`` of shape ``(d, 2, P, q)`` (sign axis: V, W)."""
 
-    def __init__(self, M, Y, patterns, dtype):
+    def __init__(self, M, q, patterns, dtype):
         self.M = np.ascontiguousarray(M, dtype=dtype)
         self.Dm = patterns.astype(dtype)  # (m, P)
         self.S = 2.0 * self.Dm - 1.0  # diagonal of 2D_k − I
-        m, d = M.shape
-        self.m, self.d, self.P, self.q = m, d, patterns.shape[1], Y.shape[1]
-        self.shape = (d, 2, self.P, self.q)
+        (self.m, self.d), self.P, self.q = M.shape, patterns.shape[1], q
+        self.shape = (self.d, 2, self.P, self.q)
 
     def forward(self, X):
         """``M X`` as ``(m, 2, P, q)``."""
@@ -167,11 +148,8 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
 
     Augmented Lagrangian on the cone constraints, FISTA with restart on each inner
     problem, group soft-thresholding for ``β Σ‖z_g‖`` (see the module docstring for
-    the maths and what ``objective`` means). One function on purpose: the outer
-    multiplier loop, the inner FISTA loop with backtracking and restart, and the
-    periodic certificate share about a dozen pieces of state (iterate, its product
-    with ``M``, extrapolation, step, multipliers, best bound); split, they would be
-    passed back and forth between the pieces rather than read top to bottom.
+    the maths and what ``objective`` means). One function on purpose: its loops share
+    about a dozen pieces of state (iterate, products, step, multipliers, best bound).
 
     Parameters
     ----------
@@ -256,10 +234,10 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     check_params("FISTA", {"check_every": check_every}, {"check_every": [Int(1)]})
     fit = make_loss(loss, M, Y, patterns, beta, offset, dtype)  # validated above
     program = fit.program  # the float64 objective, violation and certificate
-    eng = _Engine(M, Y, patterns, dtype)
+    eng = _Engine(M, Y.shape[1], patterns, dtype)
     m, P, q = eng.m, eng.P, eng.q
 
-    lam_a, lam_m = _power_lambda_max(eng.M, eng.Dm)
+    lam_a, lam_m = power_lambda_max(eng.M, eng.Dm)
     fit_L = 1.02 * 2.0 * lam_a * fit.curvature
     norm_m2 = 1.02 * lam_m
     if al_rho is None:  # penalty curvature ϱ‖M‖² a fixed multiple of the fit curvature

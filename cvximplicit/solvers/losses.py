@@ -25,9 +25,10 @@ import numpy as np
 
 from . import certificate as _cert
 from .certificate_ce import CEReluProgram, best_scaling, cross_entropy
+from ._groups import fit_operator_norm2
 from .program import ReluProgram
 
-__all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "make_loss", "polish_multipliers"]
+__all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "make_loss", "polish_multipliers", "power_lambda_max"]
 
 #: The losses of the first-order engine (its ``loss`` option).
 LOSSES = ("squared", "cross_entropy")
@@ -152,3 +153,18 @@ def polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps=
         Mu, theta = Mu_new, theta_new
     for j, (s, k, c) in enumerate(cols):
         mus[s][k, :, c] = Mu[:, j]
+
+
+def power_lambda_max(M, Dm, n_iter: int = 20, seed: int = 0) -> tuple[float, float]:
+    """``(λ_max(AᵀA), ‖M‖₂²)`` by power iteration, ``A z = Σ_k D_k M z_k`` for ``z`` ``(d, P)``.
+
+    The fit's gradient in ``(V, W)`` is Lipschitz with constant ``2 κ λ_max(AᵀA)`` (``κ`` the loss's ``curvature``).
+    """
+    rng = np.random.default_rng(seed)
+    lam_a, lam_m = fit_operator_norm2(M, Dm, rng, n_iter), 0.0
+    u = rng.standard_normal(M.shape[1]).astype(M.dtype)
+    for _ in range(n_iter):
+        u /= max(float(np.linalg.norm(u)), 1e-300)
+        u = M.T @ (M @ u)
+        lam_m = float(np.linalg.norm(u))
+    return lam_a, lam_m
