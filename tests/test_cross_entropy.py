@@ -8,7 +8,11 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from cvximplicit.exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
+from cvximplicit.exceptions import (
+    InaccurateSolutionWarning,
+    SolverUnavailableError,
+    ValidationError,
+)
 from cvximplicit.solvers.certificate_ce import (
     CEReluProgram,
     best_scaling,
@@ -174,7 +178,7 @@ def test_bad_inputs():
     with pytest.raises(ValidationError, match="ridge"):
         solve_multinomial_logistic(M, Y, ridge=-1.0)
     Ysoft = 0.5 * Y + 0.5 / 3  # soft labels in the simplex are fine
-    C, rep = solve_multinomial_logistic(M, Ysoft)
+    _, rep = solve_multinomial_logistic(M, Ysoft)
     assert rep.status == "optimal"
 
 
@@ -213,9 +217,9 @@ def test_mlr_ridge_zero_warns():
     X = np.c_[rng.standard_normal((30, 2)), np.ones(30)]
     Y = np.eye(2)[(X[:, 0] > 0).astype(int)]  # separable: no optimum without a ridge
     with pytest.warns(InaccurateSolutionWarning, match="ridge=0"):
-        C, rep = solve_multinomial_logistic(X, Y, ridge=0.0, max_iter=100)
+        _, rep = solve_multinomial_logistic(X, Y, ridge=0.0, max_iter=100)
     assert rep.certificate == "none"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        C, rep = solve_multinomial_logistic(X, Y)  # the default ridge certifies
+        _, rep = solve_multinomial_logistic(X, Y)  # the default ridge certifies
     assert rep.certificate != "none" and rep.gap_rel <= 1e-8

@@ -47,7 +47,15 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
-from ._checks import _as_beta, _as_groups, _as_matrix, _as_multiplier, _as_patterns, _as_targets
+from ._checks import (
+    _as_beta,
+    _as_groups,
+    _as_matrix,
+    _as_multiplier,
+    _as_patterns,
+    _as_targets,
+)
+from .program import ReluProgram
 
 __all__ = [
     "softmax",
@@ -205,18 +213,13 @@ class CEReluProgram:
     Z0: np.ndarray
 
     @classmethod
-    def from_data(cls, M, Y, patterns, beta, offset=None) -> "CEReluProgram":
+    def from_data(cls, M, Y, patterns, beta, offset=None) -> CEReluProgram:
         return cls(*_ce_data(M, Y, patterns, beta, offset))
 
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        """``(m, d, P, q)``."""
-        return self.M.shape[0], self.M.shape[1], self.patterns.shape[1], self.Y.shape[1]
-
-    @property
-    def scale(self) -> float:
-        """``‖Y‖_F / ‖M‖_F``: the natural size of a group norm."""
-        return float(np.linalg.norm(self.Y)) / max(float(np.linalg.norm(self.M)), 1e-300)
+    # ``(m, d, P, q)`` and ``‖Y‖_F / ‖M‖_F`` as for program (12) (shared code, not a subclass: a
+    # CEReluProgram must never be taken for the squared program by an engine)
+    shape = property(ReluProgram.shape.fget)
+    scale = property(ReluProgram.scale.fget)
 
     def fit(self, Z):
         return _cert.pattern_fit(self.M, self.patterns, Z)
@@ -277,7 +280,7 @@ def ce_objective(M, Y, patterns, V, W, beta, offset=None) -> float:
     ``Σ_i ℓ(Z0_i + (Σ_k D_k M (V_k − W_k))_i; y_i) + β Σ_{k,c}(‖V_{k,:,c}‖ + ‖W_{k,:,c}‖)``.
     """
     prog = CEReluProgram.from_data(M, Y, patterns, beta, offset)
-    m, d, P, q = prog.shape
+    _, d, P, q = prog.shape
     V = _as_groups(V, P, d, q, "V").astype(float, copy=False)
     W = _as_groups(W, P, d, q, "W").astype(float, copy=False)
     return prog.objective(V, W)
@@ -309,7 +312,7 @@ def ce_dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None, offs
         negative multipliers, ``β ≤ 0``.
     """
     prog = CEReluProgram.from_data(M, Y, patterns, beta, offset)
-    m, d, P, q = prog.shape
+    m, _, P, q = prog.shape
     lam = _as_targets(residual, m, "residual").astype(float)
     if lam.shape != prog.Y.shape:
         raise ValidationError(f"residual must have the shape of Y, {prog.Y.shape}; got shape {lam.shape}")

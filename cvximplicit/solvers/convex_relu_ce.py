@@ -38,7 +38,11 @@ from collections.abc import Mapping
 import cvxpy as cp
 import numpy as np
 
-from ..exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
+from ..exceptions import (
+    InaccurateSolutionWarning,
+    SolverUnavailableError,
+    ValidationError,
+)
 from ._checks import _as_matrix
 from .arrangements import resolve_patterns
 from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
@@ -76,7 +80,7 @@ def ce_conic_problem(program: CEReluProgram):
     inequalities, whose duals are the multipliers ``μ ≥ 0`` of the certificate.
     """
     M, Y, Z0, beta = program.M, program.Y, program.Z0, program.beta
-    m, d, P, q = program.shape
+    _, d, P, q = program.shape
     mask = program.patterns.astype(float)
     sign = 2.0 * mask - 1.0
     Vs = [cp.Variable((d, P), name=f"V{c}") for c in range(q)]
@@ -101,8 +105,8 @@ def _solve_conic(program, solver, solver_opts):
                          else (), problem_name="the cross-entropy ReLU program",
                          default_opts={"CLARABEL": _CLARABEL_CE_OPTS}, warn_inaccurate=False)
     build_s = time.perf_counter() - t0 - solved.solve_time_s
-    stack = lambda vs: np.stack([v.value for v in vs], axis=-1).transpose(1, 0, 2)  # noqa: E731 (P, d, q)
-    duals = lambda cs: np.stack([np.maximum(c.dual_value, 0.0).T for c in cs], axis=-1)  # noqa: E731 (P, m, q)
+    stack = lambda vs: np.stack([v.value for v in vs], axis=-1).transpose(1, 0, 2)
+    duals = lambda cs: np.stack([np.maximum(c.dual_value, 0.0).T for c in cs], axis=-1)
     return stack(Vs), stack(Ws), (duals(cons_v), duals(cons_w)), solved, max(build_s, 0.0)
 
 

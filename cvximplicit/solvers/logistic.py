@@ -41,7 +41,14 @@ import scipy.optimize
 from .._params import Int, Real, check_params
 from ..exceptions import InaccurateSolutionWarning, ValidationError
 from ._checks import _as_matrix
-from .certificate_ce import as_offset, as_simplex_targets, best_scaling, cross_entropy, entropy_sum, softmax
+from .certificate_ce import (
+    as_offset,
+    as_simplex_targets,
+    best_scaling,
+    cross_entropy,
+    entropy_sum,
+    softmax,
+)
 from .report import CERTIFICATE_KINDS, SolveReport
 
 __all__ = ["solve_multinomial_logistic", "multinomial_logistic_program", "multinomial_logistic_bound",
@@ -83,8 +90,7 @@ def multinomial_logistic_bound(X, Y, lam, ridge: float, offset=None) -> tuple[fl
 
 def multinomial_logistic_program(X, Y, ridge: float, offset=None):
     """The cvxpy (exponential-cone) form of the problem: ``(problem, C)`` with ``C`` a ``(q, n)`` variable."""
-    m, n = X.shape
-    C = cp.Variable((Y.shape[1], n), name="C")
+    C = cp.Variable((Y.shape[1], X.shape[1]), name="C")
     Z = X @ C.T if offset is None else X @ C.T + offset
     obj = cp.sum(cp.log_sum_exp(Z, axis=1)) - cp.sum(cp.multiply(Y, Z))
     if ridge > 0:
@@ -103,7 +109,8 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
         Labels, rows in the probability simplex (one-hot), ``q ≥ 2``.
     ridge : float
         ``r ≥ 0`` (default :data:`MLR_RIDGE_DEFAULT`). ``r = 0`` warns: the optimum may not
-        exist (separable data) and no useful certificate exists.
+        exist (separable data) and no useful certificate exists; one L-BFGS run with scipy's
+        stopping rules (``ftol=1e-12``, ``gtol=1e-10``) or ``max_iter``, status ``"not_certified"``.
     offset : array_like, shape (m, q), optional
         Fixed logits ``Z0`` added to ``X Cᵀ``.
     tol : float
@@ -154,16 +161,16 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
         return last["f"], last["g"]
 
     def stop(intermediate_result):  # the gap at an iterate is ‖∇f‖²/(2r): stop once it meets tol/2
-        if ridge > 0 and np.array_equal(intermediate_result.x, last.get("x")):
-            if float(np.vdot(last["g"], last["g"])) / (2.0 * ridge) <= 0.5 * tol * max(1.0, abs(last["f"])):
-                raise StopIteration
+        if (ridge > 0 and np.array_equal(intermediate_result.x, last.get("x"))
+                and float(np.vdot(last["g"], last["g"])) / (2.0 * ridge) <= 0.5 * tol * max(1.0, abs(last["f"]))):
+            raise StopIteration
 
     iters, rounds, status = 0, 0, "max_iter"
     while True:
         rounds += 1
         res = scipy.optimize.minimize(fun, c, jac=True, method="L-BFGS-B", callback=stop,
-                                      options={"maxiter": max(max_iter - iters, 1), "maxcor": 20, "ftol": 0.0,
-                                               "gtol": 0.0})
+                                      options={"maxiter": max(max_iter - iters, 1), "maxcor": 20,
+                                               "ftol": 0.0 if ridge > 0 else 1e-12, "gtol": 0.0 if ridge > 0 else 1e-10})
         c, iters = res.x, iters + int(res.nit)
         f, g = _value_grad(c, X, Y, Z0, ridge, q)
         lam = Y - softmax(X @ c.reshape(q, n).T + (0.0 if Z0 is None else Z0))
@@ -172,7 +179,7 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
         if gap_rel <= tol and ridge > 0:
             status = "optimal"
             break
-        if iters >= max_iter or rounds >= 20 or res.nit == 0:
+        if iters >= max_iter or rounds >= 20 or res.nit == 0 or ridge == 0.0:  # r = 0: one L-BFGS run
             break
     C = c.reshape(q, n)
     objective = cross_entropy(X @ C.T + (0.0 if Z0 is None else Z0), Y) + 0.5 * ridge * float(np.vdot(C, C))
