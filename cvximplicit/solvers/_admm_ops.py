@@ -218,3 +218,29 @@ class _LinearSolver:
         return U
 
 
+
+
+def _cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta):
+    """Cheap progress estimates at a check: ``λ = y − F u`` (float64), the objective at ``z``, a bound estimate
+    from the group norms of ``Fᵀλ + Gᵀμ ≈ ϱ(u + α − z)`` (not rigorous) and ``z``'s relative cone violation."""
+    from . import certificate as _cert
+
+    m, d, P, q = ops.m, ops.d, ops.P, Y64.shape[1]
+    lam64 = (Yw - np.einsum("mpq,mp->mq", MU[:, 0] - MU[:, 1], ops.D)).astype(np.float64)
+    rho_c = np.sqrt(np.einsum("dspq,dspq->spq", dual_vec, dual_vec)).max(axis=(0, 1)).astype(np.float64)
+    lin_c, quad_c = np.einsum("mq,mq->q", lam64, Y64), np.einsum("mq,mq->q", lam64, lam64)
+    bound = float(_cert.scaled_bound(lin_c, quad_c, rho_c, beta)[0].sum())
+    norms2 = np.einsum("dspq,dspq->spq", Z, Z).reshape(-1)
+    act = np.nonzero(norms2 > 0)[0]  # non-zero groups of z
+    Zf = Z.reshape(d, -1)[:, act]
+    MZ = ops.M @ Zf  # (m, n_active)
+    sgn = np.broadcast_to(np.array([1.0, -1.0])[:, None, None], (2, P, q)).reshape(-1)[act]
+    pat_of = np.broadcast_to(np.arange(P)[None, :, None], (2, P, q)).reshape(-1)[act]
+    out_of = np.broadcast_to(np.arange(q)[None, None, :], (2, P, q)).reshape(-1)[act]
+    fitz = np.zeros((m, q))
+    np.add.at(fitz.T, out_of, (MZ * (ops.D[:, pat_of] * sgn)).T)
+    r_fit = Y64 - fitz
+    obj = 0.5 * float(np.sum(r_fit * r_fit)) + beta * float(np.sqrt(norms2).sum())
+    scale = np.sqrt(max(float(ops.lam_M[-1]), 1e-300) * float(np.einsum("dn,dn->n", Zf, Zf).max(initial=0.0)))
+    viol = float(np.maximum(-(MZ * ops.S[:, pat_of]), 0.0).max(initial=0.0)) / max(float(scale), 1e-300)
+    return lam64, obj, bound, viol

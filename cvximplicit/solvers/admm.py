@@ -70,68 +70,16 @@ import time
 import numpy as np
 
 from ..exceptions import ValidationError
+from . import _admm_ops as _ops
+from . import _admm_repair as _rep
+from . import _admm_rho as _rho
 from . import certificate as _cert
-from ._admm_ops import ADMM_DIRECT_MAX_M, _LinearSolver, _operators, _row_space, clear_admm_cache
-from ._admm_repair import _POLISH_PRUNE, _lift, _newton_polish, _polish_multipliers, _repair
+from ._admm_ops import ADMM_DIRECT_MAX_M, clear_admm_cache
+from ._admm_rho import ADMM_OPTIONS
 from ._groups import group_shrink, to_VW
 from .report import SolveReport
 
 __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
-
-#: Keyword options of :func:`solve_convex_relu_admm` (anything else raises ``ValidationError``).
-ADMM_OPTIONS = (
-    "tol", "max_iter", "time_limit_s", "rho", "gamma", "dtype", "V0", "W0", "linear_solver", "cg_tol",
-    "cg_max_iter", "check_every", "adapt_rho", "relax", "polish", "cache", "verbose", "row_space",
-)
-
-#: Default ``ϱ = RHO_SCALE · λ_max(FᵀF)`` (``F`` the fit operator).
-RHO_SCALE = 0.1
-
-_RHO_FACTOR = 4.0  # residual balancing: multiply/divide ϱ by this
-_RHO_RATIO = 10.0  # ... when one residual exceeds the other by this
-_RHO_MAX_UPDATES = 6
-
-
-# --------------------------------------------------------------------------- validation
-def _check_options(tol, max_iter, time_limit_s, rho, gamma, dtype, linear_solver, cg_tol, cg_max_iter,
-                   check_every, adapt_rho, relax, polish, cache, verbose):
-    def pos(x):
-        return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) and x > 0 \
-            and math.isfinite(x)
-
-    def nonneg_int(x):
-        return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0
-
-    if not pos(tol):
-        raise ValidationError(f"tol must be a positive finite float (relative duality gap); got tol={tol!r}")
-    if not nonneg_int(max_iter):
-        raise ValidationError(f"max_iter must be a non-negative integer; got max_iter={max_iter!r}")
-    if time_limit_s is not None and not pos(time_limit_s):
-        raise ValidationError(f"time_limit_s must be None or a positive number of seconds; got {time_limit_s!r}")
-    for name, val in (("rho", rho), ("gamma", gamma)):
-        if val is not None and not pos(val):
-            raise ValidationError(f"{name} must be None (scaled to the data) or a positive float; got {name}={val!r}")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValidationError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValidationError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}")
-    if linear_solver not in ("auto", "direct", "cg"):
-        raise ValidationError(f"linear_solver must be 'auto', 'direct' or 'cg'; got {linear_solver!r}")
-    if not pos(cg_tol):
-        raise ValidationError(f"cg_tol must be a positive float; got cg_tol={cg_tol!r}")
-    if not nonneg_int(cg_max_iter) or cg_max_iter < 1:
-        raise ValidationError(f"cg_max_iter must be a positive integer; got cg_max_iter={cg_max_iter!r}")
-    if not nonneg_int(check_every) or check_every < 1:
-        raise ValidationError(f"check_every must be a positive integer; got check_every={check_every!r}")
-    for name, val in (("adapt_rho", adapt_rho), ("polish", polish), ("cache", cache), ("verbose", verbose)):
-        if not isinstance(val, (bool, np.bool_)):
-            raise ValidationError(f"{name} must be True or False; got {name}={val!r}")
-    if not (pos(relax) and relax < 2):
-        raise ValidationError(f"relax (over-relaxation) must be in (0, 2); got relax={relax!r}")
-    return dt
-
 
 # --------------------------------------------------------------------------- the engine
 def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, time_limit_s=None, rho=None,
@@ -140,10 +88,9 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
                            verbose=False, row_space=True, **unknown):
     """Solve the Ergen–Pilanci program for step (12) by ADMM and certify it with a float64 dual bound.
 
-    The iteration (u, z, s and dual updates, residual balancing, periodic certificate, polish
-    and stopping) is one loop over shared state — iterate, slacks, duals, factorisation, best
-    bound — and stays one function so that it reads top to bottom; the linear solver, the
-    feasibility repair and the polish are in :mod:`._admm_ops` and :mod:`._admm_repair`.
+    The iteration is one loop over shared state (:func:`_solve`); the operators and linear
+    solver, the repair/polish/re-fit and the options/penalty are in :mod:`._admm_ops`,
+    :mod:`._admm_repair` and :mod:`._admm_rho`.
 
     .. math::
 
@@ -239,43 +186,36 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         raise ValidationError(
             f"unknown ADMM option(s) {sorted(unknown)}; valid options are {', '.join(ADMM_OPTIONS)}"
         )
-    dt = _check_options(tol, max_iter, time_limit_s, rho, gamma, dtype, linear_solver, cg_tol, cg_max_iter,
+    dt = _rho._check_options(tol, max_iter, time_limit_s, rho, gamma, dtype, linear_solver, cg_tol, cg_max_iter,
                         check_every, adapt_rho, relax, polish, cache, verbose)
     M64, Y64, patterns, beta = _cert._program_data(M, Y, patterns, beta)
-    (m, d), q, P = M64.shape, Y64.shape[1], patterns.shape[1]
+    d, q, P = M64.shape[1], Y64.shape[1], patterns.shape[1]
     starts = [None if Z0 is None else _cert._as_groups(Z0, P, d, q, name).astype(np.float64)
               for Z0, name in ((V0, "V0"), (W0, "W0"))]
     if not isinstance(row_space, (bool, np.bool_)):
         raise ValidationError(f"row_space must be True or False; got row_space={row_space!r}")
-    red = _row_space(M64, bool(cache)) if row_space else None
+    red = _ops._row_space(M64, bool(cache)) if row_space else None
     Mr = M64 if red is None else red[1]
     if red is not None:  # solve on M Q, V = Q Ṽ (exact: M V = (M Q)(Qᵀ V) and ‖Qᵀ v‖ ≤ ‖v‖)
         starts = [None if Z0 is None else np.einsum("dr,pdq->prq", red[0], Z0) for Z0 in starts]
     V, W, rep, dual = _solve(Mr, Y64, patterns, beta, starts, t_start, dt, float(tol), max_iter, time_limit_s,
                              rho, gamma, linear_solver, cg_tol, cg_max_iter, check_every, adapt_rho, float(relax),
                              polish, cache, verbose)
-    return (V, W, rep) if red is None else _lift(red, M64, Y64, patterns, beta, V, W, rep, dual, float(tol), t_start)
+    if red is None:
+        return V, W, rep
+    return _rep._lift(red, M64, Y64, patterns, beta, V, W, rep, dual, float(tol), t_start)
 
 
 def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_limit_s, rho, gamma, linear_solver,
            cg_tol, cg_max_iter, check_every, adapt_rho, relax, polish, cache, verbose):
     """The ADMM loop on validated float64 data; returns ``V, W, report`` and the best ``(λ, μ⁺, μ⁻)``."""
     (m, d), q, P = M64.shape, Y64.shape[1], patterns.shape[1]
-    ops, cache_hit = _operators(M64, patterns, dt, bool(cache))
+    ops, cache_hit = _ops._operators(M64, patterns, dt, bool(cache))
     kind = linear_solver if linear_solver != "auto" else ("direct" if m <= ADMM_DIRECT_MAX_M else "cg")
     lam_mtm = max(float(ops.lam_M[-1]), 1e-300)
-    if gamma is None:  # the cone split weighted like I in the median direction of MᵀM
-        pos_eigs = ops.lam_M[ops.lam_M > 1e-12 * lam_mtm]
-        gamma = 1.0 / float(np.median(pos_eigs))
-    gamma = float(gamma)
-    if rho is not None:
-        rho = float(rho)
-    elif ops.last_rho is not None and ops.last_rho[1] == gamma:
-        rho = ops.last_rho[0]
-    else:
-        rho = RHO_SCALE * max(ops.fit_lmax, 1e-300)
+    rho, gamma = _rho._penalty(ops, rho, gamma)
     had_factor = ("direct", rho, gamma) in ops.factors
-    lin = _LinearSolver(ops, rho, gamma, kind, float(cg_tol), int(cg_max_iter))
+    lin = _ops._LinearSolver(ops, rho, gamma, kind, float(cg_tol), int(cg_max_iter))
     cache_hit = bool(cache_hit and (kind == "cg" or had_factor))
     setup_s = time.perf_counter() - t_start
 
@@ -333,13 +273,13 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
         lam = np.asarray(lam, dtype=np.float64)
         Vz, Wz = to_VW(Xz)
         if not out_of_time():
-            _polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, Vz, Wz, max_rows=4 * d)
+            _rep._polish_multipliers(M64, patterns, beta, lam, mu_pos, mu_neg, Vz, Wz, max_rows=4 * d)
         b, det = _cert.dual_bound(M64, Y64, patterns, beta, lam, mu_pos=mu_pos, mu_neg=mu_neg)
         if b > best["bound"]:
             best.update(bound=float(b), details=det, dual=(lam, mu_pos, mu_neg))
         if V is not None and out_of_time():
             return
-        Vr, Wr, dr = _repair(ops, M64, Xz, deadline=deadline)
+        Vr, Wr, dr = _rep._repair(ops, M64, Xz, deadline=deadline)
         o = _cert.convex_objective(M64, Y64, patterns, Vr, Wr, beta)
         if o < obj or V is None:
             V, W, obj, dropped = Vr, Wr, o, dr
@@ -351,14 +291,14 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
         evaluate(lam, mu, Xz)
         norms = np.sqrt(np.einsum("dspq,dspq->spq", Xz, Xz))
         tried = set()
-        for rel in _POLISH_PRUNE:  # polish on the support, without its smallest groups
+        for rel in _rep._POLISH_PRUNE:  # polish on the support, without its smallest groups
             if not polish or (obj - best["bound"]) / max(1.0, abs(obj)) <= tol or out_of_time():
                 break
             keep = norms > rel * norms.max(axis=(0, 1), keepdims=True)
             if keep.tobytes() in tried or not keep.any():
                 continue
             tried.add(keep.tobytes())
-            out = _newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu, deadline=deadline)
+            out = _rep._newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu, deadline=deadline)
             if out is None:
                 continue
             Xp, mu_p = out
@@ -401,39 +341,15 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
         if not check:
             continue
         # ---- cheap certificate and residuals
-        lam = Yw - np.einsum("mpq,mp->mq", MU[:, 0] - MU[:, 1], Dw)
-        lam64 = lam.astype(np.float64)
-        rho_c = np.sqrt(np.einsum("dspq,dspq->spq", dual_vec, dual_vec)).max(axis=(0, 1)).astype(np.float64)
-        lin_c = np.einsum("mq,mq->q", lam64, Y64)
-        quad_c = np.einsum("mq,mq->q", lam64, lam64)
-        cheap_bound = float(_cert.scaled_bound(lin_c, quad_c, rho_c, beta)[0].sum())
-        act = np.nonzero(np.einsum("dspq,dspq->spq", Z, Z).reshape(-1) > 0)[0]  # non-zero groups of z
-        Zf = Z.reshape(d, -1)[:, act]
-        MZ = Mw @ Zf  # (m, n_active)
-        sgn_pq = np.broadcast_to(np.array([1.0, -1.0])[:, None, None], (2, P, q)).reshape(-1)[act]
-        pat_of = np.broadcast_to(np.arange(P)[None, :, None], (2, P, q)).reshape(-1)[act]
-        out_of = np.broadcast_to(np.arange(q)[None, None, :], (2, P, q)).reshape(-1)[act]
-        fitz = np.zeros((m, q))
-        np.add.at(fitz.T, out_of, (MZ * (Dw[:, pat_of] * sgn_pq)).T)
-        r_fit = Y64 - fitz
-        cheap_obj = 0.5 * float(np.sum(r_fit * r_fit)) + beta * float(
-            np.sqrt(np.einsum("dspq,dspq->spq", Z, Z)).sum())
-        viol_z = float(np.maximum(-(MZ * Sw[:, pat_of]), 0.0).max(initial=0.0)) / max(
-            math.sqrt(lam_mtm) * math.sqrt(float(np.einsum("dn,dn->n", Zf, Zf).max(initial=0.0))), 1e-300)
+        lam64, cheap_obj, cheap_bound, viol_z = _ops._cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta)
         cheap_gap = (cheap_obj - cheap_bound) / max(1.0, abs(cheap_obj))
         r_prim = math.sqrt(float(np.vdot(U - Z, U - Z)) + gamma * float(np.vdot(GU - s, GU - s)))
         r_dual = rho * math.sqrt(float(np.vdot(Z - Z_old, Z - Z_old)) + gamma * lam_mtm * float(
             np.vdot(s - s_old, s - s_old)))
-        # scale-free residuals (OSQP): primal over the iterate's size, dual over the multipliers' size
-        p_scale = math.sqrt(max(float(np.vdot(Z, Z)) + gamma * float(np.vdot(s, s)),
-                                float(np.vdot(U, U)) + gamma * float(np.vdot(GU, GU)), 1e-300))
-        d_scale = rho * math.sqrt(max(float(np.vdot(alpha, alpha)) + gamma * lam_mtm * float(np.vdot(nu, nu)),
-                                      1e-300))
-        balance = math.sqrt((r_prim / p_scale) / max(r_dual / d_scale, 1e-300))
         if verbose:
             print(f"it={n_iter:6d} obj~={cheap_obj:.10g} bound~={cheap_bound:.10g} gap~={cheap_gap:.2e} "
-                  f"viol={viol_z:.1e} r_p={r_prim / p_scale:.2e} r_d={r_dual / d_scale:.2e} rho={rho:.3g} "
-                  f"bal={balance:.2g} cg={lin.cg_iters} t={elapsed():.2f}s")
+                  f"viol={viol_z:.1e} r_p={r_prim:.2e} r_d={r_dual:.2e} rho={rho:.3g} cg={lin.cg_iters} "
+                  f"t={elapsed():.2f}s")
         support = np.packbits(np.einsum("dspq,dspq->spq", Z, Z).reshape(-1) > 0).tobytes()
         settled = support == last_support and viol_z <= 1e-2 and n_iter >= next_rigorous
         last_support = support
@@ -447,21 +363,15 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
                 status = "optimal"
                 break
         # ---- residual balancing (ϱ fixed per factorisation; a change refactors)
-        if adapt_rho and rho_updates < _RHO_MAX_UPDATES and n_iter % (5 * check_every) == 0:
-            factor = 1.0
-            if r_prim > _RHO_RATIO * r_dual:
-                factor = _RHO_FACTOR
-            elif r_dual > _RHO_RATIO * r_prim:
-                factor = 1.0 / _RHO_FACTOR
-            if factor != 1.0:
-                rho *= factor
-                alpha = (alpha / factor).astype(dt, copy=False)
-                nu = (nu / factor).astype(dt, copy=False)
-                a_prev = lin.a_prev
-                cg_done = lin.cg_iters
-                lin = _LinearSolver(ops, rho, gamma, kind, float(cg_tol), int(cg_max_iter))
-                lin.a_prev, lin.cg_iters = a_prev, cg_done
-                rho_updates += 1
+        factor = _rho._balance_factor(r_prim, r_dual) if adapt_rho and rho_updates < _rho._RHO_MAX_UPDATES and \
+            n_iter % (5 * check_every) == 0 else 1.0
+        if factor != 1.0:  # ϱ fixed per factorisation: a change refactors
+            rho *= factor
+            alpha, nu = (alpha / factor).astype(dt, copy=False), (nu / factor).astype(dt, copy=False)
+            a_prev, cg_done = lin.a_prev, lin.cg_iters
+            lin = _ops._LinearSolver(ops, rho, gamma, kind, float(cg_tol), int(cg_max_iter))
+            lin.a_prev, lin.cg_iters = a_prev, cg_done
+            rho_updates += 1
 
     if V is None or status != "optimal":
         lam = Y64 - np.einsum("mpq,mp->mq", (MU[:, 0] - MU[:, 1]).astype(np.float64), patterns.astype(np.float64))
