@@ -322,6 +322,8 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
                         break
                     if gap_rel <= tol:
                         inner_done = True  # gap fine, violation not: update multipliers
+                elif fit.track_bound and cheap_bound > best["bound"] + 0.1 * (last_obj - best["bound"]):
+                    certify(lam, mu_t)  # a noisy cheap bound (one common t): keep its good moments
             if n_iter >= max_iter:
                 status = "max_iter"
                 break
