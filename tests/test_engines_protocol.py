@@ -38,10 +38,10 @@ def test_every_engine_follows_the_protocol(name):
     assert sol.V.shape == sol.W.shape == (P, d, q)
     assert sol.solver == ("CLARABEL" if name == "auto" else name)
     if isinstance(engine, FunctionEngine):  # the engine's own float64 certificate
-        assert sol.bound is not None and sol.multipliers is None and sol.report.solver == name
+        assert sol.certificate.bound == sol.report.bound and sol.multipliers is None and sol.report.solver == name
         assert engine.gap_tol(options) == 1e-7
     else:  # the caller recomputes the bound from the duals
-        assert sol.bound is None and len(sol.multipliers) == 2
+        assert sol.certificate is None and len(sol.multipliers) == 2
         assert engine.gap_tol(options, "SCS") == 1e-3 and engine.gap_tol(options) == 1e-6
 
 

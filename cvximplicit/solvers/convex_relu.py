@@ -302,12 +302,11 @@ def _certify(program: ReluProgram, sol: EngineSolution, tol: float) -> _Certific
     The gap counts only at a point feasible to ``max(tol, 1e-6)``; the solve is certified when
     ``−tol ≤ gap_rel ≤ tol``. ``Y = 0``: the zero network is the exact optimum (solver round-off dropped).
     """
-    V, W = sol.V, sol.W
+    V, W, own = sol.V, sol.W, sol.certificate
     if not np.any(program.Y):
-        V, W, sol = np.zeros_like(V), np.zeros_like(W), sol._replace(bound=None)
-    if sol.bound is not None:
-        objective, violation = float(sol.objective), float(sol.violation)
-        bound, info = float(sol.bound), dict(sol.bound_info or {})
+        V, W, own = np.zeros_like(V), np.zeros_like(W), None
+    if own is not None:
+        objective, violation, bound, info = float(own.objective), float(own.violation), float(own.bound), dict(own.info)
     else:
         objective, violation = program.objective(V, W), program.violation(V, W)
         bound, info = program.bound(program.Y - program.fit(V - W), *(sol.multipliers or (None, None)))

@@ -38,8 +38,8 @@ import numpy as np
 
 from ..exceptions import SolverUnavailableError, ValidationError
 
-__all__ = ["ENGINES", "CONIC_ENGINE", "Engine", "EngineSolution", "WarmStart", "FunctionEngine", "is_engine",
-           "engine_available", "get_engine"]
+__all__ = ["ENGINES", "CONIC_ENGINE", "Engine", "EngineSolution", "OwnCertificate", "WarmStart", "FunctionEngine",
+           "is_engine", "engine_available", "get_engine"]
 
 #: Our own engines: name → (module, function).
 ENGINES: dict[str, tuple[str, str]] = {
@@ -61,14 +61,23 @@ class WarmStart(NamedTuple):
     W: np.ndarray
 
 
+class OwnCertificate(NamedTuple):
+    """An engine's own float64 certificate: objective, constraint violation, dual bound and the bound's details."""
+
+    objective: float
+    violation: float
+    bound: float
+    info: Mapping[str, Any]
+
+
 class EngineSolution(NamedTuple):
     """What every engine returns: the point, what ran, and what the certificate needs.
 
-    ``objective``, ``violation``, ``bound`` and ``bound_info`` are the engine's own float64
-    certificate where it computed one (``bound`` None: the caller recomputes all of them);
-    ``multipliers`` ``(μ₊, μ₋)``, each ``(P, m, q)``, are constraint duals for that recomputed
-    bound (None: ``μ = 0``). ``note`` is appended to the report's ``solver_reason`` (a fallback,
-    a re-solve); ``report`` is the engine's own :class:`~cvximplicit.solvers.report.SolveReport`.
+    ``certificate`` is the engine's own :class:`OwnCertificate` where it computed one (None: the
+    caller recomputes objective, violation and bound); ``multipliers`` ``(μ₊, μ₋)``, each
+    ``(P, m, q)``, are constraint duals for that recomputed bound (None: ``μ = 0``). ``note`` is
+    appended to the report's ``solver_reason`` (a fallback, a re-solve); ``report`` is the
+    engine's own :class:`~cvximplicit.solvers.report.SolveReport`.
     """
 
     V: np.ndarray
@@ -80,10 +89,7 @@ class EngineSolution(NamedTuple):
     solve_time_s: float
     formulation: str
     multipliers: tuple | None = None
-    objective: float | None = None
-    violation: float | None = None
-    bound: float | None = None
-    bound_info: Mapping[str, Any] | None = None
+    certificate: OwnCertificate | None = None
     network_objective: float | None = None
     note: str = ""
     report: Any = None
@@ -150,10 +156,11 @@ class FunctionEngine:
         V0, W0 = legacy if warm_start is None else warm_start
         V, W, rep = self.function(program.M, program.Y, program.patterns, program.beta, V0=V0, W0=W0, **opts)
         extra = dict(rep.extra)
+        own = None if rep.bound is None else OwnCertificate(rep.objective, rep.residual, rep.bound, extra)
         return EngineSolution(
             np.asarray(V, dtype=float), np.asarray(W, dtype=float), rep.solver, rep.status, rep.iterations,
-            rep.compile_time_s, rep.solve_time_s, "first_order", objective=rep.objective, violation=rep.residual,
-            bound=rep.bound, bound_info=extra, network_objective=extra.get("network_objective"), report=rep,
+            rep.compile_time_s, rep.solve_time_s, "first_order", certificate=own,
+            network_objective=extra.get("network_objective"), report=rep,
         )
 
     def refine(self, program, solution: EngineSolution, options) -> Iterator[EngineSolution]:
