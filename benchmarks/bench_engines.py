@@ -122,7 +122,8 @@ def run_row(spec):
         "bound": rep.bound, "status": rep.status, "iterations": rep.iterations,
         "active_groups": int((nv > 1e-6 * top).sum() + (nw > 1e-6 * top).sum()),
         "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "seed": spec.get("seed", 0),
-        "tol": tol,
+        "tol": tol, **({k: rep.extra.get(k) for k in ("rho", "setup_time_s", "certificate_checks", "row_space_rank")}
+                       if engine == "ADMM" else {}),
     }
 
 

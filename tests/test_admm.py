@@ -157,3 +157,42 @@ def test_other_paths_certify(case, opts):
     assert rep.bound <= opt * (1 + 1e-8) <= rep.objective * (1 + 2e-8)
     assert rep.gap_rel <= kw["tol"]
     assert C.constraint_violation(M, patterns, V, W) == 0.0
+
+
+@pytest.mark.parametrize("seed,m,d,P,q", [(31, 60, 4, 12, 1), (32, 50, 3, 10, 3)])
+def test_random_programs_agree_with_clarabel(seed, m, d, P, q):
+    M, Y, patterns = make_problem(m=m, d=d, P=P, q=q, seed=seed)
+    beta = 0.15 * beta_max(M, Y, patterns)
+    opt, _ = clarabel(M, Y, patterns, beta)
+    V, W, rep = solve(M, Y, patterns, beta, tol=ADMM_TOL, max_iter=20_000)
+    assert rep.status == "optimal", rep.summary()
+    assert abs(rep.objective - opt) <= AGREE_REL * opt and abs(rep.bound - opt) <= AGREE_REL * opt
+    assert C.constraint_violation(M, patterns, V, W) == 0.0
+
+
+def test_row_space_reduction_is_exact():
+    """A zero column and a dependent column: solving on M Q (rank 4 of 5) gives the unreduced optimum."""
+    M, Y, patterns = make_problem(m=50, d=4, P=10, q=2, seed=7)
+    M = np.c_[M[:, :2], np.zeros(len(M)), M[:, 1] - M[:, 0], M[:, 2:]]
+    beta = 0.1 * beta_max(M, Y, patterns)
+    opt, _ = clarabel(M, Y, patterns, beta)
+    clear_admm_cache()
+    V, W, red = solve(M, Y, patterns, beta, tol=1e-9, max_iter=20_000)
+    _, _, full = solve(M, Y, patterns, beta, tol=1e-9, max_iter=20_000, row_space=False)
+    assert red.extra["row_space_rank"] == 4 and "row_space_rank" not in full.extra
+    assert red.status == full.status == "optimal"
+    assert red.objective == pytest.approx(full.objective, rel=1e-8) and red.bound == pytest.approx(full.bound, rel=1e-8)
+    assert abs(red.objective - opt) <= AGREE_REL * opt and red.bound <= opt * (1 + 1e-8)
+    # the report judges the original program: objective and feasibility recomputed on M itself
+    assert C.constraint_violation(M, patterns, V, W) == 0.0
+    assert red.objective == pytest.approx(C.convex_objective(M, Y, patterns, V, W, beta), rel=1e-13)
+
+
+def test_time_limit_is_respected_by_polish_and_repair():
+    M, Y, patterns = make_problem(m=600, d=12, P=60, q=2, seed=9)
+    beta = 0.02 * beta_max(M, Y, patterns)
+    limit = 0.4
+    V, W, rep = solve(M, Y, patterns, beta, tol=1e-14, max_iter=10**9, time_limit_s=limit, check_every=5, cache=False)
+    assert rep.status == "time_limit"
+    assert rep.solve_time_s <= limit + 0.5, rep.solve_time_s  # the final bound and the checks of the clock
+    assert C.constraint_violation(M, patterns, V, W) == 0.0 and rep.bound <= rep.objective
