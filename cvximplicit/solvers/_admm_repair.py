@@ -166,11 +166,12 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10, deadli
                 act.append(a)
             lam_rows = None
 
-            def merit(x, C, c=c):
-                r = B @ x - Y64[:, c]
+            y2 = float(Y64[:, c] @ Y64[:, c])
+
+            def merit(x, C):  # ½‖Bx − y‖² from BᵀB (O((nd)²), not O(m nd)), + β Σ‖x_j‖ + a penalty on C x
                 nr = np.linalg.norm(x.reshape(n, d), axis=1).sum()
                 pen = np.abs(C @ x).sum() * 1e3 * max(beta, 1.0)
-                return 0.5 * float(r @ r) + beta * float(nr) + float(pen)
+                return 0.5 * float(x @ (BtB @ x)) - float(Bty @ x) + 0.5 * y2 + beta * float(nr) + float(pen)
 
             for _ in range(rounds):
                 if deadline is not None and time.perf_counter() > deadline:
