@@ -65,7 +65,11 @@ _FISTA_OPTIONS = tuple(p.name for p in inspect.signature(solve_convex_relu_first
                        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in ("loss", "offset"))
 
 #: ``"auto"`` solves the exponential-cone program when ``3·m·d·P·q`` is at most this, else
-#: runs ``"FISTA"`` with ``loss="cross_entropy"``. See :func:`_choose` for the measurements.
+#: runs ``"FISTA"`` with ``loss="cross_entropy"``. Measured (Clarabel, 2 shared loaded cores,
+#: single runs, random data, q = 10, β = 0.1 β_max, wall time with cvxpy's compilation):
+#: 1.8e5 (m=100, d=6, P=10) 3.6 s, gap_rel 9e-9; 6.6e5 (m=200, d=11, P=10) 60 s, 1e-7;
+#: 2.0e6 (m=300, d=11, P=20) 239 s, 2e-7. FISTA (default max_iter 10⁴) took 4.9 s, 10.8 s,
+#: 33.5 s on the same programs but stopped uncertified (violation above feas_tol).
 CE_CONIC_AUTO_MAX_NNZ = 300_000
 
 #: Relative gap within which the exponential-cone solve is certified (Clarabel at 1e-8).
@@ -120,11 +124,7 @@ def _conic_bound(program, V, W, mu_pos, mu_neg):
 
 
 def _choose(name: str, m: int, d: int, P: int, q: int) -> tuple[str, str]:
-    """The solver that runs and why.
-
-    Measured (Clarabel, 2 shared loaded cores, single runs, random data, q = 10, d = 11):
-    see ``CE_CONIC_AUTO_MAX_NNZ`` and docs/certificates.md ("Cross-entropy steps").
-    """
+    """The solver that runs and why (the rule: :data:`CE_CONIC_AUTO_MAX_NNZ`)."""
     if name != "auto":
         return name, "requested"
     nnz = 3 * m * d * P * q
