@@ -186,6 +186,9 @@ def test_row_space_reduction_is_exact():
     # the report judges the original program: objective and feasibility recomputed on M itself
     assert C.constraint_violation(M, patterns, V, W) == 0.0
     assert red.objective == pytest.approx(C.convex_objective(M, Y, patterns, V, W, beta), rel=1e-13)
+    # a β path on the same M reuses the reduction and the factorisation, and warm-starts in Q coordinates
+    _, _, nxt = solve(M, Y, patterns, 0.8 * beta, tol=1e-9, max_iter=20_000, V0=V, W0=W)
+    assert nxt.status == "optimal" and nxt.extra["cache_hit"] and nxt.extra["warm_duals"]
 
 
 def test_time_limit_is_respected_by_polish_and_repair():
