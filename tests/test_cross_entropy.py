@@ -1,4 +1,4 @@
-"""Tests of the cross-entropy steps: the ReLU program (12) with softmax loss and the multinomial logistic output step."""
+"""Tests of the cross-entropy steps: the ReLU program (12) with softmax loss, the multinomial logistic output step."""
 
 from __future__ import annotations
 

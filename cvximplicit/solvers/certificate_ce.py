@@ -8,7 +8,8 @@ Per row ``ℓ(z; y) = logsumexp(z) − yᵀz``; the loss is the **sum** over row
 
 .. math::
 
-    p^\\star = \\min_{V,W}\\; \\sum_i \\ell\\Big(Z_{0,i} + \\big(\\textstyle\\sum_k D_k M (V_k - W_k)\\big)_i;\\, y_i\\Big)
+    p^\\star = \\min_{V,W}\\; \\sum_i
+    \\ell\\Big(Z_{0,i} + \\big(\\textstyle\\sum_k D_k M (V_k - W_k)\\big)_i;\\, y_i\\Big)
     + \\beta \\sum_{k,c} \\big(\\|V_{k,:,c}\\|_2 + \\|W_{k,:,c}\\|_2\\big)
     \\quad \\text{s.t. } (2D_k - I) M V_{k,:,c} \\ge 0,\\; (2D_k - I) M W_{k,:,c} \\ge 0.
 
@@ -321,12 +322,12 @@ def ce_dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None, offs
 
 
 def ce_beta_max(M, Y, patterns, offset=None) -> float:
-    """``β_max = max_{k,c} ‖Mᵀ D_k λ⁰_c‖₂`` with ``λ⁰ = Y − softmax(Z0)``: for ``β ≥ β_max`` the zero network is optimal."""
+    """``β_max = max_{k,c} ‖Mᵀ D_k λ⁰_c‖₂``, ``λ⁰ = Y − softmax(Z0)``: for ``β ≥ β_max`` the zero network is optimal."""
     return CEReluProgram.from_data(M, Y, patterns, 1.0, offset).beta_max()
 
 
 def ce_network_objective(M, Y, W1, W2, beta, offset=None) -> float:
-    """``Σ_i ℓ(Z0_i + (relu(M W1ᵀ) W2ᵀ)_i; y_i) + (β/2)(‖W1‖² + ‖W2‖²)`` of a network ``W1`` ``(k, d)``, ``W2`` ``(q, k)``."""
+    """``Σ_i ℓ(Z0_i + (relu(M W1ᵀ) W2ᵀ)_i; y_i) + (β/2)(‖W1‖² + ‖W2‖²)``, ``W1`` ``(k, d)``, ``W2`` ``(q, k)``."""
     M = _as_matrix(M).astype(float, copy=False)
     Y = as_simplex_targets(Y, M.shape[0])
     Z0 = as_offset(offset, Y.shape)

@@ -205,8 +205,8 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
     t0 = time.perf_counter()
     if name in ("FISTA", "ADMM"):
         options = _engine_options(name, solver_opts)
-        V, W, rep = solve_convex_relu_first_order(program.M, program.Y, program.patterns, program.beta, loss="cross_entropy",
-                                        offset=program.Z0, **options)
+        V, W, rep = solve_convex_relu_first_order(program.M, program.Y, program.patterns, program.beta,
+                                                  loss="cross_entropy", offset=program.Z0, **options)
         tol = float(options.get("tol", 1e-6)) if gap_tol is None else float(gap_tol)
         used, status, iters, compile_s, solve_s = "FISTA", rep.status, rep.iterations, 0.0, rep.solve_time_s
         bound, info, formulation = float(rep.bound), dict(rep.extra), "first_order"

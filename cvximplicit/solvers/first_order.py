@@ -62,12 +62,11 @@ import time
 
 import numpy as np
 
-from .._params import Int, Options, Real, check_params
+from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from ._checks import _as_groups, _program_data
 from ._groups import group_shrink, to_VW
-from .certificate_ce import as_offset, as_simplex_targets
-from .losses import LOSSES, make_loss, polish_multipliers, power_lambda_max
+from .losses import check_loss, make_loss, polish_multipliers, power_lambda_max
 from .program import decode
 from .report import SolveReport
 
@@ -86,11 +85,8 @@ _BT_SLACK = {"float64": 1e-12, "float32": 1e-5}
 
 
 def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, feas_tol, rho, loss, offset):
-    check_params("FISTA", {"loss": loss}, {"loss": [Options(LOSSES)]})
     M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
-    if loss == "cross_entropy":
-        Y = as_simplex_targets(Y, M.shape[0])
-    offset = as_offset(offset, Y.shape)
+    Y, offset = check_loss(loss, Y, offset)
     (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     positive = Real(0.0, closed="neither")
     check_params("FISTA", locals(), {"tol": [positive], "max_iter": [Int(0)], "time_limit_s": [None, positive],
@@ -195,7 +191,8 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     -------
     V, W : ndarray, shape (P, d, q), float64
     report : SolveReport
-        ``problem="convex_relu"`` (``"convex_relu_ce"`` for cross-entropy), ``solver="FISTA"``, ``status`` ``"optimal"`` (certified
+        ``problem="convex_relu"`` (``"convex_relu_ce"`` for cross-entropy), ``solver="FISTA"``,
+        ``status`` ``"optimal"`` (certified
         ``gap_rel ≤ tol`` and violation ``≤ feas_tol``), ``"optimal_inaccurate"`` (stopped
         on a cap with ``|gap_rel| ≤ tol`` but the violation in ``(feas_tol, 10·feas_tol]``),
         else ``"max_iter"`` or ``"time_limit"``. A *negative* ``gap_rel`` means the

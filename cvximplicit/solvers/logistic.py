@@ -170,7 +170,8 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
         rounds += 1
         res = scipy.optimize.minimize(fun, c, jac=True, method="L-BFGS-B", callback=stop,
                                       options={"maxiter": max(max_iter - iters, 1), "maxcor": 20,
-                                               "ftol": 0.0 if ridge > 0 else 1e-12, "gtol": 0.0 if ridge > 0 else 1e-10})
+                                               "ftol": 0.0 if ridge > 0 else 1e-12,
+                                               "gtol": 0.0 if ridge > 0 else 1e-10})
         c, iters = res.x, iters + int(res.nit)
         f, g = _value_grad(c, X, Y, Z0, ridge, q)
         lam = Y - softmax(X @ c.reshape(q, n).T + (0.0 if Z0 is None else Z0))
@@ -185,7 +186,8 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
     objective = cross_entropy(X @ C.T + (0.0 if Z0 is None else Z0), Y) + 0.5 * ridge * float(np.vdot(C, C))
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     certified = ridge > 0 and gap_rel is not None and gap_rel <= tol
-    kind = (MLR_CERTIFICATE_KIND if MLR_CERTIFICATE_KIND in CERTIFICATE_KINDS else "restricted") if certified else "none"
+    kind = MLR_CERTIFICATE_KIND if MLR_CERTIFICATE_KIND in CERTIFICATE_KINDS else "restricted"
+    kind = kind if certified else "none"
     if not certified and ridge > 0:
         warnings.warn(f"L-BFGS stopped ({status}) on the multinomial logistic regression without a certificate: "
                       f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={gap_rel:.3g} (tolerance {tol:g}), "

@@ -25,12 +25,20 @@ import math
 
 import numpy as np
 
+from .._params import Options, check_params
 from . import certificate as _cert
 from ._groups import fit_operator_norm2
-from .certificate_ce import CEReluProgram, best_scaling, cross_entropy
+from .certificate_ce import (
+    CEReluProgram,
+    as_offset,
+    as_simplex_targets,
+    best_scaling,
+    cross_entropy,
+)
 from .program import ReluProgram
 
-__all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "make_loss", "polish_multipliers", "power_lambda_max"]
+__all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "check_loss", "make_loss", "polish_multipliers",
+           "power_lambda_max"]
 
 #: The losses of the first-order engine (its ``loss`` option).
 LOSSES = ("squared", "cross_entropy")
@@ -112,6 +120,14 @@ class CrossEntropyLoss:
 
     def zero_objective(self) -> float:
         return self.program.zero_objective()
+
+
+def check_loss(loss, Y, offset):
+    """``loss`` one of :data:`LOSSES`; ``(Y, offset)`` validated for it (cross-entropy: ``Y`` rows in the simplex)."""
+    check_params("FISTA", {"loss": loss}, {"loss": [Options(LOSSES)]})
+    if loss == "cross_entropy":
+        Y = as_simplex_targets(Y, Y.shape[0])
+    return Y, as_offset(offset, Y.shape)
 
 
 def make_loss(name: str, M, Y, patterns, beta: float, offset, dtype):
