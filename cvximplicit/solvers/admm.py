@@ -51,15 +51,14 @@ always :func:`~cvximplicit.solvers.certificate.dual_bound` recomputed in float64
 ``(λ, μ)`` (valid for any ``λ`` and ``μ ≥ 0``), the best one seen is kept.
 
 **What ``objective`` means.** The float64
-:func:`~cvximplicit.solvers.certificate.convex_objective` at the **returned**
-``(V, W)``, which is exactly feasible (``constraint_violation == 0``): the group-sparse
-iterate ``z`` is repaired by moving each non-zero group ``z_g`` of pattern ``k`` along an
-interior direction ``h_k`` of its cone (``(2D_k − I) M h_k > 0`` on every non-zero row)
-just far enough that every constraint holds with a round-off margin. ``h_k`` is the
-least-squares linear classifier of the pattern's ±1 labels, refined by a few
-perceptron passes, else a small LP (HiGHS); a group whose cone has no interior
-direction is set to zero. So ``objective ≥ p* ≥ bound`` and ``gap_rel`` is a true
-certificate.
+:func:`~cvximplicit.solvers.certificate.convex_objective` at the **returned** ``(V, W)``,
+which is exactly feasible (``constraint_violation == 0``): each non-zero group of ``z`` is
+moved into its cone (minimum-norm correction on its violated rows with a round-off margin,
+else along an interior direction of the cone, else set to zero; see :mod:`._admm_repair`).
+So ``objective ≥ p* ≥ bound`` and ``gap_rel`` is a true certificate.
+
+**Row space.** Rank-deficient ``M`` is solved exactly on ``M Q`` (``Q`` an orthonormal
+basis of its row space; same optimal value) and re-certified on ``M``.
 """
 
 from __future__ import annotations
@@ -116,7 +115,9 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
     max_iter : int
         Cap on ADMM iterations.
     time_limit_s : float, optional
-        Wall-clock cap (checked every iteration; the final repair and bound come on top).
+        Wall-clock cap from the call, read every iteration and inside the polish, the
+        multiplier re-fit and the repair; past it only one ``dual_bound`` (and, with the
+        row-space reduction, its recomputation on ``M``) runs, and groups not yet repaired are zeroed.
     rho : float, optional
         ADMM penalty ``ϱ``; default ``0.1·λ_max(FᵀF)`` (or the last ``ϱ`` used on these
         ``(M, patterns)`` when cached), then adapted by residual balancing when ``adapt_rho``.
@@ -227,10 +228,9 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
 
     # --- state
     Z = np.zeros(shape, dtype=dt)
-    if starts[0] is not None:
-        Z[:, 0] = starts[0].transpose(1, 0, 2)
-    if starts[1] is not None:
-        Z[:, 1] = starts[1].transpose(1, 0, 2)
+    for j, Z0 in enumerate(starts):
+        if Z0 is not None:
+            Z[:, j] = Z0.transpose(1, 0, 2)
     alpha = np.zeros(shape, dtype=dt)
     MU = (Mw @ Z.reshape(d, -1)).reshape(m, 2, P, q)
     GU = MU * Sw[:, None, :, None]
@@ -249,13 +249,9 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
             alpha = (Z * (beta / rho / np.maximum(nz, 1e-300))[None]).astype(dt)
 
     best = {"bound": -math.inf, "details": {}}
-    n_iter, rho_updates, checks, polished = 0, 0, 0, 0
-    status = None
-    cheap_gap = math.inf
+    n_iter, rho_updates, checks, polished, dropped = 0, 0, 0, 0, 0
+    status, V, W, obj, cheap_gap = None, None, None, math.inf, math.inf
     last_support, next_rigorous = b"", 0
-    V = W = None
-    obj = math.inf
-    dropped = 0
 
     deadline = None if time_limit_s is None else t_start + float(time_limit_s)
 
