@@ -14,7 +14,8 @@ _REPAIR_MARGIN = 1e-12
 _POLISH_PRUNE = (0.0, 1e-3)  # relative group-norm thresholds of the polish attempts
 _NNLS_MAX_GROUPS = 64  # groups whose multipliers are re-fitted per certificate
 _NNLS_MAX_D = 256  # no multiplier re-fit above this d (the NNLS cost grows like d³)
-_POLISH_ADD = 2  # violated rows added per group and active-set round
+_POLISH_ADD = 4  # violated rows added per group and active-set round
+_POLISH_MIN_S = 0.5  # a certificate check's polish may take max(this, the time spent so far)
 _POLISH_MAX_UNKNOWNS = 600  # unknowns n·d of one output's dense Newton system
 
 
@@ -119,7 +120,7 @@ def _repair(ops, M64, Xz, deadline=None):
     return V, W, dropped
 
 
-def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10, deadline=None):
+def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadline=None):
     r"""Polish the group-sparse ADMM iterate on its support by an active-set Newton method.
 
     Per output ``c``, with the non-zero groups ``z_j`` (sign ``s_j``, pattern ``k_j``) of ``Xz``
@@ -132,7 +133,8 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10, deadli
         \quad\text{s.t. } (2D_{k_j} - I)_{A_j} M_{A_j} z_j = 0,
 
     then rows with a negative multiplier leave ``A_j`` and violated rows join it, until
-    neither happens. Returns ``(Xp, mu_p)`` (polished groups and multipliers, same layouts
+    neither happens; a group whose rows have not settled after ``rounds`` leaves the support (the
+    one that violates its cone most), and so does a group that collapses to zero. Returns ``(Xp, mu_p)`` (polished groups and multipliers, same layouts
     as ``Xz`` ``(d, 2, P, q)`` and ``mu`` ``(m, 2, P, q)``), or None when the support is too
     large for the dense ``(n d) × (n d)`` Newton system (more than :data:`_POLISH_MAX_UNKNOWNS`)
     or when the clock passes ``deadline`` (``time.perf_counter()`` seconds).
@@ -211,6 +213,7 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10, deadli
                 changed = False
                 pos = 0
                 zg = z.reshape(n, d)
+                worst = np.zeros(n)  # each group's largest relative violation
                 for j in range(n):
                     idx = np.nonzero(act[j])[0]
                     lj = lam_rows[pos:pos + idx.size]
@@ -221,11 +224,16 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=12, steps=10, deadli
                         changed = True
                     g = sgn[j] * (M64 @ zg[j])
                     viol = np.nonzero((g < -1e-12 * float(np.linalg.norm(zg[j])) * row_norm) & ~act[j])[0]
-                    if viol.size:  # the most violated few rows join
-                        act[j][viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[:_POLISH_ADD]]] = True
+                    if viol.size:  # the most violated few rows join (at most d/2 a round)
+                        n_add = max(1, min(_POLISH_ADD, d // 2))
+                        act[j][viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[:n_add]]] = True
                         changed = True
+                        worst[j] = float(np.max(-g[viol] / row_norm[viol])) / float(np.linalg.norm(zg[j]))
                 if not changed:
                     break
+            else:  # the rows did not settle: polish again without the group that violates its cone most
+                if worst.max() > 0:
+                    return ("drop", int(np.argmax(worst)))
             return ("ok", z, act, lam_rows)
 
         while groups:

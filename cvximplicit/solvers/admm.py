@@ -251,7 +251,7 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
     best = {"bound": -math.inf, "details": {}}
     n_iter, rho_updates, checks, polished, dropped = 0, 0, 0, 0, 0
     status, V, W, obj, cheap_gap = None, None, None, math.inf, math.inf
-    last_support, next_rigorous = b"", 0
+    last_support, next_rigorous, spent = b"", 0, [0.0]  # spent: seconds in the polish so far
 
     deadline = None if time_limit_s is None else t_start + float(time_limit_s)
 
@@ -286,7 +286,8 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
         checks += 1
         evaluate(lam, mu, Xz)
         norms = np.sqrt(np.einsum("dspq,dspq->spq", Xz, Xz))
-        tried = set()
+        tried, now = set(), time.perf_counter()  # the polish may take as long as everything else so far
+        until = min(deadline or math.inf, now + max(now - t_start - 2 * spent[0], _rep._POLISH_MIN_S))
         for rel in _rep._POLISH_PRUNE:  # polish on the support, without its smallest groups
             if not polish or (obj - best["bound"]) / max(1.0, abs(obj)) <= tol or out_of_time():
                 break
@@ -294,7 +295,9 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
             if keep.tobytes() in tried or not keep.any():
                 continue
             tried.add(keep.tobytes())
-            out = _rep._newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu, deadline=deadline)
+            t_p = time.perf_counter()
+            out = _rep._newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu, deadline=until)
+            spent[0] += time.perf_counter() - t_p
             if out is None:
                 continue
             Xp, mu_p = out
