@@ -252,7 +252,6 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
     n_iter, rho_updates, checks, polished, dropped = 0, 0, 0, 0, 0
     status, V, W, obj, cheap_gap = None, None, None, math.inf, math.inf
     last_support, next_rigorous, spent = b"", 0, [0.0]  # spent: seconds in the polish so far
-
     deadline = None if time_limit_s is None else t_start + float(time_limit_s)
 
     def elapsed():
