@@ -20,6 +20,7 @@ from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, m
 from .exceptions import ValidationError
 from .partition import partition
 from .presets import PRESETS, resolve_preset
+from .training.block import LOSSES
 from .training.greedy import block_row, train_greedy
 
 __all__ = ["TASKS", "METHODS", "load_task", "run_experiment", "ExperimentResult"]
@@ -76,6 +77,7 @@ def run_experiment(
     max_rows="auto",
     block_solver_options=None,
     preset: str = "auto",
+    loss: str = "auto",
     epochs: int | None = None,
     checkpoint_dir=None,
     resume: bool = False,
@@ -87,6 +89,10 @@ def run_experiment(
     (:func:`cvximplicit.presets.resolve_preset`: ``"auto"``, ``"narrow"`` or ``"wide"``);
     ``n_patterns`` and ``max_rows`` (``None``: every sample) override the preset's
     unless ``"auto"``; ``block_solver_options`` override everything.
+
+    ``loss``: ``"squared"`` (8) or ``"cross_entropy"`` (9, classification only); ``"auto"``
+    takes the cross-entropy for classification (every method: the alternating solver's
+    output step is then multinomial logistic regression) and the squared loss for regression.
 
     Returns
     -------
@@ -101,8 +107,7 @@ def run_experiment(
     classification = data.task == "classification"
     U = np.asarray(data.inputs_train, dtype=float).T
     Y = _targets(data, data.targets_train)
-    loss = "cross_entropy" if classification and not (method == "greedy" and block_solver == "alternating") \
-        else "squared"
+    loss = _resolve_loss(loss, classification)
     blocks: list = []
     chosen = None
     start = time.perf_counter()
@@ -143,6 +148,16 @@ def run_experiment(
     row["preset"] = None if chosen is None else {"name": chosen.name, "reason": chosen.reason}
     row["environment"] = environment()
     return ExperimentResult(model, row, blocks)
+
+
+def _resolve_loss(loss: str, classification: bool) -> str:
+    if loss not in ("auto",) + LOSSES:
+        raise ValidationError(f"loss must be one of {['auto', *LOSSES]}; got loss={loss!r}")
+    if loss == "auto":
+        return "cross_entropy" if classification else "squared"
+    if loss == "cross_entropy" and not classification:
+        raise ValidationError("loss='cross_entropy' needs a classification task (integer labels); use loss='squared'")
+    return loss
 
 
 def _targets(data: Dataset, targets) -> np.ndarray:

@@ -20,7 +20,7 @@ FUNCTIONS = {"smooth": ("fig3", f_smooth, "f1(u) = 5 cos(πu) exp(−|u|/2)"),
              "nonsmooth": ("fig4", f_nonsmooth, "f2(u): sawtooth × exp(−|u|/2)")}
 
 #: One colour per model row of the tables, the same in every figure (Okabe–Ito palette).
-MODEL_COLORS = dict(zip((label for label, _, _ in MODELS), ("#0072B2", "#D55E00", "#009E73", "#CC79A7")))
+MODEL_COLORS = dict(zip((label for label, _, _ in MODELS), ("#0072B2", "#D55E00", "#E69F00", "#009E73", "#CC79A7")))
 #: Said in the title of every figure made from a ``--quick`` run.
 QUICK_LABEL = "quick (not paper scale)"
 

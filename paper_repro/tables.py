@@ -12,7 +12,7 @@ import numpy as np
 from cvximplicit._environment import environment
 
 from .figures import QUICK_LABEL
-from .specs import MODELS, PAPER, TABLES
+from .specs import PAPER, TABLES, models_for
 
 TITLES = {
     "table1": "Table I — smooth function f1 (test RMSE over resampled training sets)",
@@ -25,7 +25,7 @@ def aggregate(table: str, rows: list[dict]) -> list[dict]:
     """One row per (task, model): mean ± std of the metric and time over seeds, paper numbers beside."""
     out = []
     for task in TABLES[table]:
-        for label, _, _ in MODELS:
+        for label, _, _ in models_for(task):
             runs = [r for r in rows if r.get("task") == task and r.get("model") == label]
             ok = [r for r in runs if not r.get("error")]
             entry = {"task": task, "model": label, "n_runs": len(ok), "n_failed": len(runs) - len(ok),

@@ -59,7 +59,7 @@ def test_alternating_rejects_what_it_cannot_solve():
     rng = np.random.default_rng(0)
     U, Y = rng.standard_normal((2, 10)), rng.standard_normal((1, 10))
     solver = AlternatingBlockSolver()
-    with pytest.raises(ValidationError, match="squared loss"):
+    with pytest.raises(ValidationError, match="probability vectors"):
         solver.solve(BlockProblem(U, np.zeros((0, 10)), Y, 2, loss="cross_entropy"))
     with pytest.raises(ValidationError, match="exact for ReLU only"):
         solver.solve(BlockProblem(U, np.zeros((0, 10)), Y, 2, activation="tanh"))

@@ -94,7 +94,7 @@ def test_train_from_csv_keeps_class_labels(classifier):
     report = json.loads((out / "clf.json").read_text())
     assert report["task_type"] == "classification" and report["classes"] == model.info["classes"]
     assert report["data"]["n_train"] + report["data"]["n_test"] == 90 and report["data"]["n_test"] == 18
-    assert "test accuracy" in report["summary"] and "one-hot" in report["summary"]
+    assert "test accuracy" in report["summary"] and "cross-entropy" in report["summary"]  # the default loss of classification
 
 
 def test_predict_prints_labels_and_probabilities(classifier, tmp_path, capsys):

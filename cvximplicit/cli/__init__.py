@@ -82,9 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help='options passed unchanged to the solver, e.g. \'{"max_iter": 200}\' (default: none)')
     model.add_argument("--preset", choices=PRESET_NAMES, default="auto",
                        help="convex-step preset of the alternating solver: narrow (100 rows, 30 patterns) or wide "
-                            "(300 rows, 30 principal directions, 2 residual directions, sampled + guided patterns); "
+                            "(300 rows, 30 principal directions, 2 residual directions, sampled + guided patterns, a 40-iteration "
+                            "polish); "
                             "auto picks wide for more than 100 features or when the narrow convex step would be too "
                             "large for the conic solver")
+    model.add_argument("--loss", choices=("auto", "squared", "cross_entropy"), default="auto",
+                       help="training loss: auto takes cross_entropy for classification (the alternating solver's "
+                            "output step is then multinomial logistic regression) and squared for regression")
+    model.add_argument("--polish", type=int, default=None, metavar="ITERS",
+                       help="alternating solver: L-BFGS iterations of the polish step on every sample after each "
+                            "convex step (default: the preset's, 0 narrow / 40 wide; 0 = off; never certified)")
     model.add_argument("--n-patterns", type=int, default=None,
                        help="sampled activation patterns per block (default: the preset's, 30 narrow / 20 wide)")
     model.add_argument("--max-rows", type=int, default=None,

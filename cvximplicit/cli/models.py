@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .._atomic import atomic_write, atomic_write_text
+from .._npz import _READ_ERRORS
 from ..exceptions import DataError, ValidationError
 from ..model import ImplicitModel
 from ..training.greedy import format_block_rows
@@ -33,7 +33,7 @@ def _load_model(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
             fmt = json.loads(str(archive["meta"])).get("format") if "meta" in archive.files else None
-    except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
+    except (*_READ_ERRORS, AttributeError) as exc:  # every way a damaged archive fails to read
         raise DataError(f"{path} is damaged or not a cvximplicit model ({type(exc).__name__}: {exc})") from exc
     if fmt == "cvximplicit.FFNModel":
         from ..baselines.ffn import FFNModel
@@ -46,7 +46,9 @@ def _load_model(path):
                         "written by `cvximplicit train --out`")
     try:
         return loader(path)
-    except (zipfile.BadZipFile, EOFError, KeyError, TypeError) as exc:
+    except (DataError, ValidationError):
+        raise
+    except _READ_ERRORS as exc:
         raise DataError(f"{path} is damaged ({type(exc).__name__}: {exc})") from exc
 
 

@@ -47,10 +47,10 @@ def _train(args) -> int:
         result = run_experiment(
             data, method=args.method, block_solver=args.block_solver, n=n, L=L, seed=args.seed,
             solver=args.solver, solver_opts=args.solver_opts, T=args.T,
-            preset=args.preset, n_patterns="auto" if args.n_patterns is None else args.n_patterns,
+            preset=args.preset, loss=args.loss, n_patterns="auto" if args.n_patterns is None else args.n_patterns,
             max_rows="auto" if args.max_rows is None else (args.max_rows or None),
             epochs=args.epochs, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
-            verbose=0 if args.quiet else 1,
+            block_solver_options=_block_options(args), verbose=0 if args.quiet else 1,
         )
     except ValidationError as exc:
         if args.resume and "checkpoint" in str(exc):
@@ -160,6 +160,13 @@ def _solvers_used(blocks) -> tuple[list, list]:
     return sorted(names), reasons
 
 
+def _block_options(args) -> dict | None:
+    """Options given on the command line that go to the alternating solver itself (``--polish``)."""
+    if args.polish is None or args.method != "greedy" or args.block_solver != "alternating":
+        return None
+    return {"polish": args.polish}
+
+
 def _effective_options(args, data) -> tuple[dict, str | None]:
     """The block solver's options as the run uses them, and the preset the ``auto`` values came from."""
     if args.method != "greedy":
@@ -178,6 +185,7 @@ def _effective_options(args, data) -> tuple[dict, str | None]:
         given["n_patterns"] = args.n_patterns
     if args.max_rows is not None:
         given["max_rows"] = args.max_rows or None
+    given.update(_block_options(args) or {})
     chosen = {**defaults, **given, "T": args.T, "solver": args.solver, "solver_opts": args.solver_opts}
     signature = _inspect.signature(AlternatingBlockSolver.__init__).parameters
     full = {k: p.default for k, p in signature.items() if p.default is not _inspect.Parameter.empty}

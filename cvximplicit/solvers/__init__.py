@@ -3,7 +3,9 @@
 - :func:`solve_least_squares` — the least-squares step (11), reduced and certified
   by the normal equations.
 - :func:`solve_convex_relu` — the Ergen–Pilanci convex program for step (12)
-  (conic via cvxpy, or the first-order engine ``"FISTA"``), certified by a dual bound.
+  (conic via cvxpy, or the engines ``"FISTA"``, ``"ADMM"``), certified by a dual bound.
+- :func:`solve_convex_relu_ce`, :func:`solve_multinomial_logistic` — the cross-entropy
+  versions of steps (12) and (11), certified by Fenchel duals (:func:`ce_dual_bound`).
 - :func:`fit_relu_pool` (default of Algorithm 2) and :func:`fit_relu_budget` — the block
   budget: exactly ``n_i`` neurons from the convex solution (forward selection from
   its support, or a β path).
@@ -43,9 +45,12 @@ from .certificate import (
     dual_bound,
     relu_network_objective,
 )
+from .certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
+from .convex_relu_ce import solve_convex_relu_ce
 from .first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
+from .logistic import solve_multinomial_logistic
 from .program import ReluProgram
 from .report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 
@@ -76,5 +81,11 @@ __all__ = [
     "PatternSet",
     "resolve_patterns",
     "solve_convex_relu_first_order",
+    "solve_convex_relu_ce",
+    "solve_multinomial_logistic",
+    "ce_dual_bound",
+    "ce_beta_max",
+    "ce_objective",
+    "CEReluProgram",
 ]
 

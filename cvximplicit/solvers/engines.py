@@ -52,6 +52,8 @@ CONIC_ENGINE: tuple[str, str] = ("cvximplicit.solvers.conic", "ConicEngine")
 
 #: The option names under which callers used to pass a warm start (still accepted: see :class:`FunctionEngine`).
 _WARM_KEYS = ("V0", "W0")
+#: Keyword options of an engine function that pose another program than (12) (the cross-entropy loss).
+_OTHER_PROGRAM_KEYS = ("loss", "offset")
 
 
 class WarmStart(NamedTuple):
@@ -118,7 +120,9 @@ class FunctionEngine:
     """One of :data:`ENGINES` behind :class:`Engine`: its options are the function's keyword-only parameters.
 
     A warm start goes in ``warm_start``; ``V0``/``W0`` inside ``options`` are still accepted
-    (and used when ``warm_start`` is None).
+    (and used when ``warm_start`` is None). The options that would make the engine solve
+    another program (``loss``, ``offset``: the cross-entropy program, solved and certified by
+    :func:`~cvximplicit.solvers.convex_relu_ce.solve_convex_relu_ce`) are not options of program (12).
     """
 
     name: str
@@ -127,7 +131,8 @@ class FunctionEngine:
     @property
     def option_names(self) -> tuple[str, ...]:
         params = inspect.signature(self.function).parameters.values()
-        return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _WARM_KEYS)
+        return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+                     and p.name not in _WARM_KEYS + _OTHER_PROGRAM_KEYS)
 
     def check_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """``options`` as a dict, or :class:`ValidationError` naming the unknown keys and the valid ones."""

@@ -49,7 +49,7 @@ from .certificate_ce import (
     entropy_sum,
     softmax,
 )
-from .report import CERTIFICATE_KINDS, SolveReport
+from .report import CERTIFIED_CLASS, SolveReport
 
 __all__ = ["solve_multinomial_logistic", "multinomial_logistic_program", "multinomial_logistic_bound",
            "MLR_RIDGE_DEFAULT", "MLR_CERTIFICATE_KIND", "MLR_CERTIFIED_CLASS"]
@@ -57,12 +57,10 @@ __all__ = ["solve_multinomial_logistic", "multinomial_logistic_program", "multin
 #: Default ridge ``r`` (with the loss a sum over rows: ``r`` is not divided by ``m``).
 MLR_RIDGE_DEFAULT = 1e-4
 
-#: The certificate kind this step earns (to be listed in
-#: :data:`~cvximplicit.solvers.report.CERTIFICATE_KINDS`; until it is, reports say ``"restricted"``).
+#: The certificate kind this step earns (see :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`).
 MLR_CERTIFICATE_KIND = "multinomial_logistic"
 #: What :data:`MLR_CERTIFICATE_KIND` proves (network class, conditions).
-MLR_CERTIFIED_CLASS = ("the linear output map C of the ridge multinomial logistic regression (output step)",
-                       "full data, r > 0; relative Fenchel-dual gap within tolerance")
+MLR_CERTIFIED_CLASS = CERTIFIED_CLASS[MLR_CERTIFICATE_KIND]
 
 
 def _value_grad(c_flat, X, Y, Z0, ridge, q):
@@ -127,7 +125,7 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
     report : SolveReport
         ``problem="multinomial_logistic"``, ``solver="L-BFGS"``, ``objective = f(C)``, the dual
         ``bound``, gaps, ``residual`` = ``‖∇f‖_F / max(1, ‖YᵀX‖_F)``, ``certificate``
-        :data:`MLR_CERTIFICATE_KIND` (``"restricted"`` until the report lists that kind) when
+        :data:`MLR_CERTIFICATE_KIND` when
         ``r > 0`` and ``gap_rel ≤ tol``, else ``"none"`` with an
         :class:`~cvximplicit.exceptions.InaccurateSolutionWarning`.
 
@@ -186,8 +184,7 @@ def solve_multinomial_logistic(X, Y, *, ridge=MLR_RIDGE_DEFAULT, offset=None, to
     objective = cross_entropy(X @ C.T + (0.0 if Z0 is None else Z0), Y) + 0.5 * ridge * float(np.vdot(C, C))
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     certified = ridge > 0 and gap_rel is not None and gap_rel <= tol
-    kind = MLR_CERTIFICATE_KIND if MLR_CERTIFICATE_KIND in CERTIFICATE_KINDS else "restricted"
-    kind = kind if certified else "none"
+    kind = MLR_CERTIFICATE_KIND if certified else "none"
     if not certified and ridge > 0:
         warnings.warn(f"L-BFGS stopped ({status}) on the multinomial logistic regression without a certificate: "
                       f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={gap_rel:.3g} (tolerance {tol:g}), "

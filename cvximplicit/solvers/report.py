@@ -13,6 +13,8 @@ __all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "relu_certific
 #:
 #: - ``"normal_equations"``: least squares (11) on the full data; ``residual`` is the
 #:   relative normal-equation residual ``‖(Ŷ − Y) Xᵀ‖_F / ‖Y Xᵀ‖_F``.
+#: - ``"multinomial_logistic"``: the cross-entropy output step (ridge multinomial logistic
+#:   regression) on the full data, relative Fenchel-dual gap within tolerance.
 #: - ``"global"``: program (12) over *every* arrangement of the block's actual input,
 #:   no reduction of rows, features or outputs, scalar output, gap within tolerance.
 #: - ``"global_one_vs_all"``: as ``"global"`` but ``q > 1`` outputs: global only for
@@ -21,12 +23,14 @@ __all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "relu_certific
 #:   (sampled/guided/given patterns, or any reduction listed in ``reductions``).
 #: - ``"none"``: nothing is certified (the gap missed its tolerance, the iterate is
 #:   infeasible, or no bound exists, e.g. gradient-based local search).
-CERTIFICATE_KINDS = ("normal_equations", "global", "global_one_vs_all", "restricted", "none")
+CERTIFICATE_KINDS = ("normal_equations", "multinomial_logistic", "global", "global_one_vs_all", "restricted", "none")
 
 #: The claim each certificate kind makes: kind → (network class, conditions).
 CERTIFIED_CLASS = {
     "normal_equations": ("the linear output map C of least squares (11)",
                          "full data; exact minimiser up to the reported normal-equation residual"),
+    "multinomial_logistic": ("the linear output map C of the ridge multinomial logistic regression (output step)",
+                             "full data, ridge r > 0; relative Fenchel-dual gap within tolerance"),
     "global": ("two-layer ReLU networks of any width on the block's input, scalar output, weight decay β/2",
                "all arrangements of the block's actual input, no row/feature/output reduction, q = 1, "
                "gap within tolerance"),

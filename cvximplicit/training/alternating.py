@@ -1,24 +1,30 @@
-"""Alternating minimization for one block (Algorithm 2 of the paper), squared loss.
+"""Alternating minimization for one block (Algorithm 2 of the paper), squared or cross-entropy loss.
 
 For block ``i`` with frozen earlier states ``X_{<i}`` (computation order
 ``[X_1; …; X_{i-1}]``), inputs ``U`` and targets ``Y`` (columns are samples),
 Algorithm 2 repeats ``T`` times:
 
-1. **Shallow ReLU step (12)** on the residual ``Ỹ = Y − Σ_{j<i} C_j X_j``:
-   fit ``Ỹ ≈ C_i ReLU(Ã_i Ũ_i)`` with ``Ũ_i = [X_1; …; X_{i-1}; U]`` (the paper
+1. **Shallow ReLU step (12)** on the pseudo-residual ``Ỹ`` — the negative gradient of
+   the block loss at the current prediction ``Z = Σ_{j<i} C_j X_j``: ``Ỹ = Y − Z`` for the
+   squared loss (8) (the paper's residual) and ``Ỹ = Y − softmax(Z)`` for the
+   cross-entropy (9) (a functional-gradient step, as in gradient boosting): fit
+   ``Ỹ ≈ C_i ReLU(Ã_i Ũ_i)`` with ``Ũ_i = [X_1; …; X_{i-1}; U]`` (the paper
    stacks ``[X_{i-1}; …; X_1; U]``; the order of rows does not change the
    problem) through the Ergen–Pilanci convex program with exactly ``n_i``
-   neurons (:func:`cvximplicit.solvers.fit_relu_budget`).  This gives
+   neurons (:func:`cvximplicit.solvers.fit_relu_pool`).  This gives
    ``Ã_i = [A_{i,1} … A_{i,i-1}  B_i]`` and ``X_i = ReLU(Ã_i Ũ_i)``.
-2. **Least squares (11)**: re-fit all output blocks,
-   ``min_{C_1..C_i} ‖Y − Σ_{j≤i} C_j X_j‖_F²``.
+2. **Optional polish** (:mod:`cvximplicit.training.polish`): L-BFGS on the block
+   objective (7) over the new neurons, on every sample — a local step, outside the certificate.
+3. **Output step**: re-fit all output blocks ``C_1..C_i`` on every sample —
+   least squares (11) for the squared loss, ridge multinomial logistic regression
+   (:func:`cvximplicit.solvers.solve_multinomial_logistic`) for the cross-entropy; both convex and certified.
 
-The first residual uses the least-squares fit of ``C_{<i}`` to the frozen
+The first prediction uses the output step's fit of ``C_{<i}`` to the frozen
 features (``X_i = 0`` initially).  Alternation stops after ``T`` rounds or when
 the relative decrease of the training loss is below ``tol``; the best round is
-returned.  Because the last step of every round is an exact least-squares
-solve over a superset of the previous block's features, the training loss can
-never exceed the previous block's (the property test in
+returned.  For the squared loss the last step of every round is an exact
+least-squares solve over a superset of the previous block's features, so the
+training loss can never exceed the previous block's (the property test in
 ``tests/test_trainer.py`` checks this).
 """
 
@@ -32,8 +38,11 @@ from .._params import BOOL, Int, Options, Real, check_params
 from ..exceptions import ValidationError
 from ..solvers.budget import fit_relu_budget, fit_relu_pool
 from ..solvers.engines import is_engine
+from ..solvers.certificate_ce import softmax
 from ..solvers.least_squares import solve_least_squares
+from ..solvers.logistic import solve_multinomial_logistic
 from .block import BlockProblem, BlockResult, block_loss
+from .polish import polish_block
 from .reduction import ConvexStepReduction
 
 __all__ = ["AlternatingBlockSolver"]
@@ -92,6 +101,14 @@ class AlternatingBlockSolver:
         For many outputs (one-hot targets), fit the convex step to the top
         ``max_outputs`` left singular directions of the residual (scaled by
         their singular values); the least-squares step re-fits every output.
+    polish : int
+        L-BFGS iterations of the polish step (0, the default: none) — a local refit of
+        the block's new neurons and output blocks on every sample with the block loss,
+        reported as ``info["polish"]`` and not part of any certificate.
+    ridge : float
+        Cross-entropy only: the ridge ``r`` of the multinomial logistic output step on the
+        whitened states (:func:`whitened_logistic`; ``r > 0`` makes its optimum exist and its
+        certificate finite; the loss is a sum over samples, so ``r = 1`` is negligible next to it).
     solver, solver_opts : str, dict
         Solver for both steps (``"auto"``, ``"CLARABEL"``, ``"FISTA"``, ...);
         ``solver_opts`` is passed unchanged to the solver.
@@ -101,12 +118,14 @@ class AlternatingBlockSolver:
 
     def __init__(self, *, T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1, patterns="auto",
                  n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None, max_outputs=None,
-                 solver="auto", solver_opts=None):
+                 polish=0, ridge=1.0, solver="auto", solver_opts=None):
         check_params("AlternatingBlockSolver", locals(), {
             "T": [Int(1)], "tol": [Real(0.0)], "budget": [Options(("pool", "path"))],
             "beta": [Options(("path",)), Real(0.0, closed="neither")], "beta_ratio": [Real(0.0, 1.0, "neither")],
             "n_patterns": [Int(1)], "guided": [BOOL], "select_on": [Options(("all", "convex"))],
+            "polish": [Int(0)], "ridge": [Real(0.0, closed="neither")],
         })
+        self.polish, self.ridge = int(polish), float(ridge)
         self.T, self.tol, self.budget, self.beta, self.beta_ratio = T, float(tol), budget, beta, beta_ratio
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
         self.guided, self.select_on = bool(guided), select_on
@@ -116,74 +135,118 @@ class AlternatingBlockSolver:
                                              patterns=patterns, n_patterns=n_patterns, guided=bool(guided))
 
     def solve(self, problem: BlockProblem) -> BlockResult:
-        if problem.loss != "squared":
-            raise ValidationError(
-                "the alternating block solver implements Algorithm 2 for the squared loss (8); got "
-                f"loss={problem.loss!r}. Use block_solver='local_search' for cross-entropy (9)"
-            )
         if problem.activation != "relu":
             raise ValidationError(
                 "the alternating block solver's convex step (12) is exact for ReLU only; got "
                 f"activation={problem.activation!r}. Use activation='relu' or block_solver='local_search'"
             )
-        Y, X_prev, n_prev = problem.Y, problem.X_prev, problem.n_prev
+        Y, X_prev, n_prev, loss = problem.Y, problem.X_prev, problem.n_prev, problem.loss
+        if loss == "cross_entropy" and (Y.min() < 0 or np.abs(Y.sum(axis=0) - 1.0).max() > 1e-9):
+            raise ValidationError(
+                "the cross-entropy loss (9) needs targets whose columns are probability vectors (one-hot labels); "
+                "use loss='squared' for regression targets"
+            )
         features = problem.features  # [X_1; …; X_{i-1}; U], (d, m)
         M = np.ascontiguousarray(features.T)
         exact_1d = problem.n_prev == 0 and problem.U.shape[0] <= 2  # a scalar input (plus bias)
         rows = self.reduction.rows(problem.m, exact_1d=exact_1d, seed=problem.seed)
         reports, history = [], []
-        C_prev = self._least_squares(X_prev, Y, reports)
+        if loss == "cross_entropy" and problem.C_prev is not None and problem.C_prev.shape == (Y.shape[0], n_prev):
+            C_prev = problem.C_prev  # the previous block's certified output step on these very states
+        else:
+            C_prev = self._output_step(X_prev, Y, loss, reports, problem.C_prev)
         beta = self.beta
         best = None
         for t in range(self.T):
             start = time.perf_counter()
-            residual = Y - C_prev @ X_prev  # Ỹ, (q, m)
-            step = self.reduction.apply(M, residual.T, rows, seed=problem.seed)
-            reductions = step.reductions
-            common = dict(patterns=step.patterns, n_patterns=self.n_patterns, seed=problem.seed, solver=self.solver,
-                          solver_opts=self.solver_opts, reductions=reductions)
-            if self.budget == "pool":
-                select_on = (step.project(M), residual.T, X_prev.T) if self.select_on == "all" else None
-                fit = fit_relu_pool(step.M, step.Y, problem.n_i, F=X_prev.T[rows], select_on=select_on,
-                                    beta_ratio=self.beta_ratio, **common)
-            else:
-                fit = fit_relu_budget(step.M, step.Y, problem.n_i, beta=beta, **common)
+            target = _pseudo_residual(Y, C_prev @ X_prev, loss)  # Ỹ, (q, m)
+            step = self.reduction.apply(M, target.T, rows, seed=problem.seed)
+            fit = self._relu_step(step, M, target, X_prev, rows, problem, beta)
             W1 = step.lift(fit.W1)  # input weights in the block's coordinates
             reports.extend(fit.reports)
             beta = fit.beta
             X_new = np.maximum(W1 @ features, 0.0)
-            C = self._least_squares(np.vstack([X_prev, X_new]), Y, reports)
-            objective = block_loss(Y, C @ np.vstack([X_prev, X_new]), "squared")
+            C = self._output_step(np.vstack([X_prev, X_new]), Y, loss, reports, C_prev)
+            record = {}
+            if self.polish:
+                polished = polish_block(features, X_prev, Y, W1, C, loss=loss, max_iter=self.polish)
+                W1, record = polished.W1, polished.summary()
+                X_new = np.maximum(W1 @ features, 0.0)
+                C = self._output_step(np.vstack([X_prev, X_new]), Y, loss, reports, polished.C)
+            objective = block_loss(Y, C @ np.vstack([X_prev, X_new]), loss)
             history.append({
                 "round": t + 1, "objective": objective, "beta": float(beta), "relu_gap_rel": fit.gap_rel,
-                "certificate": fit.report.certificate, "reductions": list(reductions),
+                "certificate": fit.report.certificate, "reductions": list(step.reductions), "polish": record,
                 "time_s": time.perf_counter() - start,
             })
             if best is not None and objective >= best[0]:
                 break  # this round made things worse: keep the previous one
             previous = None if best is None else best[0]
-            best = (objective, W1, C, X_new, fit, reductions)
+            best = (objective, W1, C, X_new, fit, step.reductions, record)
             if previous is not None and previous - objective <= self.tol * previous:
                 break
             C_prev = C[:, :n_prev]
-        objective, W1, C, X_new, fit, reductions = best
+        objective, W1, C, X_new, fit, reductions, record = best
         return BlockResult(
             A_row=W1[:, :n_prev].copy(), B_row=W1[:, n_prev:].copy(), C=C, X_new=X_new, objective=objective,
             reports=reports, history=history,
             info={"beta": float(fit.beta), "relu_objective": fit.objective, "convex_bound": fit.convex_bound,
                   "relu_gap_rel": fit.gap_rel, "certificate": fit.report.certificate,
                   "reductions": list(reductions), "solver": fit.report.solver,
-                  "solver_reason": fit.report.solver_reason},
+                  "solver_reason": fit.report.solver_reason, "loss": loss, "polish": record},
         )
 
-    def _least_squares(self, X, Y, reports):
+    def _relu_step(self, step, M, target, X_prev, rows, problem, beta):
+        """Program (12) on the reduced step, ``n_i`` neurons by the pool or the β path."""
+        common = dict(patterns=step.patterns, n_patterns=self.n_patterns, seed=problem.seed, solver=self.solver,
+                      solver_opts=self.solver_opts, reductions=step.reductions)
+        if self.budget == "path":
+            return fit_relu_budget(step.M, step.Y, problem.n_i, beta=beta, **common)
+        select_on = (step.project(M), target.T, X_prev.T) if self.select_on == "all" else None
+        return fit_relu_pool(step.M, step.Y, problem.n_i, F=X_prev.T[rows], select_on=select_on,
+                             beta_ratio=self.beta_ratio, **common)
+
+    def _output_step(self, X, Y, loss, reports, C0=None):
+        """All output blocks on every sample: least squares (11) or multinomial logistic regression."""
         if X.shape[0] == 0:
             return np.zeros((Y.shape[0], 0))
-        # The first-order engine is for the ReLU program only; least squares is
-        # always posed as a (reduced) conic problem.
-        first_order = isinstance(self.solver, str) and is_engine(self.solver.upper())
-        C, report = solve_least_squares(
-            X, Y, solver="auto" if first_order else self.solver, solver_opts=None if first_order else self.solver_opts
-        )
+        if loss == "cross_entropy":
+            C, report = whitened_logistic(X, Y, self.ridge, C0)
+        else:
+            # The first-order engines are for the ReLU program only; least squares is
+            # always posed as a (reduced) conic problem.
+            first_order = isinstance(self.solver, str) and is_engine(self.solver.upper())
+            C, report = solve_least_squares(
+                X, Y, solver="auto" if first_order else self.solver,
+                solver_opts=None if first_order else self.solver_opts,
+            )
         reports.append(report)
         return C
+
+
+def whitened_logistic(X: np.ndarray, Y: np.ndarray, ridge: float, C0=None):
+    """The cross-entropy output step: ridge multinomial logistic regression on the whitened states.
+
+    With ``G = X Xᵀ/m = V Λ Vᵀ`` (eigenvalues below ``1e-10 · max`` dropped: dead or duplicate
+    states) and ``T = V Λ^{-1/2}``, solve ``min_{C̃} Σ_i ℓ(C̃ x̃_i; y_i) + (r/2)‖C̃‖²`` on
+    ``x̃_i = Tᵀ x_i`` and return ``C = C̃ Tᵀ`` (the same logits ``C X = C̃ X̃``). The ridge acts on
+    the whitened coefficients, which makes the program well conditioned (≈ 10× fewer L-BFGS
+    iterations than on raw ReLU states, measured on MNIST); its certificate
+    (:func:`~cvximplicit.solvers.solve_multinomial_logistic`) is for this program.
+    ``C0`` ``(q, n₀)``, ``n₀ ≤ n``, warm-starts the first ``n₀`` columns.
+    """
+    n, m = X.shape
+    evals, evecs = np.linalg.eigh(X @ X.T / m)
+    keep = evals > 1e-10 * max(float(evals[-1]), 1e-300)
+    T = evecs[:, keep] / np.sqrt(evals[keep])
+    start = None
+    if C0 is not None and C0.shape[1] <= n:  # earlier blocks' columns, zeros after
+        full = np.hstack([C0, np.zeros((Y.shape[0], n - C0.shape[1]))])
+        start = full @ evecs[:, keep] * np.sqrt(evals[keep])
+    C_white, report = solve_multinomial_logistic((T.T @ X).T, Y.T, ridge=ridge, C0=start)
+    return C_white @ T.T, report
+
+
+def _pseudo_residual(Y: np.ndarray, Z: np.ndarray, loss: str) -> np.ndarray:
+    """The negative gradient of the block loss at prediction ``Z``: ``Y − Z`` (squared, up to 2) or ``Y − softmax(Z)``."""
+    return Y - Z if loss == "squared" else Y - softmax(Z)
