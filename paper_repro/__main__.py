@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", action="store_true", help="skip runs already finished in OUT/runs.jsonl")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the epochs of the gradient-based rows (shorter than the paper's 200)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
+                        help="run only the model rows whose label contains one of these strings (case-insensitive), "
+                             "e.g. --models FFN cross-entropy (default: every row)")
     args = parser.parse_args(argv)
     command = "python -m paper_repro " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
@@ -42,7 +45,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for table in tables:
         out = Path(args.out) / table
-        rows = run_sweep(run_specs(table, quick=args.quick, epochs=args.epochs), out, n_jobs=args.n_jobs, resume=args.resume)
+        specs = select_models(run_specs(table, quick=args.quick, epochs=args.epochs), args.models)
+        rows = run_sweep(specs, out, n_jobs=args.n_jobs, resume=args.resume)
         if args.target != "figures":
             doc = write_table(table, rows, out, command=command, quick=args.quick)
             print((out / f"{table}.md").read_text())
@@ -55,6 +59,17 @@ def main(argv=None) -> int:
             print(f"figure: {loss_per_block_figure(task, rows, out, quick=args.quick)}")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def select_models(specs, patterns):
+    """The runs of the model rows whose label contains one of ``patterns`` (all when None); an error when none does."""
+    if not patterns:
+        return specs
+    chosen = [s for s in specs if any(p.lower() in s.model.lower() for p in patterns)]
+    if not chosen:
+        labels = sorted({s.model for s in specs})
+        raise SystemExit(f"--models {' '.join(patterns)} matches no model row; the rows are {labels}")
+    return chosen
 
 
 if __name__ == "__main__":

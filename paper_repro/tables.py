@@ -67,13 +67,14 @@ def write_table(table: str, rows: list[dict], out_dir: Path, *, command: str, qu
 
 
 def _metric(entry: dict) -> tuple[str, str, str]:
-    """(column name, ours, paper) formatted."""
+    """(column name, ours, paper) formatted; a row with no run at all (``--models``) says "not run"."""
+    missing = "failed" if entry["n_failed"] else "not run"
     if "test_accuracy_mean" in entry or entry["task"] in ("mnist", "fashion-mnist"):
-        ours = f"{100 * entry['test_accuracy_mean']:.2f} %" if "test_accuracy_mean" in entry else "failed"
+        ours = f"{100 * entry['test_accuracy_mean']:.2f} %" if "test_accuracy_mean" in entry else missing
         paper = f"{100 * entry['paper_metric']:.2f} %" if entry["paper_metric"] is not None else "—"
         return "test accuracy", ours, paper
     ours = (f"{entry['test_rmse_mean']:.3f} ± {entry['test_rmse_std']:.3f}" if "test_rmse_mean" in entry
-            else "failed")
+            else missing)
     paper = f"{entry['paper_metric']:.2f}" if entry["paper_metric"] is not None else "—"
     return "test RMSE", ours, paper
 

@@ -131,7 +131,7 @@ def test_warm_start_from_solution_is_fast(case):
         ({"tol": 0.0}, "FISTA: tol must be a finite number > 0.0; got tol=0.0"),
         ({"max_iter": -1}, "FISTA: max_iter must be an integer >= 0; got max_iter=-1"),
         ({"time_limit_s": 0}, "FISTA: time_limit_s must be None or a finite number > 0.0"),
-        ({"dtype": np.int64}, "dtype must be numpy.float32 or numpy.float64"),
+        ({"dtype": np.int64}, "dtype must be 'float64' or 'float32'"),
         ({"V0": np.zeros((8, 3, 2))}, r"V0 must have shape \(P, d, q\) = \(8, 3, 1\)"),
         ({"rho": -1.0}, "FISTA: rho must be None or a finite number > 0.0; got rho=-1.0"),
     ],

@@ -99,3 +99,18 @@ def test_one_colour_per_model_in_every_figure():
 
     assert list(MODEL_COLORS) == [label for label, _, _ in MODELS]
     assert len(set(MODEL_COLORS.values())) == len(MODELS)
+
+
+def test_models_filter_selects_rows_and_rejects_a_pattern_matching_none():
+    from paper_repro.__main__ import select_models
+    from paper_repro.specs import CONVEX_CE
+    from paper_repro.tables import _metric
+
+    specs = run_specs("table3", quick=True)
+    chosen = select_models(specs, ["ffn", "Cross-Entropy"])
+    assert {s.model for s in chosen} == {"FFN", CONVEX_CE} and {s.task for s in chosen} == {"mnist", "fashion-mnist"}
+    assert select_models(specs, None) == specs
+    with pytest.raises(SystemExit, match="matches no model row"):
+        select_models(specs, ["no such row"])
+    assert CONVEX_CE not in {s.model for s in run_specs("table1", quick=True)}  # regression: squared rows only
+    assert _metric({"task": "mnist", "n_failed": 0, "paper_metric": None})[1] == "not run"

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..exceptions import ValidationError
+from ._checks import _as_float_dtype
 
 #: Keyword options of :func:`solve_convex_relu_admm` (anything else raises ``ValidationError``).
 ADMM_OPTIONS = (
@@ -40,12 +41,7 @@ def _check_options(tol, max_iter, time_limit_s, rho, gamma, dtype, linear_solver
     for name, val in (("rho", rho), ("gamma", gamma)):
         if val is not None and not pos(val):
             raise ValidationError(f"{name} must be None (scaled to the data) or a positive float; got {name}={val!r}")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValidationError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValidationError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}")
+    dt = _as_float_dtype(dtype)
     if linear_solver not in ("auto", "direct", "cg"):
         raise ValidationError(f"linear_solver must be 'auto', 'direct' or 'cg'; got {linear_solver!r}")
     if not pos(cg_tol):

@@ -103,3 +103,12 @@ def _program_data(M, Y, patterns, beta):
     return M, Y, _as_patterns(patterns, M.shape[0]), _as_beta(beta)
 
 
+def _as_float_dtype(dtype) -> np.dtype:
+    """``numpy.float32`` or ``numpy.float64`` (the engines' iteration precision), else ValidationError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValidationError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}")
+    return dt

@@ -24,21 +24,20 @@ block's stacked input with its bias column); ``Y`` is ``(m, q)`` (a 1-D ``y`` is
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from .._validation import as_real_array
-from ..exceptions import InaccurateSolutionWarning, ValidationError
+from ..exceptions import ValidationError
 from ._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
 from .backend import check_solver
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
 from .engines import Engine, EngineSolution, WarmStart, engine_available, get_engine
 from .program import NEURON_TOL, ReluProgram, decode
-from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
+from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = [
     "ConvexReLUSolution",
@@ -253,15 +252,9 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     kind = relu_certificate_kind(all_arrangements=pattern_set.all_arrangements, q=q, reductions=reductions,
                                  certified=certified)
     if not certified:
-        warnings.warn(
-            f"{used} stopped with status {status!r} on the convex ReLU program (12) without a certificate: "
-            f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={SolveReport.gaps(objective, bound)[1]:.3g} "
-            f"(tolerance {tol:g}), constraint violation={violation:.3g}, iterations={iters}; raise "
-            "max_iter/time_limit_s or tighten the tolerances via solver_opts, or use a conic solver such as "
-            "solver='CLARABEL'",
-            InaccurateSolutionWarning,
-            stacklevel=2,
-        )
+        warn_uncertified("convex ReLU program (12)", used, status, objective, bound, tol, violation, iters,
+                         "; raise max_iter/time_limit_s or tighten the tolerances via solver_opts, or use a conic "
+                         "solver such as solver='CLARABEL'")
     network_objective = sol.network_objective
     if network_objective is None or not np.any(Y):
         network_objective = program.network_objective(*decode(V, W, 0.0))

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import inspect
 import time
-import warnings
 from collections.abc import Mapping
 
 import cvxpy as cp
 import numpy as np
 
 from ..exceptions import (
-    InaccurateSolutionWarning,
     SolverUnavailableError,
     ValidationError,
 )
@@ -51,7 +49,7 @@ from .convex_relu import ConvexReLUSolution
 from .first_order import solve_convex_relu_first_order
 from .losses import polish_multipliers
 from .program import NEURON_TOL, decode
-from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind
+from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = ["solve_convex_relu_ce", "ce_conic_problem", "CE_CONIC_AUTO_MAX_NNZ", "CE_CONIC_GAP_TOL"]
 
@@ -235,11 +233,7 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
     kind = relu_certificate_kind(all_arrangements=pattern_set.all_arrangements, q=q, reductions=reductions,
                                  certified=certified)
     if not certified:
-        warnings.warn(
-            f"{used} stopped with status {status!r} on the cross-entropy ReLU program without a certificate: "
-            f"objective={objective:.10g}, bound={bound:.10g}, gap_rel={SolveReport.gaps(objective, bound)[1]:.3g} "
-            f"(tolerance {tol:g}), constraint violation={violation:.3g}, iterations={iters}",
-            InaccurateSolutionWarning, stacklevel=2)
+        warn_uncertified("cross-entropy ReLU program", used, status, objective, bound, tol, violation, iters)
     scale = program.scale
     extra = {
         "n_patterns": P, "beta": program.beta, "beta_max": program.beta_max(), "m": m, "d": d, "q": q,

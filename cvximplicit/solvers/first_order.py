@@ -63,8 +63,7 @@ import time
 import numpy as np
 
 from .._params import Int, Real, check_params
-from ..exceptions import ValidationError
-from ._checks import _as_groups, _program_data
+from ._checks import _as_float_dtype, _as_groups, _program_data
 from ._groups import group_shrink, to_VW
 from .losses import check_loss, make_loss, polish_multipliers, power_lambda_max
 from .program import decode
@@ -91,12 +90,7 @@ def _validate(M, Y, patterns, beta, tol, max_iter, time_limit_s, dtype, V0, W0, 
     positive = Real(0.0, closed="neither")
     check_params("FISTA", locals(), {"tol": [positive], "max_iter": [Int(0)], "time_limit_s": [None, positive],
                                      "feas_tol": [None, positive], "rho": [None, positive]})
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise ValidationError(f"dtype must be numpy.float32 or numpy.float64; got dtype={dtype!r}") from None
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValidationError(f"dtype must be numpy.float32 or numpy.float64; got dtype={dtype}")
+    dtype = _as_float_dtype(dtype)
     if feas_tol is None:
         feas_tol = max(float(tol), 1e-6)
     starts = [None if Z is None else _as_groups(Z, P, d, q, n).astype(float) for Z, n in ((V0, "V0"), (W0, "W0"))]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "relu_certificate_kind"]
+__all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "relu_certificate_kind", "warn_uncertified"]
 
 #: What a report's ``certificate`` field may say; :data:`CERTIFIED_CLASS` says what each one proves.
 #:
@@ -55,6 +56,19 @@ def relu_certificate_kind(*, all_arrangements: bool, q: int, reductions, certifi
     if not all_arrangements or len(tuple(reductions)) > 0:
         return "restricted"
     return "global" if q == 1 else "global_one_vs_all"
+
+
+def warn_uncertified(program: str, used: str, status: str, objective: float, bound: float, tol: float,
+                     violation: float, iterations, hint: str = "") -> None:
+    """Warn :class:`~cvximplicit.exceptions.InaccurateSolutionWarning` for a solve of ``program`` that earned no certificate."""
+    from ..exceptions import InaccurateSolutionWarning
+
+    gap_rel = SolveReport.gaps(objective, bound)[1]
+    warnings.warn(
+        f"{used} stopped with status {status!r} on the {program} without a certificate: objective={objective:.10g}, "
+        f"bound={bound:.10g}, gap_rel={gap_rel:.3g} (tolerance {tol:g}), constraint violation={violation:.3g}, "
+        f"iterations={iterations}{hint}",
+        InaccurateSolutionWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

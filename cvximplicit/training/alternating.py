@@ -45,7 +45,11 @@ from .block import BlockProblem, BlockResult, block_loss
 from .polish import polish_block
 from .reduction import ConvexStepReduction
 
-__all__ = ["AlternatingBlockSolver"]
+__all__ = ["AlternatingBlockSolver", "whitened_logistic"]
+
+#: Listed in the convex step's reductions under the cross-entropy: program (12) is then the
+#: squared-loss fit of the loss's negative gradient, a surrogate of the block problem (7).
+_CE_TARGETS = "targets Y − softmax(Z) (cross-entropy pseudo-residual, squared-loss fit)"
 
 
 class AlternatingBlockSolver:
@@ -147,7 +151,7 @@ class AlternatingBlockSolver:
                 "use loss='squared' for regression targets"
             )
         features = problem.features  # [X_1; …; X_{i-1}; U], (d, m)
-        M = np.ascontiguousarray(features.T)
+        M = features.T  # (m, d) view: the reductions index rows of it and multiply it, no copy needed
         exact_1d = problem.n_prev == 0 and problem.U.shape[0] <= 2  # a scalar input (plus bias)
         rows = self.reduction.rows(problem.m, exact_1d=exact_1d, seed=problem.seed)
         reports, history = [], []
@@ -176,13 +180,13 @@ class AlternatingBlockSolver:
             objective = block_loss(Y, C @ np.vstack([X_prev, X_new]), loss)
             history.append({
                 "round": t + 1, "objective": objective, "beta": float(beta), "relu_gap_rel": fit.gap_rel,
-                "certificate": fit.report.certificate, "reductions": list(step.reductions), "polish": record,
+                "certificate": fit.report.certificate, "reductions": list(fit.report.reductions), "polish": record,
                 "time_s": time.perf_counter() - start,
             })
             if best is not None and objective >= best[0]:
                 break  # this round made things worse: keep the previous one
             previous = None if best is None else best[0]
-            best = (objective, W1, C, X_new, fit, step.reductions, record)
+            best = (objective, W1, C, X_new, fit, fit.report.reductions, record)
             if previous is not None and previous - objective <= self.tol * previous:
                 break
             C_prev = C[:, :n_prev]
@@ -198,8 +202,9 @@ class AlternatingBlockSolver:
 
     def _relu_step(self, step, M, target, X_prev, rows, problem, beta):
         """Program (12) on the reduced step, ``n_i`` neurons by the pool or the β path."""
+        reductions = step.reductions + ((_CE_TARGETS,) if problem.loss == "cross_entropy" else ())
         common = dict(patterns=step.patterns, n_patterns=self.n_patterns, seed=problem.seed, solver=self.solver,
-                      solver_opts=self.solver_opts, reductions=step.reductions)
+                      solver_opts=self.solver_opts, reductions=reductions)
         if self.budget == "path":
             return fit_relu_budget(step.M, step.Y, problem.n_i, beta=beta, **common)
         select_on = (step.project(M), target.T, X_prev.T) if self.select_on == "all" else None
