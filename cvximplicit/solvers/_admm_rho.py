@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from .._params import BOOL, Int, Options, Real, check_params
 from ._checks import _as_float_dtype
 
 #: Keyword options of :func:`solve_convex_relu_admm` (anything else raises ``ValidationError``).
@@ -25,37 +24,15 @@ _RHO_MAX_UPDATES = 6
 
 def _check_options(tol, max_iter, time_limit_s, rho, gamma, dtype, linear_solver, cg_tol, cg_max_iter,
                    check_every, adapt_rho, relax, polish, cache, verbose):
-    def pos(x):
-        return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) and x > 0 \
-            and math.isfinite(x)
-
-    def nonneg_int(x):
-        return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0
-
-    if not pos(tol):
-        raise ValidationError(f"tol must be a positive finite float (relative duality gap); got tol={tol!r}")
-    if not nonneg_int(max_iter):
-        raise ValidationError(f"max_iter must be a non-negative integer; got max_iter={max_iter!r}")
-    if time_limit_s is not None and not pos(time_limit_s):
-        raise ValidationError(f"time_limit_s must be None or a positive number of seconds; got {time_limit_s!r}")
-    for name, val in (("rho", rho), ("gamma", gamma)):
-        if val is not None and not pos(val):
-            raise ValidationError(f"{name} must be None (scaled to the data) or a positive float; got {name}={val!r}")
-    dt = _as_float_dtype(dtype)
-    if linear_solver not in ("auto", "direct", "cg"):
-        raise ValidationError(f"linear_solver must be 'auto', 'direct' or 'cg'; got {linear_solver!r}")
-    if not pos(cg_tol):
-        raise ValidationError(f"cg_tol must be a positive float; got cg_tol={cg_tol!r}")
-    if not nonneg_int(cg_max_iter) or cg_max_iter < 1:
-        raise ValidationError(f"cg_max_iter must be a positive integer; got cg_max_iter={cg_max_iter!r}")
-    if not nonneg_int(check_every) or check_every < 1:
-        raise ValidationError(f"check_every must be a positive integer; got check_every={check_every!r}")
-    for name, val in (("adapt_rho", adapt_rho), ("polish", polish), ("cache", cache), ("verbose", verbose)):
-        if not isinstance(val, (bool, np.bool_)):
-            raise ValidationError(f"{name} must be True or False; got {name}={val!r}")
-    if not (pos(relax) and relax < 2):
-        raise ValidationError(f"relax (over-relaxation) must be in (0, 2); got relax={relax!r}")
-    return dt
+    """ValidationError for the first bad option (declared constraints); the iteration dtype."""
+    positive = Real(0.0, closed="neither")
+    check_params("ADMM", locals(), {
+        "tol": [positive], "max_iter": [Int(0)], "time_limit_s": [None, positive], "rho": [None, positive],
+        "gamma": [None, positive], "linear_solver": [Options(("auto", "direct", "cg"))], "cg_tol": [positive],
+        "cg_max_iter": [Int(1)], "check_every": [Int(1)], "adapt_rho": [BOOL], "polish": [BOOL], "cache": [BOOL],
+        "verbose": [BOOL], "relax": [Real(0.0, 2.0, "neither")],
+    })
+    return _as_float_dtype(dtype)
 
 
 
