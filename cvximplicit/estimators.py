@@ -49,6 +49,7 @@ class _ImplicitBase(BaseEstimator):
         solver="auto",
         solver_opts=None,
         block_solver_options=None,
+        loss="auto",
         bias=True,
         self_loop_eps=None,
         random_state=0,
@@ -70,6 +71,7 @@ class _ImplicitBase(BaseEstimator):
         self.solver = solver
         self.solver_opts = solver_opts
         self.block_solver_options = block_solver_options
+        self.loss = loss
         self.bias = bias
         self.self_loop_eps = self_loop_eps
         self.random_state = random_state
@@ -218,6 +220,9 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
     block_solver_options : dict
         Extra options for the block solver (e.g. ``{"epochs": 300}`` for local
         search).
+    loss : {"auto", "squared", "cross_entropy"}
+        Training loss. Regression: ``"auto"`` and ``"squared"`` (8); classification
+        (:class:`ImplicitClassifier`): ``"auto"`` is the cross-entropy (9).
     bias : bool
         Append a constant input feature.
     self_loop_eps : float, optional
@@ -250,6 +255,9 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         X, y = self._validate(X, y, y_real=True, multi_output=True, y_numeric=True)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         self._y_ndim = y.ndim
+        if self.loss not in ("auto", "squared"):
+            raise ValidationError(f"loss must be 'auto' or 'squared' for regression; got loss={self.loss!r} "
+                                  "(the cross-entropy needs class labels: use ImplicitClassifier)")
         return self._fit_targets(X, Y, "squared")
 
     def predict(self, X):
@@ -260,10 +268,12 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
 class ImplicitClassifier(ClassifierMixin, _ImplicitBase):
     """Implicit model trained block by block (Algorithm 1) for classification.
 
-    The convex ``"alternating"`` block solver fits one-hot targets with the
-    squared loss (8); ``"local_search"`` minimises softmax cross-entropy (9).
-    ``predict_proba`` is the softmax of the model's outputs (for the squared
-    loss these scores are not calibrated probabilities).  Parameters and
+    ``loss="auto"`` (the default) and ``"cross_entropy"`` train with the softmax
+    cross-entropy (9): the convex ``"alternating"`` block solver then fits the
+    loss's negative gradient in its convex step and uses a certified multinomial
+    logistic output step; ``loss="squared"`` fits one-hot targets with the squared
+    loss (8), the paper's Algorithm 2. ``predict_proba`` is the softmax of the
+    model's outputs (for the squared loss these scores are not calibrated probabilities).  Parameters and
     attributes are those of :class:`ImplicitRegressor`, plus ``classes_``.
     """
 
@@ -279,8 +289,9 @@ class ImplicitClassifier(ClassifierMixin, _ImplicitBase):
                 f"y must contain at least 2 classes; got 1 class: {self.classes_.tolist()}"
             )
         Y = np.eye(len(self.classes_))[labels]
-        loss = "squared" if self.block_solver == "alternating" else "cross_entropy"
-        return self._fit_targets(X, Y, loss)
+        if self.loss not in ("auto", "squared", "cross_entropy"):
+            raise ValidationError(f"loss must be one of ['auto', 'squared', 'cross_entropy']; got loss={self.loss!r}")
+        return self._fit_targets(X, Y, "cross_entropy" if self.loss == "auto" else self.loss)
 
     def decision_function(self, X):
         """Model outputs, one column per class (binary: ``z_1 − z_0``, shape ``(m,)``)."""

@@ -97,3 +97,19 @@ def test_train_greedy_cross_entropy_runs_and_rejects_cross_entropy_regression():
         run_experiment(load_task("smooth", n_train=50), n=2, L=1, loss="cross_entropy", verbose=0)
     with pytest.raises(ValidationError, match="loss must be one of"):
         run_experiment(load_task("smooth", n_train=50), n=2, L=1, loss="hinge", verbose=0)
+
+
+def test_estimators_take_the_loss_and_refuse_cross_entropy_regression():
+    from cvximplicit import ImplicitClassifier, ImplicitRegressor
+
+    U, Y = _classification(m=150)
+    labels = np.argmax(Y, axis=0)
+    clf = ImplicitClassifier(n=4, L=2, n_patterns=8, max_rows=60).fit(U.T, labels)
+    assert any(r.problem == "multinomial_logistic" for r in clf.reports_)  # "auto": the cross-entropy
+    squared = ImplicitClassifier(n=4, L=2, n_patterns=8, max_rows=60, loss="squared").fit(U.T, labels)
+    assert not any(r.problem == "multinomial_logistic" for r in squared.reports_)
+    assert clf.score(U.T, labels) > 0.6
+    with pytest.raises(ValidationError, match="loss must be 'auto' or 'squared' for regression"):
+        ImplicitRegressor(n=2, L=1, loss="cross_entropy").fit(U.T, U[0])
+    with pytest.raises(ValidationError, match="loss must be one of"):
+        ImplicitClassifier(n=2, L=1, loss="hinge").fit(U.T, labels)

@@ -266,9 +266,11 @@ def junk_model_file(draw):
     if kind == "csv":
         return b"a,b,y\n1,2,3\n4,5,6\n"
     if kind == "bad_meta":
+        # (block_sizes=None is valid: the model then has one block per state)
         meta = draw(st.one_of(
             st.just("not json"), st.just("[1, 2]"),
-            st.fixed_dictionaries({}, optional={k: st.sampled_from([None, "x", 3, [1], {"a": 1}, True])
+            st.fixed_dictionaries({}, optional={k: st.sampled_from(["x", 3, [1], {"a": 1}, True]
+                                                                   + ([] if k == "block_sizes" else [None]))
                                                 for k in _META}).map(lambda d: json.dumps({**_META, **d})),
         ))
         if meta == json.dumps(_META):
