@@ -113,3 +113,20 @@ def test_estimators_take_the_loss_and_refuse_cross_entropy_regression():
         ImplicitRegressor(n=2, L=1, loss="cross_entropy").fit(U.T, U[0])
     with pytest.raises(ValidationError, match="loss must be one of"):
         ImplicitClassifier(n=2, L=1, loss="hinge").fit(U.T, labels)
+
+
+def test_exact_cross_entropy_convex_step_is_certified_and_strictly_optioned():
+    U, Y = _classification(m=120)
+    Ub = np.vstack([U, np.ones((1, U.shape[1]))])
+    solver = AlternatingBlockSolver(n_patterns=6, max_rows=40, convex_step="cross_entropy")
+    first = solver.solve(BlockProblem(U=Ub, X_prev=np.zeros((0, 120)), Y=Y, n_i=2, loss="cross_entropy"))
+    second = solver.solve(BlockProblem(U=Ub, X_prev=first.X_new, Y=Y, n_i=2, block_index=2, loss="cross_entropy",
+                                       C_prev=first.C, seed=2))
+    relu = [r for r in second.reports if r.problem == "convex_relu_ce"]
+    assert relu and all(r.certificate == "restricted" and r.scope["offset"] for r in relu)
+    assert not any("pseudo-residual" in x for x in second.info["reductions"])  # the CE program itself
+    assert second.objective <= first.objective + 1e-6
+    with pytest.raises(ValidationError, match="max_outputs=None"):
+        AlternatingBlockSolver(convex_step="cross_entropy", max_outputs=2)
+    with pytest.raises(ValidationError, match="convex_step must be one of"):
+        AlternatingBlockSolver(convex_step="exact")

@@ -46,8 +46,11 @@ import numpy as np
 from .._params import Int, Real, check_params
 from ..exceptions import ValidationError
 from . import certificate as _cert
+from ._checks import _as_matrix
 from .arrangements import resolve_patterns
+from .certificate_ce import ce_beta_max, ce_network_objective, softmax
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
+from .convex_relu_ce import solve_convex_relu_ce
 from .program import beta_max
 from .report import SolveReport
 
@@ -247,7 +250,8 @@ def forward_select(H, Y, n_select: int, F=None) -> list[int]:
 
 
 def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, beta_ratio=0.1, max_solves=4,
-                  patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None, reductions=()) -> BlockFit:
+                  patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None, reductions=(),
+                  offset=None, loss="squared") -> BlockFit:
     """``n_neurons`` neurons chosen from the support of one convex solve (the "pool" rule).
 
     1. Solve program (12) at ``β = beta_ratio · β_max``; while it has fewer than
@@ -275,19 +279,34 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     and the full residual when the convex program was posed on a subsample or
     on reduced outputs, so that the selection minimises Algorithm 2's actual
     least-squares objective (11).
+
+    ``loss="cross_entropy"`` solves the cross-entropy program (12) instead
+    (:func:`~cvximplicit.solvers.solve_convex_relu_ce`; ``Y`` are labels with rows in the
+    simplex and ``offset`` the fixed logits ``Z0``); the selection then fits the loss's
+    negative gradient ``Y − softmax(Z0)`` (or ``select_on``'s targets) by least squares.
     """
     _check_n_neurons(n_neurons)
     check_params("fit_relu_pool", locals(), {"beta_ratio": [Real(0.0, 1.0, "neither")], "max_solves": [Int(1)],
                                              "pool_factor": [Real(1.0)]})
-    M, Y, _ = _validate(M, Y, 1.0)
+    if loss not in ("squared", "cross_entropy"):
+        raise ValidationError(f"loss must be 'squared' or 'cross_entropy'; got loss={loss!r}")
+    cross_entropy = loss == "cross_entropy"
+    if cross_entropy:
+        M = _as_matrix(M).astype(float, copy=False)
+    else:
+        M, Y, _ = _validate(M, Y, 1.0)
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
-    top = beta_max(M, Y, pats)
+    top = ce_beta_max(M, Y, pats, offset=offset) if cross_entropy else beta_max(M, Y, pats)
     beta = top * beta_ratio if top > 0 else 1.0
     reports, path = [], []
     for attempt in range(max_solves):
-        sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, solver=solver, solver_opts=solver_opts,
-                                reductions=reductions)
+        if cross_entropy:
+            sol = solve_convex_relu_ce(M, Y, beta=beta, offset=offset, patterns=pats, solver=solver,
+                                       solver_opts=solver_opts, reductions=reductions)
+        else:
+            sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, solver=solver, solver_opts=solver_opts,
+                                    reductions=reductions)
         n_act = int(sol.report.extra["n_active_neurons"])
         reports.append(sol.report)
         path.append({"beta": beta, "n_active": n_act, "objective": sol.report.objective,
@@ -296,18 +315,26 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
             break  # β is only lowered for another solve: the kept solution is always the one at `beta`
         beta /= 4.0
     W1_all, W2_all = sol.neurons(tol=NEURON_TOL)
-    M_s, Y_s, F_s = (M, Y, F) if select_on is None else select_on
+    if select_on is not None:
+        M_s, Y_s, F_s = select_on
+    else:
+        M_s, F_s = M, F
+        Y_s = Y - softmax(np.zeros(Y.shape) if offset is None else offset) if cross_entropy else Y
     if np.shape(M_s)[1:] != M.shape[1:]:
         raise ValidationError(f"select_on's M must have {M.shape[1]} columns like M; got shape {np.shape(M_s)}")
     keep = forward_select(np.maximum(np.asarray(M_s, dtype=float) @ W1_all.T, 0.0), Y_s, n_neurons, F=F_s)
-    W1, W2 = np.zeros((n_neurons, M.shape[1])), np.zeros((Y.shape[1], n_neurons))
+    W1, W2 = np.zeros((n_neurons, M.shape[1])), np.zeros((np.shape(Y)[1], n_neurons))
     W1[: len(keep)], W2[:, : len(keep)] = W1_all[keep], W2_all[:, keep]
+    if cross_entropy:
+        return _block_fit(M, Y, W1, W2, sol, reports, n_act, path,
+                          objective=ce_network_objective(M, Y, W1, W2, sol.beta, offset))
     return _block_fit(M, Y, W1, W2, sol, reports, n_act, path)
 
 
-def _block_fit(M, Y, W1, W2, sol: ConvexReLUSolution, reports, n_act, path) -> BlockFit:
+def _block_fit(M, Y, W1, W2, sol: ConvexReLUSolution, reports, n_act, path, objective=None) -> BlockFit:
     """The :class:`BlockFit` of network ``(W1, W2)`` selected from ``sol``: objective, bound and gap at ``sol.beta``."""
-    objective = _cert._network_objective(M, Y, W1, W2, float(sol.beta))
+    if objective is None:
+        objective = _cert._network_objective(M, Y, W1, W2, float(sol.beta))
     bound = sol.report.bound
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     return BlockFit(W1=W1, W2=W2, beta=float(sol.beta), objective=objective, convex_bound=bound, gap_abs=gap_abs,

@@ -105,6 +105,14 @@ class AlternatingBlockSolver:
         For many outputs (one-hot targets), fit the convex step to the top
         ``max_outputs`` left singular directions of the residual (scaled by
         their singular values); the least-squares step re-fits every output.
+    convex_step : {"gradient", "cross_entropy"}
+        Cross-entropy only: the convex step is program (12) with the squared loss fitted to
+        the negative gradient ``Y − softmax(Z)`` (``"gradient"``, default: Clarabel certifies
+        it in seconds on MNIST blocks), or the cross-entropy program (12) itself with the
+        earlier blocks' logits as offset (``"cross_entropy"``,
+        :func:`~cvximplicit.solvers.solve_convex_relu_ce`: exponential cones or the FISTA
+        engine; small blocks only — on MNIST blocks it takes minutes; needs
+        ``max_outputs=None`` and ``budget="pool"``).
     polish : int
         L-BFGS iterations of the polish step (0, the default: none) — a local refit of
         the block's new neurons and output blocks on every sample with the block loss,
@@ -122,13 +130,20 @@ class AlternatingBlockSolver:
 
     def __init__(self, *, T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1, patterns="auto",
                  n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None, max_outputs=None,
-                 polish=0, ridge=1.0, solver="auto", solver_opts=None):
+                 polish=0, ridge=1.0, convex_step="gradient", solver="auto", solver_opts=None):
         check_params("AlternatingBlockSolver", locals(), {
             "T": [Int(1)], "tol": [Real(0.0)], "budget": [Options(("pool", "path"))],
             "beta": [Options(("path",)), Real(0.0, closed="neither")], "beta_ratio": [Real(0.0, 1.0, "neither")],
             "n_patterns": [Int(1)], "guided": [BOOL], "select_on": [Options(("all", "convex"))],
             "polish": [Int(0)], "ridge": [Real(0.0, closed="neither")],
+            "convex_step": [Options(("gradient", "cross_entropy"))],
         })
+        if convex_step == "cross_entropy" and (max_outputs is not None or budget != "pool"):
+            raise ValidationError(
+                "convex_step='cross_entropy' solves the cross-entropy program on all outputs with the pool rule; "
+                f"got max_outputs={max_outputs!r}, budget={budget!r} (use max_outputs=None, budget='pool')"
+            )
+        self.convex_step = convex_step
         self.polish, self.ridge = int(polish), float(ridge)
         self.T, self.tol, self.budget, self.beta, self.beta_ratio = T, float(tol), budget, beta, beta_ratio
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
@@ -151,7 +166,7 @@ class AlternatingBlockSolver:
                 "use loss='squared' for regression targets"
             )
         features = problem.features  # [X_1; …; X_{i-1}; U], (d, m)
-        M = features.T  # (m, d) view: the reductions index rows of it and multiply it, no copy needed
+        M = np.ascontiguousarray(features.T)
         exact_1d = problem.n_prev == 0 and problem.U.shape[0] <= 2  # a scalar input (plus bias)
         rows = self.reduction.rows(problem.m, exact_1d=exact_1d, seed=problem.seed)
         reports, history = [], []
@@ -163,9 +178,10 @@ class AlternatingBlockSolver:
         best = None
         for t in range(self.T):
             start = time.perf_counter()
-            target = _pseudo_residual(Y, C_prev @ X_prev, loss)  # Ỹ, (q, m)
+            Z = C_prev @ X_prev  # the current prediction (logits under the cross-entropy)
+            target = _pseudo_residual(Y, Z, loss)  # Ỹ, (q, m)
             step = self.reduction.apply(M, target.T, rows, seed=problem.seed)
-            fit = self._relu_step(step, M, target, X_prev, rows, problem, beta)
+            fit = self._relu_step(step, M, target, X_prev, rows, problem, beta, Z)
             W1 = step.lift(fit.W1)  # input weights in the block's coordinates
             reports.extend(fit.reports)
             beta = fit.beta
@@ -200,14 +216,18 @@ class AlternatingBlockSolver:
                   "solver_reason": fit.report.solver_reason, "loss": loss, "polish": record},
         )
 
-    def _relu_step(self, step, M, target, X_prev, rows, problem, beta):
+    def _relu_step(self, step, M, target, X_prev, rows, problem, beta, Z):
         """Program (12) on the reduced step, ``n_i`` neurons by the pool or the β path."""
-        reductions = step.reductions + ((_CE_TARGETS,) if problem.loss == "cross_entropy" else ())
+        exact_ce = problem.loss == "cross_entropy" and self.convex_step == "cross_entropy"
+        gradient = problem.loss == "cross_entropy" and not exact_ce
         common = dict(patterns=step.patterns, n_patterns=self.n_patterns, seed=problem.seed, solver=self.solver,
-                      solver_opts=self.solver_opts, reductions=reductions)
+                      solver_opts=self.solver_opts, reductions=step.reductions + ((_CE_TARGETS,) if gradient else ()))
         if self.budget == "path":
             return fit_relu_budget(step.M, step.Y, problem.n_i, beta=beta, **common)
         select_on = (step.project(M), target.T, X_prev.T) if self.select_on == "all" else None
+        if exact_ce:  # the cross-entropy program itself: labels and the earlier blocks' logits on the kept rows
+            return fit_relu_pool(step.M, problem.Y.T[rows], problem.n_i, F=X_prev.T[rows], select_on=select_on,
+                                 beta_ratio=self.beta_ratio, offset=Z.T[rows], loss="cross_entropy", **common)
         return fit_relu_pool(step.M, step.Y, problem.n_i, F=X_prev.T[rows], select_on=select_on,
                              beta_ratio=self.beta_ratio, **common)
 
