@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize
 
+from .._params import Int, Options, check_params
 from .block import LOSSES
 
 __all__ = ["PolishResult", "polish_block"]
@@ -80,8 +81,7 @@ def polish_block(features, X_prev, Y, W1, C, *, loss: str = "squared", max_iter:
     max_iter : int
         L-BFGS iterations (0 returns the inputs unchanged).
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+    check_params("polish_block", {"loss": loss, "max_iter": max_iter}, {"loss": [Options(LOSSES)], "max_iter": [Int(0)]})
     start = time.perf_counter()
     n_i, d = W1.shape
     q = Y.shape[0]
