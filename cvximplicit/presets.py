@@ -7,9 +7,9 @@ Two presets, measured on the paper's tasks (each option is documented by
   sampled patterns (exact arrangements for a scalar input).
 - ``"wide"`` — MNIST-size inputs (``d ≈ 800``, ``q = 10``): 300 rows, the top 30 principal
   input directions plus the bias, the top 2 residual directions, 20 sampled patterns plus
-  the guided ones, one convex solve at ``β = 0.025 β_max`` (the pool rule's default 0.1 then
-  0.1/4 took two solves on most MNIST blocks for the same neurons), the block's neurons
-  selected on every sample, then 40 L-BFGS iterations of the polish step on every sample.
+  the guided ones, one convex solve at ``β = 0.025 β_max`` (the pool rule's default, 0.1 then
+  0.1/4, took two solves on the MNIST blocks measured), the block's neurons selected on every
+  sample, then 40 L-BFGS iterations of the polish step on every sample.
   On full MNIST (n=32, L=16; ablation in ``docs/mnist-ablation.md``): 87.1 % test accuracy with the squared loss and no
   polish, 90.4 % with the cross-entropy, 94.9 % with the cross-entropy and the polish.
 
