@@ -9,13 +9,14 @@ import scipy.linalg as sla
 
 from . import certificate as _cert
 from ._groups import to_VW
+from .report import engine_certificate_kind
 
 _REPAIR_MARGIN = 1e-12
 _POLISH_PRUNE = (0.0, 1e-3)  # relative group-norm thresholds of the polish attempts
 _NNLS_MAX_GROUPS = 64  # groups whose multipliers are re-fitted per certificate
 _NNLS_MAX_D = 256  # no multiplier re-fit above this d (the NNLS cost grows like d³)
 _POLISH_ADD = 4  # violated rows added per group and active-set round
-_POLISH_MIN_S = 0.5  # a certificate check's polish may take max(this, the time spent so far)
+_POLISH_MIN_WORK = 2e8  # multiply-adds a certificate check's polish may always spend (see :class:`PolishBudget`)
 _POLISH_MAX_UNKNOWNS = 600  # unknowns n·d of one output's dense Newton system
 
 
@@ -120,7 +121,25 @@ def _repair(ops, M64, Xz, deadline=None):
     return V, W, dropped
 
 
-def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadline=None):
+class PolishBudget:
+    """Work a polish may spend, counted in multiply-adds (never in seconds: the answer must not depend on the clock).
+
+    ``charge(n)`` subtracts ``n`` and says whether the budget still holds. The ADMM engine gives a
+    check's polish the work of the iterations so far (two multiply-adds per entry of each GEMM
+    ``m × d × 2P × q``) less twice what earlier polishes spent, and at least :data:`_POLISH_MIN_WORK`.
+    """
+
+    def __init__(self, work):
+        self.left = float(work)
+        self.spent = 0.0
+
+    def charge(self, work):
+        self.left -= work
+        self.spent += work
+        return self.left >= 0.0
+
+
+def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadline=None, budget=None):
     r"""Polish the group-sparse ADMM iterate on its support by an active-set Newton method.
 
     Per output ``c``, with the non-zero groups ``z_j`` (sign ``s_j``, pattern ``k_j``) of ``Xz``
@@ -137,7 +156,9 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadli
     one that violates its cone most), and so does a group that collapses to zero. Returns ``(Xp, mu_p)`` (polished groups and multipliers, same layouts
     as ``Xz`` ``(d, 2, P, q)`` and ``mu`` ``(m, 2, P, q)``), or None when the support is too
     large for the dense ``(n d) × (n d)`` Newton system (more than :data:`_POLISH_MAX_UNKNOWNS`)
-    or when the clock passes ``deadline`` (``time.perf_counter()`` seconds).
+    when the work counted in ``budget`` (a :class:`PolishBudget`: one ``m × (n d)²`` Gram product
+    per attempt, one ``(n d + r)³/3`` factorisation per Newton step) runs out, or when the clock
+    passes ``deadline`` (the caller's ``time_limit_s``, in ``time.perf_counter()`` seconds).
     """
     m, d = M64.shape
     _, _, P, q = Xz.shape
@@ -152,6 +173,8 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadli
             if n * d > _POLISH_MAX_UNKNOWNS:
                 return None
             sig = np.array([1.0 if sg == 0 else -1.0 for sg, _ in groups])
+            if budget is not None and not budget.charge(float(m) * (n * d) ** 2):
+                return None
             B = np.hstack([sig[j] * D[:, [k]] * M64 for j, (sg, k) in enumerate(groups)])  # (m, n d)
             BtB, Bty = B.T @ B, B.T @ Y64[:, c]
             z = np.concatenate([Xz[:, sg, k, c] for sg, k in groups]).astype(np.float64)
@@ -182,6 +205,8 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadli
                 C = sla.block_diag(*C_blocks) if n > 1 else C_blocks[0]
                 C = C.reshape(-1, n * d)
                 for _ in range(steps):
+                    if deadline is not None and time.perf_counter() > deadline:
+                        return None
                     zg = z.reshape(n, d)
                     nrm = np.maximum(np.linalg.norm(zg, axis=1), 1e-300)
                     grad = BtB @ z - Bty + beta * (zg / nrm[:, None]).ravel()
@@ -191,6 +216,8 @@ def _newton_polish(M64, Y64, patterns, beta, Xz, mu, rounds=24, steps=10, deadli
                         sl = slice(j * d, (j + 1) * d)
                         Hn[sl, sl] += (beta / nrm[j]) * (np.eye(d) - np.outer(u, u))
                     r = C.shape[0]
+                    if budget is not None and not budget.charge((n * d + r) ** 3 / 3.0):
+                        return None
                     K = np.block([[Hn, C.T], [C, np.zeros((r, r))]])
                     rhs = np.concatenate([-grad, -(C @ z)])
                     try:
@@ -335,7 +362,8 @@ def _lift(red, M64, Y64, patterns, beta, Vr, Wr, rep, dual, tol, t_start):
     status = "optimal" if gap_rel is not None and gap_rel <= tol else (
         rep.status if rep.status != "optimal" else "max_iter")
     extra = {**rep.extra, "row_space_rank": Q.shape[1]}
+    viol = float(_cert.constraint_violation(M64, patterns, V, W))
     return V, W, dataclasses.replace(
         rep, status=status, objective=float(obj), bound=float(bound), gap_abs=gap_abs, gap_rel=gap_rel,
-        residual=float(_cert.constraint_violation(M64, patterns, V, W)), solve_time_s=time.perf_counter() - t_start,
-        extra=extra)
+        residual=viol, solve_time_s=time.perf_counter() - t_start,
+        certificate=engine_certificate_kind(gap_rel, viol, tol, Y64.shape[1]), extra=extra)

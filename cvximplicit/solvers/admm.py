@@ -76,7 +76,7 @@ from . import certificate as _cert
 from ._admm_ops import ADMM_DIRECT_MAX_M, clear_admm_cache
 from ._admm_rho import ADMM_OPTIONS
 from ._groups import group_shrink, to_VW
-from .report import SolveReport
+from .report import SolveReport, engine_certificate_kind
 
 __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
 
@@ -160,8 +160,9 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         ``"max_iter"`` or ``"time_limit"``; ``objective`` (at the returned point),
         ``bound`` (best float64 ``dual_bound``), gaps, ``iterations``,
         ``compile_time_s`` (operator set-up and factorisation), ``solve_time_s`` (total
-        wall time), ``certificate="restricted"`` (callers relabel ``"global"`` with all
-        arrangements), ``residual`` (the constraint violation, 0), ``extra`` (``rho``,
+        wall time), ``certificate`` ``"restricted"`` when certified to ``tol``, else ``"none"``
+        (the rule of :func:`~cvximplicit.solvers.report.gap_certified`; callers relabel ``"global"``
+        with all arrangements), ``residual`` (the constraint violation, 0), ``extra`` (``rho``,
         ``gamma``, ``linear_solver``, ``cache_hit``, ``setup_time_s``, ``cg_iterations``,
         ``rho_updates``, ``n_active_groups``, ``dropped_groups``, ``dtype``, ...).
 
@@ -251,7 +252,9 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
     best = {"bound": -math.inf, "details": {}}
     n_iter, rho_updates, checks, polished, dropped = 0, 0, 0, 0, 0
     status, V, W, obj, cheap_gap = None, None, None, math.inf, math.inf
-    last_support, next_rigorous, spent = b"", 0, [0.0]  # spent: seconds in the polish so far
+    last_support, next_rigorous = b"", 0
+    polish_spent = [0.0]  # multiply-adds spent in the polish so far
+    iter_work = 2.0 * m * d * 2 * P * q * 2  # the two GEMMs with M of one iteration
     deadline = None if time_limit_s is None else t_start + float(time_limit_s)
 
     def elapsed():
@@ -285,8 +288,8 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
         checks += 1
         evaluate(lam, mu, Xz)
         norms = np.sqrt(np.einsum("dspq,dspq->spq", Xz, Xz))
-        tried, now = set(), time.perf_counter()  # the polish may take as long as everything else so far
-        until = min(deadline or math.inf, now + max(now - t_start - 2 * spent[0], _rep._POLISH_MIN_S))
+        tried = set()  # the polish may do as much work as the iterations so far (counted, not timed)
+        budget = _rep.PolishBudget(max(n_iter * iter_work - 2 * polish_spent[0], _rep._POLISH_MIN_WORK))
         for rel in _rep._POLISH_PRUNE:  # polish on the support, without its smallest groups
             if not polish or (obj - best["bound"]) / max(1.0, abs(obj)) <= tol or out_of_time():
                 break
@@ -294,9 +297,8 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
             if keep.tobytes() in tried or not keep.any():
                 continue
             tried.add(keep.tobytes())
-            t_p = time.perf_counter()
-            out = _rep._newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu, deadline=until)
-            spent[0] += time.perf_counter() - t_p
+            out = _rep._newton_polish(M64, Y64, patterns, beta, np.where(keep[None], Xz, 0.0), mu,
+                                      deadline=deadline, budget=budget)
             if out is None:
                 continue
             Xp, mu_p = out
@@ -304,6 +306,7 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
             mu_c = np.where(np.any(Xp != 0, axis=0)[None], mu_p, mu)
             Vp, Wp = to_VW(Xp)
             evaluate(Y64 - _cert.pattern_fit(M64, patterns, Vp - Wp), mu_c, Xp)
+        polish_spent[0] += budget.spent
         return (obj - best["bound"]) / max(1.0, abs(obj))
 
     while True:
@@ -398,5 +401,5 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
     return V, W, SolveReport(
         problem="convex_relu", solver="ADMM", status=status, objective=float(obj), bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=setup_s, solve_time_s=elapsed(),
-        certificate="restricted", residual=float(viol), extra=extra,
+        certificate=engine_certificate_kind(gap_rel, float(viol), tol, q), residual=float(viol), extra=extra,
     ), best.get("dual")
