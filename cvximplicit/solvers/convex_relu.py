@@ -37,7 +37,7 @@ from .backend import check_solver
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
 from .engines import Engine, EngineSolution, WarmStart, engine_available, get_engine
 from .program import NEURON_TOL, ReluProgram, decode
-from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
+from .report import CERTIFIED_CLASS, SolveReport, gap_certified, relu_certificate_kind, warn_uncertified
 
 __all__ = [
     "ConvexReLUSolution",
@@ -305,7 +305,7 @@ def _certify(program: ReluProgram, sol: EngineSolution, tol: float) -> _Certific
         bound, info = program.bound(program.Y - program.fit(V - W), *(sol.multipliers or (None, None)))
     feasible = violation <= max(tol, 1e-6)
     gap_abs, gap_rel = SolveReport.gaps(objective, bound) if feasible else (None, None)
-    certified = gap_rel is not None and -tol <= gap_rel <= tol
+    certified = gap_certified(gap_rel, violation, tol)
     return _Certification(objective, violation, float(bound), info, gap_abs, gap_rel, certified)
 
 

@@ -67,7 +67,7 @@ from ._checks import _as_float_dtype, _as_groups, _program_data
 from ._groups import group_shrink, to_VW
 from .losses import check_loss, make_loss, polish_multipliers, power_lambda_max
 from .program import decode
-from .report import SolveReport
+from .report import SolveReport, engine_certificate_kind
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
 
@@ -192,7 +192,8 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         else ``"max_iter"`` or ``"time_limit"``. A *negative* ``gap_rel`` means the
         iterate violates the cone constraints enough that its convex objective is
         below the (valid) bound; ``objective``, ``bound``, gaps,
-        ``iterations``, ``solve_time_s``, ``certificate="restricted"`` (callers
+        ``iterations``, ``solve_time_s``, ``certificate`` (``"restricted"`` when
+        :func:`~cvximplicit.solvers.report.gap_certified`, else ``"none"``; callers
         relabel ``"global"`` when the patterns are all arrangements), ``residual`` =
         the relative constraint violation, ``extra`` (``n_patterns``,
         ``outer_iterations``, ``dtype``, ``network_objective``, ``al_penalty``,
@@ -391,5 +392,5 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     return V, W, SolveReport(
         problem=fit.problem, solver="FISTA", status=status, objective=obj, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=0.0, solve_time_s=elapsed(),
-        certificate="restricted", residual=viol, extra=extra,
+        certificate=engine_certificate_kind(gap_rel, viol, tol, q), residual=viol, extra=extra,
     )

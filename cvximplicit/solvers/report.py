@@ -8,7 +8,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "relu_certificate_kind", "warn_uncertified"]
+__all__ = ["SolveReport", "CERTIFICATE_KINDS", "CERTIFIED_CLASS", "engine_certificate_kind", "gap_certified",
+           "relu_certificate_kind", "warn_uncertified"]
 
 #: What a report's ``certificate`` field may say; :data:`CERTIFIED_CLASS` says what each one proves.
 #:
@@ -44,6 +45,12 @@ CERTIFIED_CLASS = {
 }
 
 
+def gap_certified(gap_rel: float | None, violation: float, tol: float) -> bool:
+    """The one rule of every solve of program (12): certified iff the point is feasible to ``max(tol, 1e-6)``
+    and ``−tol ≤ gap_rel ≤ tol`` (``gap_rel`` None, e.g. no finite bound, is never certified)."""
+    return gap_rel is not None and violation <= max(tol, 1e-6) and -tol <= gap_rel <= tol
+
+
 def relu_certificate_kind(*, all_arrangements: bool, q: int, reductions, certified: bool) -> str:
     """The certificate kind of a solve of program (12) (see :data:`CERTIFIED_CLASS`).
 
@@ -56,6 +63,16 @@ def relu_certificate_kind(*, all_arrangements: bool, q: int, reductions, certifi
     if not all_arrangements or len(tuple(reductions)) > 0:
         return "restricted"
     return "global" if q == 1 else "global_one_vs_all"
+
+
+def engine_certificate_kind(gap_rel: float | None, violation: float, tol: float, q: int) -> str:
+    """An engine function's own kind for its solve: ``"restricted"`` when :func:`gap_certified`, else ``"none"``.
+
+    An engine sees only the program it was handed (no claim about arrangements or reductions);
+    :func:`~cvximplicit.solvers.convex_relu.solve_convex_relu` relabels with what it knows.
+    """
+    return relu_certificate_kind(all_arrangements=False, q=q, reductions=(),
+                                 certified=gap_certified(gap_rel, violation, tol))
 
 
 def warn_uncertified(program: str, used: str, status: str, objective: float, bound: float, tol: float,
