@@ -10,6 +10,9 @@ from cvximplicit.solvers import certificate as C
 from cvximplicit.solvers.first_order import solve_convex_relu_first_order as solve
 from tests.test_certificate import CONIC_REL_ACC, beta_max, conic_reference, make_problem
 
+#: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
+pytestmark = pytest.mark.engine
+
 #: The engine's target gap in these tests and the agreement asked of its objective.
 FO_TOL = 1e-6
 #: Objective agreement with Clarabel (the brief asks ~1e-5 relative).
@@ -51,6 +54,7 @@ def test_gap_decreases_with_iterations(case):
     for it in (20, 200, 2000):
         _, _, rep = solve(M, Y, patterns, beta, tol=1e-12, max_iter=it, feas_tol=1e-15)
         assert rep.status == "max_iter" and rep.iterations == it
+        assert rep.certificate == ("restricted" if abs(rep.gap_rel) <= 1e-12 and rep.residual <= 1e-6 else "none")
         assert rep.bound <= opt * (1 + CONIC_REL_ACC)
         gaps.append(abs(rep.gap_rel))
         bounds.append(rep.bound)
