@@ -18,6 +18,9 @@ from hypothesis import strategies as st
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import certificate as C
 
+#: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
+pytestmark = pytest.mark.engine
+
 #: Clarabel at 1e-10 gap/feasibility tolerances reaches ~1e-9 relative accuracy on these tiny programs.
 CONIC_OPTS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 #: Relative slack for "bound ≤ optimum" comparisons: the conic optimum itself is accurate to ~1e-9.

@@ -21,6 +21,9 @@ from cvximplicit.solvers import fit_relu_pool, solve_convex_relu
 from cvximplicit.solvers.report import CERTIFICATE_KINDS, CERTIFIED_CLASS
 from cvximplicit.training import AlternatingBlockSolver, BlockProblem
 
+#: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
+pytestmark = pytest.mark.engine
+
 #: Clarabel (tolerances 1e-8) objective accuracy, relative.
 CLARABEL_RTOL = 1e-6
 #: How far below a bound a locally trained network may land from round-off alone (relative).

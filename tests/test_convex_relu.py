@@ -18,6 +18,9 @@ import cvximplicit.solvers.convex_relu
 from cvximplicit.exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
 from cvximplicit.solvers import exact_patterns_1d, sample_patterns, solve_convex_relu
 
+#: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
+pytestmark = pytest.mark.engine
+
 #: Clarabel with CLARABEL_RELU_OPTS (gap/feasibility tolerances 1e-8): optimal values
 #: of two formulations of the same program agree to ~1e-8 relative; 1e-6 leaves room.
 CLARABEL_OBJ_RTOL = 1e-6

@@ -16,6 +16,9 @@ from cvximplicit.solvers.engines import (
 )
 from cvximplicit.solvers.program import ReluProgram
 
+#: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
+pytestmark = pytest.mark.engine
+
 
 def _program(m=30, d=3, q=1, seed=0):
     rng = np.random.default_rng(seed)
