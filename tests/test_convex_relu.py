@@ -345,7 +345,7 @@ def test_exact_block_m500_within_two_seconds():
 def test_report_round_trips_through_json():
     import json
 
-    from cvximplicit.solvers.report import SolveReport
+    from cvximplicit.solvers.core.report import SolveReport
 
     rng = np.random.default_rng(0)
     u = rng.uniform(-1, 1, 40)

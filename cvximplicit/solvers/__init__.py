@@ -31,7 +31,7 @@ from .arrangements import (
     resolve_patterns,
     sample_patterns,
 )
-from .backend import (
+from .core.backend import (
     SOLVER_NAMES,
     available_solvers,
     check_solver,
@@ -52,7 +52,7 @@ from .first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
 from .logistic import solve_multinomial_logistic
 from .program import ReluProgram
-from .report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
+from .core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 
 __all__ = [
     "SOLVER_NAMES",

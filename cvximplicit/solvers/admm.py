@@ -76,7 +76,7 @@ from . import certificate as _cert
 from ._admm_ops import ADMM_DIRECT_MAX_M, clear_admm_cache
 from ._admm_rho import ADMM_OPTIONS
 from ._groups import group_shrink, to_VW
-from .report import SolveReport
+from .core.report import SolveReport
 
 __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
 

@@ -40,7 +40,7 @@ the global optimum of the weight-decayed two-layer ReLU network (Pilanci & Ergen
 (``"global"``); for ``q > 1`` only for networks whose neurons each feed one output
 (``"global_one_vs_all"``); with sampled patterns, or on a reduced ``M``/``Y``, it
 certifies the program solved (``"restricted"``). The kinds are decided in
-:func:`~cvximplicit.solvers.report.relu_certificate_kind`.
+:func:`~cvximplicit.solvers.core.report.relu_certificate_kind`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import math
 import numpy as np
 
 from ..exceptions import ValidationError
-from ._checks import (
+from .core._checks import (
     _as_beta,
     _as_groups,
     _as_matrix,

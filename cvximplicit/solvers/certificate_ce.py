@@ -48,7 +48,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
-from ._checks import (
+from .core._checks import (
     _as_beta,
     _as_groups,
     _as_matrix,

@@ -7,7 +7,7 @@ runs (the ``"auto"`` rule is :func:`_choose`, recorded in the report), runs it t
 engine protocol, and certifies the result independently: the objective, the constraint
 violation and a dual bound recomputed in float64 (or the engine's own float64 certificate).
 
-Certificate kinds (:data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`): with *all*
+Certificate kinds (:data:`~cvximplicit.solvers.core.report.CERTIFIED_CLASS`): with *all*
 arrangements of ``M`` the program's optimum equals, output by output, the global optimum
 of the weight-decayed two-layer ReLU network ``½‖Σ_j (M a_j)_+ b_j − y‖² + (β/2) Σ_j
 (‖a_j‖² + b_j²)`` (Pilanci & Ergen 2020). So a certified solve over every arrangement of
@@ -31,13 +31,13 @@ import numpy as np
 
 from .._validation import as_real_array
 from ..exceptions import ValidationError
-from ._checks import _as_beta
+from .core._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
-from .backend import check_solver
+from .core.backend import check_solver
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
 from .engines import Engine, EngineSolution, WarmStart, engine_available, get_engine
 from .program import NEURON_TOL, ReluProgram, decode
-from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
+from .core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = [
     "ConvexReLUSolution",
@@ -208,7 +208,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     Returns
     -------
     ConvexReLUSolution
-        Its report's ``certificate`` is (see :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`)
+        Its report's ``certificate`` is (see :data:`~cvximplicit.solvers.core.report.CERTIFIED_CLASS`)
         ``"global"`` only for every arrangement of an unreduced ``M`` with ``q = 1``,
         ``"global_one_vs_all"`` for the same with ``q > 1``, ``"restricted"`` for any other
         pattern set or any reduction, and ``"none"`` when the certified gap misses ``gap_tol``

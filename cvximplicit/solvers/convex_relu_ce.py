@@ -41,15 +41,15 @@ from ..exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
-from ._checks import _as_matrix
+from .core._checks import _as_matrix
 from .arrangements import resolve_patterns
-from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from .core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
 from .certificate_ce import CEReluProgram
 from .convex_relu import ConvexReLUSolution
 from .first_order import solve_convex_relu_first_order
 from .losses import polish_multipliers
 from .program import NEURON_TOL, decode
-from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
+from .core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = ["solve_convex_relu_ce", "ce_conic_problem", "CE_CONIC_AUTO_MAX_NNZ", "CE_CONIC_GAP_TOL"]
 

@@ -79,7 +79,7 @@ class EngineSolution(NamedTuple):
     caller recomputes objective, violation and bound); ``multipliers`` ``(μ₊, μ₋)``, each
     ``(P, m, q)``, are constraint duals for that recomputed bound (None: ``μ = 0``). ``note`` is
     appended to the report's ``solver_reason`` (a fallback, a re-solve); ``report`` is the
-    engine's own :class:`~cvximplicit.solvers.report.SolveReport`.
+    engine's own :class:`~cvximplicit.solvers.core.report.SolveReport`.
     """
 
     V: np.ndarray

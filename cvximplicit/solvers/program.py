@@ -26,7 +26,7 @@ import numpy as np
 
 from ..exceptions import ValidationError
 from . import certificate as _cert
-from ._checks import _as_beta, _program_data
+from .core._checks import _as_beta, _program_data
 
 __all__ = ["ReluProgram", "decode", "beta_max", "NEURON_TOL"]
 

@@ -61,7 +61,7 @@ def relu_certificate_kind(*, all_arrangements: bool, q: int, reductions, certifi
 def warn_uncertified(program: str, used: str, status: str, objective: float, bound: float, tol: float,
                      violation: float, iterations, hint: str = "") -> None:
     """Warn :class:`~cvximplicit.exceptions.InaccurateSolutionWarning` for a solve of ``program`` that earned no certificate."""
-    from ..exceptions import InaccurateSolutionWarning
+    from ...exceptions import InaccurateSolutionWarning
 
     gap_rel = SolveReport.gaps(objective, bound)[1]
     warnings.warn(
