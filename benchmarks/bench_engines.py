@@ -92,7 +92,7 @@ def run_row(spec):
     import warnings
 
     from cvximplicit.solvers import solve_convex_relu, solve_convex_relu_first_order
-    from cvximplicit.solvers.admm import solve_convex_relu_admm
+    from cvximplicit.solvers.engines.admm import solve_convex_relu_admm
 
     M, Y, pats, beta = make_block(spec["problem"], spec.get("m"), spec.get("P"), spec.get("seed", 0))
     tol = ENGINE_TOL[spec["problem"]]

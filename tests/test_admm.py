@@ -8,8 +8,8 @@ import pytest
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import certificate as C
 from cvximplicit.solvers import exact_patterns_1d, solve_convex_relu
-from cvximplicit.solvers.admm import ADMM_OPTIONS, clear_admm_cache
-from cvximplicit.solvers.admm import solve_convex_relu_admm as solve
+from cvximplicit.solvers.engines.admm import ADMM_OPTIONS, clear_admm_cache
+from cvximplicit.solvers.engines.admm import solve_convex_relu_admm as solve
 
 #: Target relative gap of the engine in these tests.
 ADMM_TOL = 1e-8

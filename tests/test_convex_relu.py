@@ -28,9 +28,9 @@ CLARABEL_FEAS_ATOL = 1e-6
 #: The first-order engine is asked for tol=1e-6; its objective may differ by ~1e-4 relative.
 FISTA_OBJ_RTOL = 1e-3
 
-HAS_FIRST_ORDER = importlib.util.find_spec("cvximplicit.solvers.first_order") is not None
+HAS_FIRST_ORDER = importlib.util.find_spec("cvximplicit.solvers.engines.first_order") is not None
 needs_first_order = pytest.mark.skipif(
-    not HAS_FIRST_ORDER, reason="cvximplicit.solvers.first_order (the FISTA engine) is not in the tree yet"
+    not HAS_FIRST_ORDER, reason="cvximplicit.solvers.engines.first_order (the FISTA engine) is not in the tree yet"
 )
 
 

@@ -23,7 +23,7 @@ from cvximplicit.solvers.certificate_ce import (
     softmax,
 )
 from cvximplicit.solvers.convex_relu_ce import solve_convex_relu_ce
-from cvximplicit.solvers.first_order import solve_convex_relu_first_order
+from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order
 from cvximplicit.solvers.logistic import (
     multinomial_logistic_bound,
     multinomial_logistic_program,

@@ -19,7 +19,7 @@
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
 
-``solve_convex_relu_first_order`` (module :mod:`.first_order`) is the first-order engine.
+``solve_convex_relu_first_order`` (module :mod:`.engines.first_order`) is the first-order engine.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from .certificate import (
 from .certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
 from .convex_relu_ce import solve_convex_relu_ce
-from .first_order import solve_convex_relu_first_order
+from .engines.first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
 from .logistic import solve_multinomial_logistic
 from .program import ReluProgram

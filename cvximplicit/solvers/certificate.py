@@ -1,7 +1,7 @@
 """Objectives, constraint violation and the dual certificate of the Ergen–Pilanci program (12).
 
 Shared by the conic engine (:mod:`cvximplicit.solvers.convex_relu`) and the
-first-order engine (:mod:`cvximplicit.solvers.first_order`).
+first-order engine (:mod:`cvximplicit.solvers.engines.first_order`).
 
 Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, bias
 column included); ``Y`` is ``(m, q)`` (a 1-D ``y`` is ``q = 1``); ``patterns`` is an

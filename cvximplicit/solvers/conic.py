@@ -39,7 +39,7 @@ from .core.backend import (
     solve_cvxpy,
     solver_option_names,
 )
-from .engines import EngineSolution
+from .engines.registry import EngineSolution
 from .program import ReluProgram
 
 __all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "CONIC_GAP_TOL", "ConicEngine", "conic_gap_tol",

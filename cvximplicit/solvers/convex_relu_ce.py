@@ -13,7 +13,7 @@ blocks' logits), ``Y`` one-hot (rows in the simplex). The maths and the dual bou
 - the **exponential-cone program** in cvxpy (``cp.log_sum_exp``; Clarabel), the reference
   and the small-size path (about ``3·m·d·P·q`` constraint non-zeros plus ``m·q`` exponential cones);
 - the **first-order engine** ``"FISTA"`` with ``loss="cross_entropy"``
-  (:func:`~cvximplicit.solvers.first_order.solve_convex_relu_first_order`).
+  (:func:`~cvximplicit.solvers.engines.first_order.solve_convex_relu_first_order`).
 
 Either way the result is certified independently in float64: the objective, the
 cone-constraint violation and the dual bound ``max_t g(tλ)`` at ``λ = Y − softmax(Z0 + fit)``.
@@ -46,8 +46,8 @@ from .arrangements import resolve_patterns
 from .core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
 from .certificate_ce import CEReluProgram
 from .convex_relu import ConvexReLUSolution
-from .first_order import solve_convex_relu_first_order
-from .losses import polish_multipliers
+from .engines.first_order import solve_convex_relu_first_order
+from .engines.losses import polish_multipliers
 from .program import NEURON_TOL, decode
 from .core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 

@@ -36,7 +36,7 @@ from ...exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
-from ..engines import ENGINES, engine_available, is_engine
+from ..engines.registry import ENGINES, engine_available, is_engine
 
 __all__ = [
     "SOLVER_NAMES",

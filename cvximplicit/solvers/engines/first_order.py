@@ -1,7 +1,7 @@
 """First-order engine for the Ergen–Pilanci program (12): augmented Lagrangian + FISTA, with a dual certificate.
 
 The loss is squared or, with ``loss="cross_entropy"``, ``Σ_i ℓ(Z0_i + F_i; y_i)`` of
-:mod:`cvximplicit.solvers.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.losses`).
+:mod:`cvximplicit.solvers.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.engines.losses`).
 Below, ``½‖Fz − Y‖²`` stands for the loss and ``λ = Y − Fz`` for ``−∇_F`` of it.
 
 The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, rows of
@@ -62,12 +62,12 @@ import time
 
 import numpy as np
 
-from .._params import Int, Real, check_params
-from .core._checks import _as_float_dtype, _as_groups, _program_data
+from ..._params import Int, Real, check_params
+from ..core._checks import _as_float_dtype, _as_groups, _program_data
 from ._groups import group_shrink, to_VW
 from .losses import check_loss, make_loss, polish_multipliers, power_lambda_max
-from .program import decode
-from .core.report import SolveReport
+from ..program import decode
+from ..core.report import SolveReport
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
 

@@ -25,17 +25,17 @@ import math
 
 import numpy as np
 
-from .._params import Options, check_params
-from . import certificate as _cert
+from ..._params import Options, check_params
+from .. import certificate as _cert
 from ._groups import fit_operator_norm2
-from .certificate_ce import (
+from ..certificate_ce import (
     CEReluProgram,
     as_offset,
     as_simplex_targets,
     best_scaling,
     cross_entropy,
 )
-from .program import ReluProgram
+from ..program import ReluProgram
 
 __all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "check_loss", "make_loss", "polish_multipliers",
            "power_lambda_max"]

@@ -8,8 +8,8 @@ fails; usually none). ``program`` is a :class:`~cvximplicit.solvers.program.Relu
 ``warm_start`` an optional :class:`WarmStart` ``(V0, W0)``, each ``(P, d, q)``.
 
 The registry: :data:`ENGINES` are our own engines, ``"FISTA"`` (augmented Lagrangian +
-restarted FISTA, :mod:`cvximplicit.solvers.first_order`) and ``"ADMM"``
-(:mod:`cvximplicit.solvers.admm`), functions ``f(M, Y, patterns, beta, *, V0, W0, **options)
+restarted FISTA, :mod:`cvximplicit.solvers.engines.first_order`) and ``"ADMM"``
+(:mod:`cvximplicit.solvers.engines.admm`), functions ``f(M, Y, patterns, beta, *, V0, W0, **options)
 -> (V, W, SolveReport)`` whose report carries the float64 objective, the constraint violation
 (``residual``) and a dual bound; :class:`FunctionEngine` puts one behind the protocol. Any
 other name (a cvxpy solver, or ``"auto"``: Clarabel then a fallback) is the conic engine
@@ -36,15 +36,15 @@ from typing import (
 
 import numpy as np
 
-from ..exceptions import SolverUnavailableError, ValidationError
+from ...exceptions import SolverUnavailableError, ValidationError
 
 __all__ = ["ENGINES", "CONIC_ENGINE", "Engine", "EngineSolution", "OwnCertificate", "WarmStart", "FunctionEngine",
            "is_engine", "engine_available", "get_engine"]
 
 #: Our own engines: name → (module, function).
 ENGINES: dict[str, tuple[str, str]] = {
-    "FISTA": ("cvximplicit.solvers.first_order", "solve_convex_relu_first_order"),
-    "ADMM": ("cvximplicit.solvers.admm", "solve_convex_relu_admm"),
+    "FISTA": ("cvximplicit.solvers.engines.first_order", "solve_convex_relu_first_order"),
+    "ADMM": ("cvximplicit.solvers.engines.admm", "solve_convex_relu_admm"),
 }
 
 #: The conic engine (any cvxpy solver name, or ``"auto"``): (module, class).
