@@ -45,12 +45,12 @@ from .certificate import (
     dual_bound,
     relu_network_objective,
 )
-from .certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
+from .cross_entropy.certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
-from .convex_relu_ce import solve_convex_relu_ce
+from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from .engines.first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
-from .logistic import solve_multinomial_logistic
+from .cross_entropy.logistic import solve_multinomial_logistic
 from .program import ReluProgram
 from .core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 

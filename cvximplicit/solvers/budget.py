@@ -48,9 +48,9 @@ from ..exceptions import ValidationError
 from . import certificate as _cert
 from .core._checks import _as_matrix
 from .arrangements import resolve_patterns
-from .certificate_ce import ce_beta_max, ce_network_objective, softmax
+from .cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
-from .convex_relu_ce import solve_convex_relu_ce
+from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from .program import beta_max
 from .core.report import SolveReport
 

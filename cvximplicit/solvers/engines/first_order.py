@@ -1,7 +1,7 @@
 """First-order engine for the Ergen–Pilanci program (12): augmented Lagrangian + FISTA, with a dual certificate.
 
 The loss is squared or, with ``loss="cross_entropy"``, ``Σ_i ℓ(Z0_i + F_i; y_i)`` of
-:mod:`cvximplicit.solvers.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.engines.losses`).
+:mod:`cvximplicit.solvers.cross_entropy.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.engines.losses`).
 Below, ``½‖Fz − Y‖²`` stands for the loss and ``λ = Y − Fz`` for ``−∇_F`` of it.
 
 The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, rows of
@@ -41,7 +41,7 @@ column norms are exactly the dual-constraint values ``ρ_{k,c,s}`` of
 iteration (at an exact inner minimiser, ``ρ ≤ β`` and the gap is ``μ̃ᵀ G x``). Stopping
 decisions use it; the **reported** bound is always recomputed in float64 by
 :func:`~cvximplicit.solvers.certificate.dual_bound` (cross-entropy:
-:func:`~cvximplicit.solvers.certificate_ce.ce_dual_bound`), valid for any ``λ`` and
+:func:`~cvximplicit.solvers.cross_entropy.certificate_ce.ce_dual_bound`), valid for any ``λ`` and
 ``μ ≥ 0`` whatever the iterate, and the largest such bound seen is kept.
 
 **What ``objective`` means.** The float64 convex objective at the returned ``(V, W)``.

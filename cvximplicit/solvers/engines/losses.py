@@ -1,7 +1,7 @@
 """The smooth losses of the first-order engine for program (12) (squared, cross-entropy) and their certificates.
 
 A loss object holds the float64 program (:class:`~cvximplicit.solvers.program.ReluProgram`
-or :class:`~cvximplicit.solvers.certificate_ce.CEReluProgram`: objective, violation,
+or :class:`~cvximplicit.solvers.cross_entropy.certificate_ce.CEReluProgram`: objective, violation,
 rigorous dual bound) and the working-precision pieces the engine iterates with, all in
 terms of the fit ``F = Σ_k D_k M (V_k − W_k)`` ``(m, q)``:
 
@@ -28,7 +28,7 @@ import numpy as np
 from ..._params import Options, check_params
 from .. import certificate as _cert
 from ._groups import fit_operator_norm2
-from ..certificate_ce import (
+from ..cross_entropy.certificate_ce import (
     CEReluProgram,
     as_offset,
     as_simplex_targets,

@@ -122,7 +122,7 @@ class FunctionEngine:
     A warm start goes in ``warm_start``; ``V0``/``W0`` inside ``options`` are still accepted
     (and used when ``warm_start`` is None). The options that would make the engine solve
     another program (``loss``, ``offset``: the cross-entropy program, solved and certified by
-    :func:`~cvximplicit.solvers.convex_relu_ce.solve_convex_relu_ce`) are not options of program (12).
+    :func:`~cvximplicit.solvers.cross_entropy.convex_relu_ce.solve_convex_relu_ce`) are not options of program (12).
     """
 
     name: str

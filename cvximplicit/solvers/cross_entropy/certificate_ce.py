@@ -46,9 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import ValidationError
-from . import certificate as _cert
-from .core._checks import (
+from ...exceptions import ValidationError
+from .. import certificate as _cert
+from ..core._checks import (
     _as_beta,
     _as_groups,
     _as_matrix,
@@ -56,7 +56,7 @@ from .core._checks import (
     _as_patterns,
     _as_targets,
 )
-from .program import ReluProgram
+from ..program import ReluProgram
 
 __all__ = [
     "softmax",
