@@ -38,7 +38,7 @@ ENGINE_TOL = {"exact_1d": 1e-6, "d50": 1e-4, "d6": 1e-6, "mnist": 1e-3, "sweep_m
 
 # --------------------------------------------------------------------------- problems
 def _beta_max(M, Y, patterns):
-    from cvximplicit.solvers.budget import beta_max
+    from cvximplicit.solvers.relu.budget import beta_max
 
     return beta_max(M, Y, patterns)
 

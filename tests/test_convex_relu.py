@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-import cvximplicit.solvers.conic as conic
-import cvximplicit.solvers.convex_relu
+import cvximplicit.solvers.relu.conic as conic
+import cvximplicit.solvers.relu.convex_relu
 from cvximplicit.exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
 from cvximplicit.solvers import exact_patterns_1d, sample_patterns, solve_convex_relu
 
@@ -262,7 +262,7 @@ def test_auto_uses_conic_for_small_and_admm_for_large(monkeypatch):
     small = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
     assert small.report.solver == "CLARABEL" and small.report.certificate == "restricted"
     assert small.report.solver_reason.startswith("auto: plain conic form with")
-    monkeypatch.setattr(cvximplicit.solvers.convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
+    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InaccurateSolutionWarning)
         large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)

@@ -5,8 +5,8 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import solve_convex_relu
-from cvximplicit.solvers.arrangements import resolve_patterns
-from cvximplicit.solvers.conic import ConicEngine
+from cvximplicit.solvers.relu.arrangements import resolve_patterns
+from cvximplicit.solvers.relu.conic import ConicEngine
 from cvximplicit.solvers.engines import (
     Engine,
     EngineSolution,
@@ -14,7 +14,7 @@ from cvximplicit.solvers.engines import (
     WarmStart,
     get_engine,
 )
-from cvximplicit.solvers.program import ReluProgram
+from cvximplicit.solvers.relu.program import ReluProgram
 
 
 def _program(m=30, d=3, q=1, seed=0):

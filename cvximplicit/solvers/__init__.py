@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from .arrangements import (
+from .relu.arrangements import (
     PatternSet,
     exact_patterns_1d,
     guided_patterns,
@@ -38,20 +38,20 @@ from .core.backend import (
     mosek_licensed,
     solve_cvxpy,
 )
-from .budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
-from .certificate import (
+from .relu.budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
+from .relu.certificate import (
     constraint_violation,
     convex_objective,
     dual_bound,
     relu_network_objective,
 )
 from .cross_entropy.certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
-from .convex_relu import ConvexReLUSolution, solve_convex_relu
+from .relu.convex_relu import ConvexReLUSolution, solve_convex_relu
 from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from .engines.first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
 from .cross_entropy.logistic import solve_multinomial_logistic
-from .program import ReluProgram
+from .relu.program import ReluProgram
 from .core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 
 __all__ = [

@@ -36,7 +36,7 @@ import numpy as np
 
 from .._params import BOOL, Int, Options, Real, check_params
 from ..exceptions import ValidationError
-from ..solvers.budget import fit_relu_budget, fit_relu_pool
+from ..solvers.relu.budget import fit_relu_budget, fit_relu_pool
 from ..solvers.engines import is_engine
 from ..solvers.cross_entropy.certificate_ce import softmax
 from ..solvers.least_squares import solve_least_squares
@@ -65,7 +65,7 @@ class AlternatingBlockSolver:
         (relative).
     budget : {"pool", "path"}
         How the block gets exactly ``n_i`` neurons from the convex program:
-        ``"pool"`` (default, :func:`~cvximplicit.solvers.budget.fit_relu_pool`):
+        ``"pool"`` (default, :func:`~cvximplicit.solvers.relu.budget.fit_relu_pool`):
         one solve at a moderate β, then least-squares forward selection of
         ``n_i`` neurons from its support; ``"path"``
         (:func:`~cvximplicit.solvers.fit_relu_budget`): bisection on β for a

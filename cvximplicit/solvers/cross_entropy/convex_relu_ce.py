@@ -42,13 +42,13 @@ from ...exceptions import (
     ValidationError,
 )
 from ..core._checks import _as_matrix
-from ..arrangements import resolve_patterns
+from ..relu.arrangements import resolve_patterns
 from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
 from .certificate_ce import CEReluProgram
-from ..convex_relu import ConvexReLUSolution
+from ..relu.convex_relu import ConvexReLUSolution
 from ..engines.first_order import solve_convex_relu_first_order
 from ..engines.losses import polish_multipliers
-from ..program import NEURON_TOL, decode
+from ..relu.program import NEURON_TOL, decode
 from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = ["solve_convex_relu_ce", "ce_conic_problem", "CE_CONIC_AUTO_MAX_NNZ", "CE_CONIC_GAP_TOL"]

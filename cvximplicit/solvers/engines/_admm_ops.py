@@ -223,7 +223,7 @@ class _LinearSolver:
 def _cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta):
     """Cheap progress estimates at a check: ``λ = y − F u`` (float64), the objective at ``z``, a bound estimate
     from the group norms of ``Fᵀλ + Gᵀμ ≈ ϱ(u + α − z)`` (not rigorous) and ``z``'s relative cone violation."""
-    from .. import certificate as _cert
+    from ..relu import certificate as _cert
 
     m, d, P, q = ops.m, ops.d, ops.P, Y64.shape[1]
     lam64 = (Yw - np.einsum("mpq,mp->mq", MU[:, 0] - MU[:, 1], ops.D)).astype(np.float64)

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from .. import certificate as _cert
+from ..relu import certificate as _cert
 from ._groups import to_VW
 
 _REPAIR_MARGIN = 1e-12

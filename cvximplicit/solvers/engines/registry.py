@@ -4,7 +4,7 @@ An engine has a ``name``, its ``option_names``, ``check_options(options)`` (stri
 key raises :class:`ValidationError` naming the valid ones), ``gap_tol(options, used)`` (the
 relative gap it is held to), ``solve(program, warm_start, options) -> EngineSolution`` and
 ``refine(program, solution, options)`` (re-solves to try, in turn, while the certificate
-fails; usually none). ``program`` is a :class:`~cvximplicit.solvers.program.ReluProgram`;
+fails; usually none). ``program`` is a :class:`~cvximplicit.solvers.relu.program.ReluProgram`;
 ``warm_start`` an optional :class:`WarmStart` ``(V0, W0)``, each ``(P, d, q)``.
 
 The registry: :data:`ENGINES` are our own engines, ``"FISTA"`` (augmented Lagrangian +
@@ -13,7 +13,7 @@ restarted FISTA, :mod:`cvximplicit.solvers.engines.first_order`) and ``"ADMM"``
 -> (V, W, SolveReport)`` whose report carries the float64 objective, the constraint violation
 (``residual``) and a dual bound; :class:`FunctionEngine` puts one behind the protocol. Any
 other name (a cvxpy solver, or ``"auto"``: Clarabel then a fallback) is the conic engine
-:data:`CONIC_ENGINE`, :class:`cvximplicit.solvers.conic.ConicEngine`. Engines are imported
+:data:`CONIC_ENGINE`, :class:`cvximplicit.solvers.relu.conic.ConicEngine`. Engines are imported
 only when first used.
 """
 
@@ -48,7 +48,7 @@ ENGINES: dict[str, tuple[str, str]] = {
 }
 
 #: The conic engine (any cvxpy solver name, or ``"auto"``): (module, class).
-CONIC_ENGINE: tuple[str, str] = ("cvximplicit.solvers.conic", "ConicEngine")
+CONIC_ENGINE: tuple[str, str] = ("cvximplicit.solvers.relu.conic", "ConicEngine")
 
 #: The option names under which callers used to pass a warm start (still accepted: see :class:`FunctionEngine`).
 _WARM_KEYS = ("V0", "W0")

@@ -1,8 +1,8 @@
 """Solve the Ergen–Pilanci program (12) with the engine or solver that fits, and certify the result.
 
-The program, its data and its maths are :class:`~cvximplicit.solvers.program.ReluProgram`;
+The program, its data and its maths are :class:`~cvximplicit.solvers.relu.program.ReluProgram`;
 what solves it is an :class:`~cvximplicit.solvers.engines.Engine` (our own ``"FISTA"``,
-``"ADMM"``, or the conic engine of :mod:`cvximplicit.solvers.conic`). This module chooses what
+``"ADMM"``, or the conic engine of :mod:`cvximplicit.solvers.relu.conic`). This module chooses what
 runs (the ``"auto"`` rule is :func:`_choose`, recorded in the report), runs it through the
 engine protocol, and certifies the result independently: the objective, the constraint
 violation and a dual bound recomputed in float64 (or the engine's own float64 certificate).
@@ -29,15 +29,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import as_real_array
-from ..exceptions import ValidationError
-from .core._checks import _as_beta
+from ..._validation import as_real_array
+from ...exceptions import ValidationError
+from ..core._checks import _as_beta
 from .arrangements import one_d_columns, resolve_patterns
-from .core.backend import check_solver
+from ..core.backend import check_solver
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
-from .engines.registry import Engine, EngineSolution, WarmStart, engine_available, get_engine
+from ..engines.registry import Engine, EngineSolution, WarmStart, engine_available, get_engine
 from .program import NEURON_TOL, ReluProgram, decode
-from .core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
+from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = [
     "ConvexReLUSolution",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: ``"auto"`` solves the *plain* conic formulation when its estimated number of
-#: constraint non-zeros ``3·m·d·P·q`` (:func:`~cvximplicit.solvers.conic.plain_nnz`) is at
+#: constraint non-zeros ``3·m·d·P·q`` (:func:`~cvximplicit.solvers.relu.conic.plain_nnz`) is at
 #: most this, else it uses an engine. The reduced 1-D formulation is always conic.
 #: Measured with Clarabel/qdldl on 2 shared, loaded cores (single runs, m=500, P=100
 #: sampled): d=5 (7.5e5) 7.9 s, d=10 (1.5e6) 9.7 s, d=20 (3e6) 17.6 s, all certified to
@@ -174,7 +174,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     beta : float
         Regularisation weight β > 0 (weight decay ``β/2 (‖W1‖² + ‖W2‖²)`` of the network).
     patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
-        See :func:`~cvximplicit.solvers.arrangements.resolve_patterns`: ``"exact"`` (all
+        See :func:`~cvximplicit.solvers.relu.arrangements.resolve_patterns`: ``"exact"`` (all
         arrangements of ``M = [u, 1]``), ``"sampled"`` (``n_patterns`` seeded Gaussian
         gates), ``"auto"`` (exact when possible) or an array used as given.
     n_patterns : int

@@ -1,6 +1,6 @@
 """Conic formulations of program (12) in cvxpy, and the conic solve.
 
-Two formulations of the program of :mod:`cvximplicit.solvers.program` (``Y`` and ``β``
+Two formulations of the program of :mod:`cvximplicit.solvers.relu.program` (``Y`` and ``β``
 are DPP parameters and the compiled problem is cached on ``(M, patterns)``, so a β path
 and the alternations re-solve without recompiling):
 
@@ -31,15 +31,15 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from .core._lru import LRUCache, digest
+from ..core._lru import LRUCache, digest
 from .arrangements import one_d_columns
-from .core.backend import (
+from ..core.backend import (
     CLARABEL_OPTS,
     DEFAULT_CONIC_SOLVER,
     solve_cvxpy,
     solver_option_names,
 )
-from .engines.registry import EngineSolution
+from ..engines.registry import EngineSolution
 from .program import ReluProgram
 
 __all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "CONIC_GAP_TOL", "ConicEngine", "conic_gap_tol",

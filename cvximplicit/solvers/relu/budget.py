@@ -10,7 +10,7 @@ budget ``n_i`` of Algorithm 1:
    ``β_max = max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``.
 2. **Bisection on log β** in ``[β_max · BETA_MIN_RATIO, β_max]`` for a β whose
    solution has exactly ``n_i`` active neurons (active: group norm above
-   :data:`~cvximplicit.solvers.convex_relu.NEURON_TOL` times the largest group
+   :data:`~cvximplicit.solvers.relu.convex_relu.NEURON_TOL` times the largest group
    norm, or times ``‖Y‖_F/‖M‖_F`` if that is larger); it
    stops early when exactly ``n_i`` are active, when ``hi/lo ≤ 1 + BETA_RTOL`` or
    after ``max_bisection`` solves. The patterns are fixed along the path, so the
@@ -43,16 +43,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._params import Int, Real, check_params
-from ..exceptions import ValidationError
+from ..._params import Int, Real, check_params
+from ...exceptions import ValidationError
 from . import certificate as _cert
-from .core._checks import _as_matrix
+from ..core._checks import _as_matrix
 from .arrangements import resolve_patterns
-from .cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
+from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
-from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
+from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from .program import beta_max
-from .core.report import SolveReport
+from ..core.report import SolveReport
 
 __all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
            "BETA_MIN_RATIO", "BETA_RTOL"]

@@ -1,6 +1,6 @@
 """Objectives, constraint violation and the dual certificate of the Ergen–Pilanci program (12).
 
-Shared by the conic engine (:mod:`cvximplicit.solvers.convex_relu`) and the
+Shared by the conic engine (:mod:`cvximplicit.solvers.relu.convex_relu`) and the
 first-order engine (:mod:`cvximplicit.solvers.engines.first_order`).
 
 Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, bias
@@ -49,8 +49,8 @@ import math
 
 import numpy as np
 
-from ..exceptions import ValidationError
-from .core._checks import (
+from ...exceptions import ValidationError
+from ..core._checks import (
     _as_beta,
     _as_groups,
     _as_matrix,
