@@ -275,7 +275,7 @@ def whitened_logistic(X: np.ndarray, Y: np.ndarray, ridge: float, C0=None):
 def _pseudo_residual(Y: np.ndarray, Z: np.ndarray, loss: str) -> np.ndarray:
     """The negative gradient of the block loss at ``Z`` ``(q, m)``: ``Y − Z`` (squared, up to 2) or ``Y − softmax(Z)``.
 
-    Columns are samples here, while :func:`~cvximplicit.solvers.cross_entropy.certificate_ce.softmax` normalises rows: the
-    softmax is taken over the classes of each sample.
+    Columns are samples here, while :func:`~cvximplicit.solvers.cross_entropy.certificate_ce.softmax` normalises
+    rows: the softmax is taken over the classes of each sample.
     """
     return Y - Z if loss == "squared" else Y - softmax(Z.T).T

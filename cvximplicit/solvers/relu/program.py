@@ -86,8 +86,9 @@ class ReluProgram:
         return _cert._objective(self.M, self.Y, self.patterns, V, W, self.beta)
 
     def violation(self, V: np.ndarray, W: np.ndarray) -> float:
-        """Largest relative cone-constraint violation (see :func:`~cvximplicit.solvers.relu.certificate.constraint_violation`;
-        groups are measured against at least :attr:`scale`)."""
+        """Largest relative cone-constraint violation (see
+        :func:`~cvximplicit.solvers.relu.certificate.constraint_violation`; groups are measured against at least
+        :attr:`scale`)."""
         return _cert._violation(self.M, self.patterns, V, W, self.scale)
 
     def bound(self, lam: np.ndarray, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
