@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from cvximplicit.exceptions import ValidationError
-from cvximplicit.solvers.relu import certificate as C
 from cvximplicit.solvers import exact_patterns_1d, solve_convex_relu
 from cvximplicit.solvers.engines.admm import ADMM_OPTIONS, clear_admm_cache
 from cvximplicit.solvers.engines.admm import solve_convex_relu_admm as solve
+from cvximplicit.solvers.relu import certificate as C
 
 #: Target relative gap of the engine in these tests.
 ADMM_TOL = 1e-8

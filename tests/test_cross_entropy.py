@@ -23,12 +23,12 @@ from cvximplicit.solvers.cross_entropy.certificate_ce import (
     softmax,
 )
 from cvximplicit.solvers.cross_entropy.convex_relu_ce import solve_convex_relu_ce
-from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order
 from cvximplicit.solvers.cross_entropy.logistic import (
     multinomial_logistic_bound,
     multinomial_logistic_program,
     solve_multinomial_logistic,
 )
+from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order
 
 #: Clarabel at 1e-10: the reference's accuracy on these programs.
 REF_OPTS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}

@@ -5,8 +5,6 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import solve_convex_relu
-from cvximplicit.solvers.relu.arrangements import resolve_patterns
-from cvximplicit.solvers.relu.conic import ConicEngine
 from cvximplicit.solvers.engines import (
     Engine,
     EngineSolution,
@@ -14,6 +12,8 @@ from cvximplicit.solvers.engines import (
     WarmStart,
     get_engine,
 )
+from cvximplicit.solvers.relu.arrangements import resolve_patterns
+from cvximplicit.solvers.relu.conic import ConicEngine
 from cvximplicit.solvers.relu.program import ReluProgram
 
 

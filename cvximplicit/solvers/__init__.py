@@ -24,19 +24,25 @@
 
 from __future__ import annotations
 
-from .relu.arrangements import (
-    PatternSet,
-    exact_patterns_1d,
-    guided_patterns,
-    resolve_patterns,
-    sample_patterns,
-)
 from .core.backend import (
     SOLVER_NAMES,
     available_solvers,
     check_solver,
     mosek_licensed,
     solve_cvxpy,
+)
+from .core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
+from .cross_entropy.certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
+from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
+from .cross_entropy.logistic import solve_multinomial_logistic
+from .engines.first_order import solve_convex_relu_first_order
+from .least_squares import solve_least_squares
+from .relu.arrangements import (
+    PatternSet,
+    exact_patterns_1d,
+    guided_patterns,
+    resolve_patterns,
+    sample_patterns,
 )
 from .relu.budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
 from .relu.certificate import (
@@ -45,14 +51,8 @@ from .relu.certificate import (
     dual_bound,
     relu_network_objective,
 )
-from .cross_entropy.certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
 from .relu.convex_relu import ConvexReLUSolution, solve_convex_relu
-from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
-from .engines.first_order import solve_convex_relu_first_order
-from .least_squares import solve_least_squares
-from .cross_entropy.logistic import solve_multinomial_logistic
 from .relu.program import ReluProgram
-from .core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 
 __all__ = [
     "SOLVER_NAMES",

@@ -46,8 +46,8 @@ from .._validation import as_real_array
 from ..exceptions import InaccurateSolutionWarning, ValidationError
 from .core._lru import LRUCache
 from .core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
-from .engines.registry import is_engine
 from .core.report import SolveReport
+from .engines.registry import is_engine
 
 __all__ = ["solve_least_squares", "least_squares_program", "LS_RESIDUAL_TOL"]
 

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...exceptions import ValidationError
-from ..relu import certificate as _cert
 from ..core._checks import (
     _as_beta,
     _as_groups,
@@ -56,6 +55,7 @@ from ..core._checks import (
     _as_patterns,
     _as_targets,
 )
+from ..relu import certificate as _cert
 from ..relu.program import ReluProgram
 
 __all__ = [

@@ -42,14 +42,14 @@ from ...exceptions import (
     ValidationError,
 )
 from ..core._checks import _as_matrix
-from ..relu.arrangements import resolve_patterns
 from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
-from .certificate_ce import CEReluProgram
-from ..relu.convex_relu import ConvexReLUSolution
+from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 from ..engines.first_order import solve_convex_relu_first_order
 from ..engines.losses import polish_multipliers
+from ..relu.arrangements import resolve_patterns
+from ..relu.convex_relu import ConvexReLUSolution
 from ..relu.program import NEURON_TOL, decode
-from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
+from .certificate_ce import CEReluProgram
 
 __all__ = ["solve_convex_relu_ce", "ce_conic_problem", "CE_CONIC_AUTO_MAX_NNZ", "CE_CONIC_GAP_TOL"]
 

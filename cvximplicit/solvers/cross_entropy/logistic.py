@@ -41,6 +41,7 @@ import scipy.optimize
 from ..._params import Int, Real, check_params
 from ...exceptions import InaccurateSolutionWarning, ValidationError
 from ..core._checks import _as_matrix
+from ..core.report import CERTIFIED_CLASS, SolveReport
 from .certificate_ce import (
     as_offset,
     as_simplex_targets,
@@ -49,7 +50,6 @@ from .certificate_ce import (
     entropy_sum,
     softmax,
 )
-from ..core.report import CERTIFIED_CLASS, SolveReport
 
 __all__ = ["solve_multinomial_logistic", "multinomial_logistic_program", "multinomial_logistic_bound",
            "MLR_RIDGE_DEFAULT", "MLR_CERTIFICATE_KIND", "MLR_CERTIFIED_CLASS"]

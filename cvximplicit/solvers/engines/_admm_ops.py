@@ -7,8 +7,8 @@ from collections import OrderedDict
 import numpy as np
 import scipy.linalg as sla
 
-from ._groups import fit_operator_norm2
 from ..core._lru import digest
+from ._groups import fit_operator_norm2
 
 #: ``linear_solver="auto"`` uses the direct (Woodbury/Cholesky) path when ``m`` is at most this,
 #: else preconditioned conjugate gradients (the ``m × m`` factor would be too large).

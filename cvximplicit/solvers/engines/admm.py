@@ -69,14 +69,14 @@ import time
 import numpy as np
 
 from ...exceptions import ValidationError
+from ..core.report import SolveReport
+from ..relu import certificate as _cert
 from . import _admm_ops as _ops
 from . import _admm_repair as _rep
 from . import _admm_rho as _rho
-from ..relu import certificate as _cert
 from ._admm_ops import ADMM_DIRECT_MAX_M, clear_admm_cache
 from ._admm_rho import ADMM_OPTIONS
 from ._groups import group_shrink, to_VW
-from ..core.report import SolveReport
 
 __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
 

@@ -64,10 +64,10 @@ import numpy as np
 
 from ..._params import Int, Real, check_params
 from ..core._checks import _as_float_dtype, _as_groups, _program_data
+from ..core.report import SolveReport
+from ..relu.program import decode
 from ._groups import group_shrink, to_VW
 from .losses import check_loss, make_loss, polish_multipliers, power_lambda_max
-from ..relu.program import decode
-from ..core.report import SolveReport
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
 

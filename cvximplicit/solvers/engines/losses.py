@@ -26,8 +26,6 @@ import math
 import numpy as np
 
 from ..._params import Options, check_params
-from ..relu import certificate as _cert
-from ._groups import fit_operator_norm2
 from ..cross_entropy.certificate_ce import (
     CEReluProgram,
     as_offset,
@@ -35,7 +33,9 @@ from ..cross_entropy.certificate_ce import (
     best_scaling,
     cross_entropy,
 )
+from ..relu import certificate as _cert
 from ..relu.program import ReluProgram
+from ._groups import fit_operator_norm2
 
 __all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "check_loss", "make_loss", "polish_multipliers",
            "power_lambda_max"]

@@ -45,14 +45,14 @@ import numpy as np
 
 from ..._params import Int, Real, check_params
 from ...exceptions import ValidationError
-from . import certificate as _cert
 from ..core._checks import _as_matrix
-from .arrangements import resolve_patterns
-from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
-from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
-from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
-from .program import beta_max
 from ..core.report import SolveReport
+from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
+from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
+from . import certificate as _cert
+from .arrangements import resolve_patterns
+from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
+from .program import beta_max
 
 __all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
            "BETA_MIN_RATIO", "BETA_RTOL"]

@@ -32,7 +32,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..core._lru import LRUCache, digest
-from .arrangements import one_d_columns
 from ..core.backend import (
     CLARABEL_OPTS,
     DEFAULT_CONIC_SOLVER,
@@ -40,6 +39,7 @@ from ..core.backend import (
     solver_option_names,
 )
 from ..engines.registry import EngineSolution
+from .arrangements import one_d_columns
 from .program import ReluProgram
 
 __all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "CONIC_GAP_TOL", "ConicEngine", "conic_gap_tol",

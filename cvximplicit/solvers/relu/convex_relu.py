@@ -32,12 +32,12 @@ import numpy as np
 from ..._validation import as_real_array
 from ...exceptions import ValidationError
 from ..core._checks import _as_beta
-from .arrangements import one_d_columns, resolve_patterns
 from ..core.backend import check_solver
-from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
-from ..engines.registry import Engine, EngineSolution, WarmStart, engine_available, get_engine
-from .program import NEURON_TOL, ReluProgram, decode
 from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
+from ..engines.registry import Engine, EngineSolution, WarmStart, engine_available, get_engine
+from .arrangements import one_d_columns, resolve_patterns
+from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
+from .program import NEURON_TOL, ReluProgram, decode
 
 __all__ = [
     "ConvexReLUSolution",

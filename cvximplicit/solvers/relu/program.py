@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...exceptions import ValidationError
-from . import certificate as _cert
 from ..core._checks import _as_beta, _program_data
+from . import certificate as _cert
 
 __all__ = ["ReluProgram", "decode", "beta_max", "NEURON_TOL"]
 
