@@ -38,7 +38,7 @@ ENGINE_TOL = {"exact_1d": 1e-6, "d50": 1e-4, "d6": 1e-6, "mnist": 1e-3, "sweep_m
 
 # --------------------------------------------------------------------------- problems
 def _beta_max(M, Y, patterns):
-    from cvximplicit.solvers.budget import beta_max
+    from cvximplicit.solvers.relu.budget import beta_max
 
     return beta_max(M, Y, patterns)
 
@@ -92,7 +92,7 @@ def run_row(spec):
     import warnings
 
     from cvximplicit.solvers import solve_convex_relu, solve_convex_relu_first_order
-    from cvximplicit.solvers.admm import solve_convex_relu_admm
+    from cvximplicit.solvers.engines.admm import solve_convex_relu_admm
 
     M, Y, pats, beta = make_block(spec["problem"], spec.get("m"), spec.get("P"), spec.get("seed", 0))
     tol = ENGINE_TOL[spec["problem"]]

@@ -16,8 +16,8 @@ import json
 import numpy as np
 
 from cvximplicit.experiments import load_task, run_experiment
-from cvximplicit.solvers.budget import BlockFit
-from cvximplicit.solvers.report import SolveReport
+from cvximplicit.solvers.core.report import SolveReport
+from cvximplicit.solvers.relu.budget import BlockFit
 from cvximplicit.training import alternating
 
 

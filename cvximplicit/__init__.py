@@ -51,7 +51,7 @@ from .solvers import (
     solve_convex_relu_first_order,
     solve_least_squares,
 )
-from .solvers.report import SolveReport
+from .solvers.core.report import SolveReport
 from .training.block import (
     BlockProblem,
     BlockResult,

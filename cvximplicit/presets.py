@@ -16,7 +16,7 @@ Two presets, measured on the paper's tasks (each option is documented by
 ``"auto"`` (:func:`resolve_preset`) takes ``"wide"`` for more than
 :data:`WIDE_MIN_FEATURES` input features, or when the narrow preset's convex program for
 the last block would be too large for the conic solver (more than
-:data:`~cvximplicit.solvers.convex_relu.CONIC_AUTO_MAX_NNZ` non-zeros, where ``"auto"``
+:data:`~cvximplicit.solvers.relu.convex_relu.CONIC_AUTO_MAX_NNZ` non-zeros, where ``"auto"``
 would hand it to a first-order engine at its iteration cap — e.g. 64 features and 10
 classes); otherwise ``"narrow"``. The result says which rule applied.
 """
@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .exceptions import ValidationError
-from .solvers.conic import plain_nnz
-from .solvers.convex_relu import CONIC_AUTO_MAX_NNZ
+from .solvers.relu.conic import plain_nnz
+from .solvers.relu.convex_relu import CONIC_AUTO_MAX_NNZ
 
 __all__ = ["PRESETS", "PRESET_NAMES", "WIDE_MIN_FEATURES", "Preset", "resolve_preset"]
 

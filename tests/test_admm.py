@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from cvximplicit.exceptions import ValidationError
-from cvximplicit.solvers import certificate as C
 from cvximplicit.solvers import exact_patterns_1d, solve_convex_relu
-from cvximplicit.solvers.admm import ADMM_OPTIONS, clear_admm_cache
-from cvximplicit.solvers.admm import solve_convex_relu_admm as solve
+from cvximplicit.solvers.engines.admm import ADMM_OPTIONS, clear_admm_cache
+from cvximplicit.solvers.engines.admm import solve_convex_relu_admm as solve
+from cvximplicit.solvers.relu import certificate as C
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
 pytestmark = pytest.mark.engine

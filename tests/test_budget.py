@@ -7,7 +7,7 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import exact_patterns_1d, fit_relu_budget, solve_convex_relu
-from cvximplicit.solvers.budget import beta_max, select_neurons
+from cvximplicit.solvers.relu.budget import beta_max, select_neurons
 
 from .test_convex_relu import network_objective, smooth_block
 
@@ -122,7 +122,7 @@ def _ls_sse(F, Y):
 
 
 def test_forward_select_matches_brute_force_greedy():
-    from cvximplicit.solvers.budget import forward_select
+    from cvximplicit.solvers.relu.budget import forward_select
 
     rng = np.random.default_rng(4)
     m, K = 60, 12
@@ -139,7 +139,7 @@ def test_forward_select_matches_brute_force_greedy():
 
 
 def test_forward_select_skips_dependent_columns():
-    from cvximplicit.solvers.budget import forward_select
+    from cvximplicit.solvers.relu.budget import forward_select
 
     h = np.arange(10.0)[:, None]
     H = np.hstack([h, 2 * h, -h])  # all in one direction
@@ -148,7 +148,7 @@ def test_forward_select_skips_dependent_columns():
 
 @pytest.mark.parametrize("n_neurons", [1, 3])
 def test_pool_rule_gives_exactly_n_neurons_and_beats_path_on_ls(n_neurons):
-    from cvximplicit.solvers.budget import fit_relu_pool
+    from cvximplicit.solvers.relu.budget import fit_relu_pool
 
     rng = np.random.default_rng(0)
     u = np.sort(rng.uniform(-5, 5, 150))

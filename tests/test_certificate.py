@@ -1,4 +1,4 @@
-"""Tests of cvximplicit.solvers.certificate against an independent conic solution of program (12).
+"""Tests of cvximplicit.solvers.relu.certificate against an independent conic solution of program (12).
 
 The reference ``conic_reference`` poses the Ergen–Pilanci program directly in cvxpy
 (one output at a time, Clarabel at tight tolerances) and returns its optimum, the
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvximplicit.exceptions import ValidationError
-from cvximplicit.solvers import certificate as C
+from cvximplicit.solvers.relu import certificate as C
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
 pytestmark = pytest.mark.engine

@@ -1,4 +1,4 @@
-"""Certificate labels claim no more than they prove (kinds in ``cvximplicit.solvers.report.CERTIFIED_CLASS``).
+"""Certificate labels claim no more than they prove (kinds in ``cvximplicit.solvers.core.report.CERTIFIED_CLASS``).
 
 Every reference here is written in the test, independent of the package's helpers: the
 nonconvex network objective and its gradient, a multi-start L-BFGS trainer, and a naive
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from cvximplicit.exceptions import InaccurateSolutionWarning, SolverFailedError, ValidationError
 from cvximplicit.solvers import fit_relu_pool, solve_convex_relu
-from cvximplicit.solvers.report import CERTIFICATE_KINDS, CERTIFIED_CLASS
+from cvximplicit.solvers.core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS
 from cvximplicit.training import AlternatingBlockSolver, BlockProblem
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-import cvximplicit.solvers.conic as conic
-import cvximplicit.solvers.convex_relu
+import cvximplicit.solvers.relu.conic as conic
+import cvximplicit.solvers.relu.convex_relu
 from cvximplicit.exceptions import InaccurateSolutionWarning, SolverUnavailableError, ValidationError
 from cvximplicit.solvers import exact_patterns_1d, sample_patterns, solve_convex_relu
 
@@ -31,9 +31,9 @@ CLARABEL_FEAS_ATOL = 1e-6
 #: The first-order engine is asked for tol=1e-6; its objective may differ by ~1e-4 relative.
 FISTA_OBJ_RTOL = 1e-3
 
-HAS_FIRST_ORDER = importlib.util.find_spec("cvximplicit.solvers.first_order") is not None
+HAS_FIRST_ORDER = importlib.util.find_spec("cvximplicit.solvers.engines.first_order") is not None
 needs_first_order = pytest.mark.skipif(
-    not HAS_FIRST_ORDER, reason="cvximplicit.solvers.first_order (the FISTA engine) is not in the tree yet"
+    not HAS_FIRST_ORDER, reason="cvximplicit.solvers.engines.first_order (the FISTA engine) is not in the tree yet"
 )
 
 
@@ -265,7 +265,7 @@ def test_auto_uses_conic_for_small_and_admm_for_large(monkeypatch):
     small = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
     assert small.report.solver == "CLARABEL" and small.report.certificate == "restricted"
     assert small.report.solver_reason.startswith("auto: plain conic form with")
-    monkeypatch.setattr(cvximplicit.solvers.convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
+    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InaccurateSolutionWarning)
         large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
@@ -348,7 +348,7 @@ def test_exact_block_m500_within_two_seconds():
 def test_report_round_trips_through_json():
     import json
 
-    from cvximplicit.solvers.report import SolveReport
+    from cvximplicit.solvers.core.report import SolveReport
 
     rng = np.random.default_rng(0)
     u = rng.uniform(-1, 1, 40)

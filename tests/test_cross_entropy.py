@@ -13,7 +13,7 @@ from cvximplicit.exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
-from cvximplicit.solvers.certificate_ce import (
+from cvximplicit.solvers.cross_entropy.certificate_ce import (
     CEReluProgram,
     best_scaling,
     ce_beta_max,
@@ -22,13 +22,13 @@ from cvximplicit.solvers.certificate_ce import (
     ce_objective,
     softmax,
 )
-from cvximplicit.solvers.convex_relu_ce import solve_convex_relu_ce
-from cvximplicit.solvers.first_order import solve_convex_relu_first_order
-from cvximplicit.solvers.logistic import (
+from cvximplicit.solvers.cross_entropy.convex_relu_ce import solve_convex_relu_ce
+from cvximplicit.solvers.cross_entropy.logistic import (
     multinomial_logistic_bound,
     multinomial_logistic_program,
     solve_multinomial_logistic,
 )
+from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order
 
 #: Clarabel at 1e-10: the reference's accuracy on these programs.
 REF_OPTS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -126,7 +126,7 @@ def test_best_scaling_is_the_maximum():
     for lin, quad, T in ((0.0, 0.0, 1.0), (5.0, 0.0, 1.0), (-3.0, 2.0, 0.7), (1.0, 50.0, 1.0), (0.0, 0.0, 0.0)):
         val, t = best_scaling(lam, Y, lin, quad, T)
         grid = np.linspace(0, T, 2001)
-        from cvximplicit.solvers.certificate_ce import entropy_sum
+        from cvximplicit.solvers.cross_entropy.certificate_ce import entropy_sum
 
         g = [entropy_sum(Y - s * lam) - s * lin - 0.5 * s * s * quad for s in grid]
         assert 0.0 <= t <= T and val >= max(g) - 1e-9

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from cvximplicit.solvers import exact_patterns_1d
-from cvximplicit.solvers.admm import clear_admm_cache, solve_convex_relu_admm
-from cvximplicit.solvers.first_order import solve_convex_relu_first_order
+from cvximplicit.solvers.engines.admm import clear_admm_cache, solve_convex_relu_admm
+from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
 pytestmark = pytest.mark.engine

@@ -5,8 +5,6 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import solve_convex_relu
-from cvximplicit.solvers.arrangements import resolve_patterns
-from cvximplicit.solvers.conic import ConicEngine
 from cvximplicit.solvers.engines import (
     Engine,
     EngineSolution,
@@ -14,7 +12,9 @@ from cvximplicit.solvers.engines import (
     WarmStart,
     get_engine,
 )
-from cvximplicit.solvers.program import ReluProgram
+from cvximplicit.solvers.relu.arrangements import resolve_patterns
+from cvximplicit.solvers.relu.conic import ConicEngine
+from cvximplicit.solvers.relu.program import ReluProgram
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
 pytestmark = pytest.mark.engine

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cvximplicit.exceptions import ValidationError
-from cvximplicit.solvers import certificate as C
-from cvximplicit.solvers.first_order import solve_convex_relu_first_order as solve
+from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order as solve
+from cvximplicit.solvers.relu import certificate as C
 from tests.test_certificate import CONIC_REL_ACC, beta_max, conic_reference, make_problem
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.

@@ -7,7 +7,7 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import exact_patterns_1d, guided_patterns, sample_patterns
-from cvximplicit.solvers.budget import fit_relu_pool, forward_select
+from cvximplicit.solvers.relu.budget import fit_relu_pool, forward_select
 from cvximplicit.training.alternating import AlternatingBlockSolver
 from cvximplicit.training.reduction import principal_basis as _principal_basis
 from cvximplicit.training.block import BlockProblem, block_loss
@@ -109,8 +109,8 @@ def test_pool_selection_on_other_data_minimises_that_least_squares():
 
 def _pool_neurons(M, Y, common):
     from cvximplicit.solvers import solve_convex_relu
-    from cvximplicit.solvers.budget import beta_max
-    from cvximplicit.solvers.convex_relu import NEURON_TOL
+    from cvximplicit.solvers.relu.budget import beta_max
+    from cvximplicit.solvers.relu.convex_relu import NEURON_TOL
 
     pats = sample_patterns(M, common["n_patterns"], seed=common["seed"])
     beta = beta_max(M, Y, pats) * common["beta_ratio"]

@@ -144,7 +144,7 @@ def test_block_records_keep_report_objects_and_checkpoints_stay_json(tmp_path):
     import json
 
     from cvximplicit._npz import read_npz
-    from cvximplicit.solvers.report import SolveReport
+    from cvximplicit.solvers.core.report import SolveReport
     from cvximplicit.training.greedy import BlockRecord, block_row
 
     rng = np.random.default_rng(0)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import check_activation, get_activation
-from ..solvers.report import SolveReport
+from ..solvers.core.report import SolveReport
 from ..training.block import (
     BlockProblem,
     BlockResult,

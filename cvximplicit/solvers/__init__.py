@@ -19,40 +19,45 @@
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
 
-``solve_convex_relu_first_order`` (module :mod:`.first_order`) is the first-order engine.
+``solve_convex_relu_first_order`` (module :mod:`.engines.first_order`) is the first-order engine.
 """
 
 from __future__ import annotations
 
-from .arrangements import (
-    PatternSet,
-    exact_patterns_1d,
-    guided_patterns,
-    resolve_patterns,
-    sample_patterns,
-)
-from .backend import (
+from .core.backend import (
     SOLVER_NAMES,
     available_solvers,
     check_solver,
     mosek_licensed,
     solve_cvxpy,
 )
-from .budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
-from .certificate import (
+from .core.report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
+from .cross_entropy.certificate_ce import (
+    CEReluProgram,
+    ce_beta_max,
+    ce_dual_bound,
+    ce_objective,
+)
+from .cross_entropy.convex_relu_ce import solve_convex_relu_ce
+from .cross_entropy.logistic import solve_multinomial_logistic
+from .engines.first_order import solve_convex_relu_first_order
+from .least_squares import solve_least_squares
+from .relu.arrangements import (
+    PatternSet,
+    exact_patterns_1d,
+    guided_patterns,
+    resolve_patterns,
+    sample_patterns,
+)
+from .relu.budget import BlockFit, fit_relu_budget, fit_relu_pool, forward_select
+from .relu.certificate import (
     constraint_violation,
     convex_objective,
     dual_bound,
     relu_network_objective,
 )
-from .certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_objective
-from .convex_relu import ConvexReLUSolution, solve_convex_relu
-from .convex_relu_ce import solve_convex_relu_ce
-from .first_order import solve_convex_relu_first_order
-from .least_squares import solve_least_squares
-from .logistic import solve_multinomial_logistic
-from .program import ReluProgram
-from .report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
+from .relu.convex_relu import ConvexReLUSolution, solve_convex_relu
+from .relu.program import ReluProgram
 
 __all__ = [
     "SOLVER_NAMES",

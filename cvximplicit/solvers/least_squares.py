@@ -44,10 +44,10 @@ import scipy.linalg
 
 from .._validation import as_real_array
 from ..exceptions import InaccurateSolutionWarning, ValidationError
-from ._lru import LRUCache
-from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
-from .engines import is_engine
-from .report import SolveReport
+from .core._lru import LRUCache
+from .core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from .core.report import SolveReport
+from .engines.registry import is_engine
 
 __all__ = ["solve_least_squares", "least_squares_program", "LS_RESIDUAL_TOL"]
 

@@ -36,11 +36,11 @@ import numpy as np
 
 from .._params import BOOL, Int, Options, Real, check_params
 from ..exceptions import ValidationError
-from ..solvers.budget import fit_relu_budget, fit_relu_pool
+from ..solvers.relu.budget import fit_relu_budget, fit_relu_pool
 from ..solvers.engines import is_engine
-from ..solvers.certificate_ce import softmax
+from ..solvers.cross_entropy.certificate_ce import softmax
 from ..solvers.least_squares import solve_least_squares
-from ..solvers.logistic import solve_multinomial_logistic
+from ..solvers.cross_entropy.logistic import solve_multinomial_logistic
 from .block import BlockProblem, BlockResult, block_loss
 from .polish import polish_block
 from .reduction import ConvexStepReduction
@@ -65,7 +65,7 @@ class AlternatingBlockSolver:
         (relative).
     budget : {"pool", "path"}
         How the block gets exactly ``n_i`` neurons from the convex program:
-        ``"pool"`` (default, :func:`~cvximplicit.solvers.budget.fit_relu_pool`):
+        ``"pool"`` (default, :func:`~cvximplicit.solvers.relu.budget.fit_relu_pool`):
         one solve at a moderate β, then least-squares forward selection of
         ``n_i`` neurons from its support; ``"path"``
         (:func:`~cvximplicit.solvers.fit_relu_budget`): bisection on β for a
@@ -275,7 +275,7 @@ def whitened_logistic(X: np.ndarray, Y: np.ndarray, ridge: float, C0=None):
 def _pseudo_residual(Y: np.ndarray, Z: np.ndarray, loss: str) -> np.ndarray:
     """The negative gradient of the block loss at ``Z`` ``(q, m)``: ``Y − Z`` (squared, up to 2) or ``Y − softmax(Z)``.
 
-    Columns are samples here, while :func:`~cvximplicit.solvers.certificate_ce.softmax` normalises rows: the
-    softmax is taken over the classes of each sample.
+    Columns are samples here, while :func:`~cvximplicit.solvers.cross_entropy.certificate_ce.softmax` normalises
+    rows: the softmax is taken over the classes of each sample.
     """
     return Y - Z if loss == "squared" else Y - softmax(Z.T).T

@@ -123,7 +123,7 @@ class BlockResult:
         ``(1/m) ‖Y − Σ_{j≤i} C_j X_j‖_F²`` for the squared loss (8), the mean
         softmax cross-entropy for (9).
     reports : list
-        Per-solve diagnostics (:class:`~cvximplicit.solvers.report.SolveReport`).
+        Per-solve diagnostics (:class:`~cvximplicit.solvers.core.report.SolveReport`).
     history : list of dict
         Per-iteration / per-alternation records (objective, time, ...).
     """

@@ -22,7 +22,7 @@ from ..activations import check_activation
 from ..exceptions import DataError, ValidationError
 from ..model import ImplicitModel
 from ..partition import block_slices, check_block_sizes
-from ..solvers.report import SolveReport
+from ..solvers.core.report import SolveReport
 from .block import LOSSES, BlockProblem, get_block_solver
 from .checkpoint import Checkpoint, fingerprint
 
@@ -96,7 +96,7 @@ class GreedyResult:
     blocks : list of BlockRecord
         One record per block: ``block``, ``n_i``, ``objective`` (training loss
         after the block), ``time_s``, ``reports`` (each solve's
-        :class:`~cvximplicit.solvers.report.SolveReport`), ``history`` (per
+        :class:`~cvximplicit.solvers.core.report.SolveReport`), ``history`` (per
         alternation/epoch) and ``info``.
     train_time_s : float
         Sum of the blocks' times (a resumed run counts the earlier blocks too).

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._params import BOOL, Int, check_params
-from ..solvers.arrangements import guided_patterns, resolve_patterns, unique_patterns
+from ..solvers.relu.arrangements import guided_patterns, resolve_patterns, unique_patterns
 
 __all__ = ["ConvexStepReduction", "ReducedStep", "principal_basis"]
 

@@ -7,8 +7,8 @@ from collections import OrderedDict
 import numpy as np
 import scipy.linalg as sla
 
+from ..core._lru import digest
 from ._groups import fit_operator_norm2
-from ._lru import digest
 
 #: ``linear_solver="auto"`` uses the direct (Woodbury/Cholesky) path when ``m`` is at most this,
 #: else preconditioned conjugate gradients (the ``m × m`` factor would be too large).
@@ -223,7 +223,7 @@ class _LinearSolver:
 def _cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta):
     """Cheap progress estimates at a check: ``λ = y − F u`` (float64), the objective at ``z``, a bound estimate
     from the group norms of ``Fᵀλ + Gᵀμ ≈ ϱ(u + α − z)`` (not rigorous) and ``z``'s relative cone violation."""
-    from . import certificate as _cert
+    from ..relu import certificate as _cert
 
     m, d, P, q = ops.m, ops.d, ops.P, Y64.shape[1]
     lam64 = (Yw - np.einsum("mpq,mp->mq", MU[:, 0] - MU[:, 1], ops.D)).astype(np.float64)

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from ...exceptions import ValidationError
 
 
 def _as_matrix(M, name: str = "M") -> np.ndarray:

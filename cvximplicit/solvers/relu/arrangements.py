@@ -33,8 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._params import Int, check_params
-from ..exceptions import ValidationError
+from ..._params import Int, check_params
+from ...exceptions import ValidationError
 
 __all__ = ["exact_patterns_1d", "guided_patterns", "sample_patterns", "threshold_structure_1d", "unique_patterns",
            "one_d_columns", "resolve_patterns", "PatternSet", "PATTERN_MODES"]

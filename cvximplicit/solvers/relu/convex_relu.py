@@ -1,13 +1,13 @@
 """Solve the Ergen–Pilanci program (12) with the engine or solver that fits, and certify the result.
 
-The program, its data and its maths are :class:`~cvximplicit.solvers.program.ReluProgram`;
+The program, its data and its maths are :class:`~cvximplicit.solvers.relu.program.ReluProgram`;
 what solves it is an :class:`~cvximplicit.solvers.engines.Engine` (our own ``"FISTA"``,
-``"ADMM"``, or the conic engine of :mod:`cvximplicit.solvers.conic`). This module chooses what
+``"ADMM"``, or the conic engine of :mod:`cvximplicit.solvers.relu.conic`). This module chooses what
 runs (the ``"auto"`` rule is :func:`_choose`, recorded in the report), runs it through the
 engine protocol, and certifies the result independently: the objective, the constraint
 violation and a dual bound recomputed in float64 (or the engine's own float64 certificate).
 
-Certificate kinds (:data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`): with *all*
+Certificate kinds (:data:`~cvximplicit.solvers.core.report.CERTIFIED_CLASS`): with *all*
 arrangements of ``M`` the program's optimum equals, output by output, the global optimum
 of the weight-decayed two-layer ReLU network ``½‖Σ_j (M a_j)_+ b_j − y‖² + (β/2) Σ_j
 (‖a_j‖² + b_j²)`` (Pilanci & Ergen 2020). So a certified solve over every arrangement of
@@ -29,15 +29,27 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import as_real_array
-from ..exceptions import ValidationError
-from ._checks import _as_beta
+from ..._validation import as_real_array
+from ...exceptions import ValidationError
+from ..core._checks import _as_beta
+from ..core.backend import check_solver
+from ..core.report import (
+    CERTIFIED_CLASS,
+    SolveReport,
+    gap_certified,
+    relu_certificate_kind,
+    warn_uncertified,
+)
+from ..engines.registry import (
+    Engine,
+    EngineSolution,
+    WarmStart,
+    engine_available,
+    get_engine,
+)
 from .arrangements import one_d_columns, resolve_patterns
-from .backend import check_solver
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
-from .engines import Engine, EngineSolution, WarmStart, engine_available, get_engine
 from .program import NEURON_TOL, ReluProgram, decode
-from .report import CERTIFIED_CLASS, SolveReport, gap_certified, relu_certificate_kind, warn_uncertified
 
 __all__ = [
     "ConvexReLUSolution",
@@ -51,7 +63,7 @@ __all__ = [
 ]
 
 #: ``"auto"`` solves the *plain* conic formulation when its estimated number of
-#: constraint non-zeros ``3·m·d·P·q`` (:func:`~cvximplicit.solvers.conic.plain_nnz`) is at
+#: constraint non-zeros ``3·m·d·P·q`` (:func:`~cvximplicit.solvers.relu.conic.plain_nnz`) is at
 #: most this, else it uses an engine. The reduced 1-D formulation is always conic.
 #: Measured with Clarabel/qdldl on 2 shared, loaded cores (single runs, m=500, P=100
 #: sampled): d=5 (7.5e5) 7.9 s, d=10 (1.5e6) 9.7 s, d=20 (3e6) 17.6 s, all certified to
@@ -174,7 +186,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     beta : float
         Regularisation weight β > 0 (weight decay ``β/2 (‖W1‖² + ‖W2‖²)`` of the network).
     patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
-        See :func:`~cvximplicit.solvers.arrangements.resolve_patterns`: ``"exact"`` (all
+        See :func:`~cvximplicit.solvers.relu.arrangements.resolve_patterns`: ``"exact"`` (all
         arrangements of ``M = [u, 1]``), ``"sampled"`` (``n_patterns`` seeded Gaussian
         gates), ``"auto"`` (exact when possible) or an array used as given.
     n_patterns : int
@@ -208,7 +220,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     Returns
     -------
     ConvexReLUSolution
-        Its report's ``certificate`` is (see :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`)
+        Its report's ``certificate`` is (see :data:`~cvximplicit.solvers.core.report.CERTIFIED_CLASS`)
         ``"global"`` only for every arrangement of an unreduced ``M`` with ``q = 1``,
         ``"global_one_vs_all"`` for the same with ``q > 1``, ``"restricted"`` for any other
         pattern set or any reduction, and ``"none"`` when the certified gap misses ``gap_tol``

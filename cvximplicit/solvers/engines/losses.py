@@ -1,7 +1,7 @@
 """The smooth losses of the first-order engine for program (12) (squared, cross-entropy) and their certificates.
 
-A loss object holds the float64 program (:class:`~cvximplicit.solvers.program.ReluProgram`
-or :class:`~cvximplicit.solvers.certificate_ce.CEReluProgram`: objective, violation,
+A loss object holds the float64 program (:class:`~cvximplicit.solvers.relu.program.ReluProgram`
+or :class:`~cvximplicit.solvers.cross_entropy.certificate_ce.CEReluProgram`: objective, violation,
 rigorous dual bound) and the working-precision pieces the engine iterates with, all in
 terms of the fit ``F = Σ_k D_k M (V_k − W_k)`` ``(m, q)``:
 
@@ -25,17 +25,17 @@ import math
 
 import numpy as np
 
-from .._params import Options, check_params
-from . import certificate as _cert
-from ._groups import fit_operator_norm2
-from .certificate_ce import (
+from ..._params import Options, check_params
+from ..cross_entropy.certificate_ce import (
     CEReluProgram,
     as_offset,
     as_simplex_targets,
     best_scaling,
     cross_entropy,
 )
-from .program import ReluProgram
+from ..relu import certificate as _cert
+from ..relu.program import ReluProgram
+from ._groups import fit_operator_norm2
 
 __all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "check_loss", "make_loss", "polish_multipliers",
            "power_lambda_max"]

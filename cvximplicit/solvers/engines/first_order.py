@@ -1,10 +1,10 @@
 """First-order engine for the Ergen–Pilanci program (12): augmented Lagrangian + FISTA, with a dual certificate.
 
 The loss is squared or, with ``loss="cross_entropy"``, ``Σ_i ℓ(Z0_i + F_i; y_i)`` of
-:mod:`cvximplicit.solvers.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.losses`).
+:mod:`cvximplicit.solvers.cross_entropy.certificate_ce` (loss objects: :mod:`cvximplicit.solvers.engines.losses`).
 Below, ``½‖Fz − Y‖²`` stands for the loss and ``λ = Y − Fz`` for ``−∇_F`` of it.
 
-The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, rows of
+The program (see :mod:`cvximplicit.solvers.relu.certificate`; one-vs-all outputs, rows of
 ``M`` are samples, ``patterns[:, k]`` is the diagonal of ``D_k``, ``V, W`` are ``(P, d, q)``):
 
 .. math::
@@ -37,16 +37,16 @@ of ``M x`` values, so it costs no product. Nothing of size ``m·P·d`` is formed
 **Certificate.** At the extrapolated point ``y`` the smooth gradient of a group is
 ``−Mᵀ(s D_k λ + (2D_k − I) μ̃)`` with ``λ = Y − F y`` and ``μ̃ = (μ − ϱ G y)_+ ≥ 0``, so its
 column norms are exactly the dual-constraint values ``ρ_{k,c,s}`` of
-:func:`~cvximplicit.solvers.certificate.dual_bound`: a cheap bound comes with every
+:func:`~cvximplicit.solvers.relu.certificate.dual_bound`: a cheap bound comes with every
 iteration (at an exact inner minimiser, ``ρ ≤ β`` and the gap is ``μ̃ᵀ G x``). Stopping
 decisions use it; the **reported** bound is always recomputed in float64 by
-:func:`~cvximplicit.solvers.certificate.dual_bound` (cross-entropy:
-:func:`~cvximplicit.solvers.certificate_ce.ce_dual_bound`), valid for any ``λ`` and
+:func:`~cvximplicit.solvers.relu.certificate.dual_bound` (cross-entropy:
+:func:`~cvximplicit.solvers.cross_entropy.certificate_ce.ce_dual_bound`), valid for any ``λ`` and
 ``μ ≥ 0`` whatever the iterate, and the largest such bound seen is kept.
 
 **What ``objective`` means.** The float64 convex objective at the returned ``(V, W)``.
 The augmented Lagrangian iterate may violate the cone constraints slightly; that
-relative violation (:func:`~cvximplicit.solvers.certificate.constraint_violation`)
+relative violation (:func:`~cvximplicit.solvers.relu.certificate.constraint_violation`)
 is reported as ``residual``, and ``status="optimal"`` requires it to be at most
 ``feas_tol`` as well as ``gap_rel ≤ tol``. With a violation the convex objective is
 not guaranteed to be ≥ the optimum, so ``extra["network_objective"]`` also gives the
@@ -62,12 +62,12 @@ import time
 
 import numpy as np
 
-from .._params import Int, Real, check_params
-from ._checks import _as_float_dtype, _as_groups, _program_data
+from ..._params import Int, Real, check_params
+from ..core._checks import _as_float_dtype, _as_groups, _program_data
+from ..core.report import SolveReport, engine_certificate_kind
+from ..relu.program import decode
 from ._groups import group_shrink, to_VW
 from .losses import check_loss, make_loss, polish_multipliers, power_lambda_max
-from .program import decode
-from .report import SolveReport, engine_certificate_kind
 
 __all__ = ["solve_convex_relu_first_order", "AL_PENALTY_DEFAULT"]
 

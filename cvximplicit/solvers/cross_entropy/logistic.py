@@ -38,9 +38,10 @@ import cvxpy as cp
 import numpy as np
 import scipy.optimize
 
-from .._params import Int, Real, check_params
-from ..exceptions import InaccurateSolutionWarning, ValidationError
-from ._checks import _as_matrix
+from ..._params import Int, Real, check_params
+from ...exceptions import InaccurateSolutionWarning, ValidationError
+from ..core._checks import _as_matrix
+from ..core.report import CERTIFIED_CLASS, SolveReport
 from .certificate_ce import (
     as_offset,
     as_simplex_targets,
@@ -49,7 +50,6 @@ from .certificate_ce import (
     entropy_sum,
     softmax,
 )
-from .report import CERTIFIED_CLASS, SolveReport
 
 __all__ = ["solve_multinomial_logistic", "multinomial_logistic_program", "multinomial_logistic_bound",
            "MLR_RIDGE_DEFAULT", "MLR_CERTIFICATE_KIND", "MLR_CERTIFIED_CLASS"]
@@ -57,7 +57,7 @@ __all__ = ["solve_multinomial_logistic", "multinomial_logistic_program", "multin
 #: Default ridge ``r`` (with the loss a sum over rows: ``r`` is not divided by ``m``).
 MLR_RIDGE_DEFAULT = 1e-4
 
-#: The certificate kind this step earns (see :data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`).
+#: The certificate kind this step earns (see :data:`~cvximplicit.solvers.core.report.CERTIFIED_CLASS`).
 MLR_CERTIFICATE_KIND = "multinomial_logistic"
 #: What :data:`MLR_CERTIFICATE_KIND` proves (network class, conditions).
 MLR_CERTIFIED_CLASS = CERTIFIED_CLASS[MLR_CERTIFICATE_KIND]

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from . import certificate as _cert
+from ..core.report import engine_certificate_kind
+from ..relu import certificate as _cert
 from ._groups import to_VW
-from .report import engine_certificate_kind
 
 _REPAIR_MARGIN = 1e-12
 _POLISH_PRUNE = (0.0, 1e-3)  # relative group-norm thresholds of the polish attempts

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from .._params import BOOL, Int, Options, Real, check_params
-from ._checks import _as_float_dtype
+from ..._params import BOOL, Int, Options, Real, check_params
+from ..core._checks import _as_float_dtype
 
 #: Keyword options of :func:`solve_convex_relu_admm` (anything else raises ``ValidationError``).
 ADMM_OPTIONS = (

@@ -10,7 +10,7 @@ budget ``n_i`` of Algorithm 1:
    ``β_max = max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``.
 2. **Bisection on log β** in ``[β_max · BETA_MIN_RATIO, β_max]`` for a β whose
    solution has exactly ``n_i`` active neurons (active: group norm above
-   :data:`~cvximplicit.solvers.convex_relu.NEURON_TOL` times the largest group
+   :data:`~cvximplicit.solvers.relu.convex_relu.NEURON_TOL` times the largest group
    norm, or times ``‖Y‖_F/‖M‖_F`` if that is larger); it
    stops early when exactly ``n_i`` are active, when ``hi/lo ≤ 1 + BETA_RTOL`` or
    after ``max_bisection`` solves. The patterns are fixed along the path, so the
@@ -30,7 +30,7 @@ budget ``n_i`` of Algorithm 1:
 The result reports the convex lower bound at the chosen β, the ``n_i``-neuron
 nonconvex objective ``½‖relu(M W1ᵀ) W2ᵀ − Y‖² + (β/2)(‖W1‖² + ‖W2‖²)`` and their
 gap. That gap bounds how far the ``n_i``-neuron network is from the best network of
-the class the certificate names (:data:`~cvximplicit.solvers.report.CERTIFIED_CLASS`)
+the class the certificate names (:data:`~cvximplicit.solvers.core.report.CERTIFIED_CLASS`)
 at that β: for ``"global"``, every width of two-layer ReLU network with a scalar output;
 for ``"restricted"``, only the program actually solved. The reported β, objective and
 bound always come from the same convex solve.
@@ -43,16 +43,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._params import Int, Real, check_params
-from ..exceptions import ValidationError
+from ..._params import Int, Real, check_params
+from ...exceptions import ValidationError
+from ..core._checks import _as_matrix
+from ..core.report import SolveReport
+from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
+from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from . import certificate as _cert
-from ._checks import _as_matrix
 from .arrangements import resolve_patterns
-from .certificate_ce import ce_beta_max, ce_network_objective, softmax
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
-from .convex_relu_ce import solve_convex_relu_ce
 from .program import beta_max
-from .report import SolveReport
 
 __all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
            "BETA_MIN_RATIO", "BETA_RTOL"]

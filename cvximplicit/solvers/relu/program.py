@@ -12,7 +12,7 @@ diagonal of ``D_k``; the variables ``V, W`` are ``(P, d, q)``.
 
 Vector outputs are one-vs-all: the program separates over the outputs ``c`` (each
 neuron feeds one output). The objective, the constraint violation and the dual bound
-are computed by :mod:`cvximplicit.solvers.certificate` (in float64); a solution decodes
+are computed by :mod:`cvximplicit.solvers.relu.certificate` (in float64); a solution decodes
 to a two-layer ReLU network by :func:`decode`. Engines, the conic formulations and the
 certificate all read the program from this one object, so it is validated once at the
 public boundary and trusted inside.
@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from ...exceptions import ValidationError
+from ..core._checks import _as_beta, _program_data
 from . import certificate as _cert
-from ._checks import _as_beta, _program_data
 
 __all__ = ["ReluProgram", "decode", "beta_max", "NEURON_TOL"]
 
@@ -41,7 +41,7 @@ class ReluProgram:
     """The data of program (12): ``M`` ``(m, d)``, ``Y`` ``(m, q)``, ``patterns`` ``(m, P)``, ``β > 0``.
 
     ``structure`` is the patterns' threshold structure when ``M = [u, c·1]``
-    (:func:`~cvximplicit.solvers.arrangements.threshold_structure_1d`; it lets the conic engine
+    (:func:`~cvximplicit.solvers.relu.arrangements.threshold_structure_1d`; it lets the conic engine
     use the reduced 1-D form), else None. Build it with :meth:`from_data` (validates); the
     constructor trusts its arguments.
     """
@@ -86,14 +86,15 @@ class ReluProgram:
         return _cert._objective(self.M, self.Y, self.patterns, V, W, self.beta)
 
     def violation(self, V: np.ndarray, W: np.ndarray) -> float:
-        """Largest relative cone-constraint violation (see :func:`~cvximplicit.solvers.certificate.constraint_violation`;
-        groups are measured against at least :attr:`scale`)."""
+        """Largest relative cone-constraint violation (see
+        :func:`~cvximplicit.solvers.relu.certificate.constraint_violation`; groups are measured against at least
+        :attr:`scale`)."""
         return _cert._violation(self.M, self.patterns, V, W, self.scale)
 
     def bound(self, lam: np.ndarray, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
         """A certified lower bound from any ``λ`` ``(m, q)`` and any multipliers ``μ ≥ 0`` ``(P, m, q)``.
 
-        See :func:`~cvximplicit.solvers.certificate.dual_bound` for the maths; computed in float64.
+        See :func:`~cvximplicit.solvers.relu.certificate.dual_bound` for the maths; computed in float64.
         """
         lam = np.asarray(lam, dtype=float)
         return _cert._bound(self.M, self.Y, self.patterns, self.beta, lam, mu_pos, mu_neg)

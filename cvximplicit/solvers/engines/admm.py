@@ -1,6 +1,6 @@
 """ADMM engine for the Ergen–Pilanci program (12), with factorisations reused across calls and a dual certificate.
 
-The program (see :mod:`cvximplicit.solvers.certificate`; one-vs-all outputs, **rows of
+The program (see :mod:`cvximplicit.solvers.relu.certificate`; one-vs-all outputs, **rows of
 ``M`` are samples**, ``patterns[:, k]`` is the diagonal of ``D_k``, ``V, W`` are
 ``(P, d, q)``), written per output ``c`` with ``u = (v_1..v_P, w_1..w_P)``:
 
@@ -45,13 +45,13 @@ alternations of a block reuse them (``extra["cache_hit"]``).
 **Certificate.** After the ``u``-step, ``λ = y − F u`` and ``μ = −ϱγ ν ≥ 0`` (the
 new ``ν = min(Gu + ν_old, 0) ≤ 0``) satisfy ``Fᵀλ + Gᵀμ = ϱ(u + α_old − z_old)``
 exactly (for an exact linear solve), whose group norms are the dual-constraint values
-``ρ_{k,c,s}`` of :func:`~cvximplicit.solvers.certificate.dual_bound`; they approach
+``ρ_{k,c,s}`` of :func:`~cvximplicit.solvers.relu.certificate.dual_bound`; they approach
 ``≤ β`` as ``z`` settles. Stopping uses that cheap value; the **reported** bound is
-always :func:`~cvximplicit.solvers.certificate.dual_bound` recomputed in float64 from
+always :func:`~cvximplicit.solvers.relu.certificate.dual_bound` recomputed in float64 from
 ``(λ, μ)`` (valid for any ``λ`` and ``μ ≥ 0``), the best one seen is kept.
 
 **What ``objective`` means.** The float64
-:func:`~cvximplicit.solvers.certificate.convex_objective` at the **returned** ``(V, W)``,
+:func:`~cvximplicit.solvers.relu.certificate.convex_objective` at the **returned** ``(V, W)``,
 which is exactly feasible (``constraint_violation == 0``): each non-zero group of ``z`` is
 moved into its cone (minimum-norm correction on its violated rows with a round-off margin,
 else along an interior direction of the cone, else set to zero; see :mod:`._admm_repair`).
@@ -68,15 +68,15 @@ import time
 
 import numpy as np
 
-from ..exceptions import ValidationError
+from ...exceptions import ValidationError
+from ..core.report import SolveReport, engine_certificate_kind
+from ..relu import certificate as _cert
 from . import _admm_ops as _ops
 from . import _admm_repair as _rep
 from . import _admm_rho as _rho
-from . import certificate as _cert
 from ._admm_ops import ADMM_DIRECT_MAX_M, clear_admm_cache
 from ._admm_rho import ADMM_OPTIONS
 from ._groups import group_shrink, to_VW
-from .report import SolveReport, engine_certificate_kind
 
 __all__ = ["ADMM_DIRECT_MAX_M", "ADMM_OPTIONS", "clear_admm_cache", "solve_convex_relu_admm"]
 

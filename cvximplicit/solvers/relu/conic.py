@@ -1,6 +1,6 @@
 """Conic formulations of program (12) in cvxpy, and the conic solve.
 
-Two formulations of the program of :mod:`cvximplicit.solvers.program` (``Y`` and ``β``
+Two formulations of the program of :mod:`cvximplicit.solvers.relu.program` (``Y`` and ``β``
 are DPP parameters and the compiled problem is cached on ``(M, patterns)``, so a β path
 and the alternations re-solve without recompiling):
 
@@ -31,21 +31,21 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from ._lru import LRUCache, digest
-from .arrangements import one_d_columns
-from .backend import (
+from ..core._lru import LRUCache, digest
+from ..core.backend import (
     CLARABEL_OPTS,
     DEFAULT_CONIC_SOLVER,
     solve_cvxpy,
     solver_option_names,
 )
-from .engines import EngineSolution
+from ..engines.registry import EngineSolution
+from .arrangements import one_d_columns
 from .program import ReluProgram
 
 __all__ = ["CLARABEL_RELU_OPTS", "CLARABEL_REFINE_LADDER", "CONIC_GAP_TOL", "ConicEngine", "conic_gap_tol",
            "plain_nnz", "solve_conic"]
 
-#: Clarabel options for program (12): :data:`~cvximplicit.solvers.backend.CLARABEL_OPTS`
+#: Clarabel options for program (12): :data:`~cvximplicit.solvers.core.backend.CLARABEL_OPTS`
 #: (gap/feasibility tolerances 1e-8; certified ``gap_rel`` ≤ 7e-8 measured on the
 #: exact 1-D block) and ``direct_solve_method="qdldl"``. Measured here (2 shared
 #: cores, single runs): plain form m=500, d=10, P=20: qdldl 0.9 s vs faer
@@ -223,7 +223,7 @@ def solve_conic(program: ReluProgram, *, solver: str, solver_opts, fallback) -> 
 
     The reduced form is used when ``program.structure`` (the patterns' threshold structure) is set and
     ``M = [u, c·1]``. Returns the point, the constraint duals as ``multipliers`` and what ran (``note``:
-    under ``"auto"``, why a fallback ran). Raises what :func:`~cvximplicit.solvers.backend.solve_cvxpy` raises.
+    under ``"auto"``, why a fallback ran). Raises what :func:`~cvximplicit.solvers.core.backend.solve_cvxpy` raises.
     """
     t0 = time.perf_counter()
     built, cached = _formulation(program.M, program.patterns, program.Y.shape[1], program.structure)
@@ -246,7 +246,7 @@ class ConicEngine:
     """A cvxpy solver behind the :class:`~cvximplicit.solvers.engines.Engine` protocol.
 
     ``solver`` is a cvxpy solver name or ``"auto"`` (Clarabel, then ``fallback``). Its options are
-    the solver's own, checked strictly by :func:`~cvximplicit.solvers.backend.solve_cvxpy` against
+    the solver's own, checked strictly by :func:`~cvximplicit.solvers.core.backend.solve_cvxpy` against
     the solver that runs; the certificate is recomputed by the caller from the constraint duals.
     """
 

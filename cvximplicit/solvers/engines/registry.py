@@ -4,16 +4,16 @@ An engine has a ``name``, its ``option_names``, ``check_options(options)`` (stri
 key raises :class:`ValidationError` naming the valid ones), ``gap_tol(options, used)`` (the
 relative gap it is held to), ``solve(program, warm_start, options) -> EngineSolution`` and
 ``refine(program, solution, options)`` (re-solves to try, in turn, while the certificate
-fails; usually none). ``program`` is a :class:`~cvximplicit.solvers.program.ReluProgram`;
+fails; usually none). ``program`` is a :class:`~cvximplicit.solvers.relu.program.ReluProgram`;
 ``warm_start`` an optional :class:`WarmStart` ``(V0, W0)``, each ``(P, d, q)``.
 
 The registry: :data:`ENGINES` are our own engines, ``"FISTA"`` (augmented Lagrangian +
-restarted FISTA, :mod:`cvximplicit.solvers.first_order`) and ``"ADMM"``
-(:mod:`cvximplicit.solvers.admm`), functions ``f(M, Y, patterns, beta, *, V0, W0, **options)
+restarted FISTA, :mod:`cvximplicit.solvers.engines.first_order`) and ``"ADMM"``
+(:mod:`cvximplicit.solvers.engines.admm`), functions ``f(M, Y, patterns, beta, *, V0, W0, **options)
 -> (V, W, SolveReport)`` whose report carries the float64 objective, the constraint violation
 (``residual``) and a dual bound; :class:`FunctionEngine` puts one behind the protocol. Any
 other name (a cvxpy solver, or ``"auto"``: Clarabel then a fallback) is the conic engine
-:data:`CONIC_ENGINE`, :class:`cvximplicit.solvers.conic.ConicEngine`. Engines are imported
+:data:`CONIC_ENGINE`, :class:`cvximplicit.solvers.relu.conic.ConicEngine`. Engines are imported
 only when first used.
 """
 
@@ -36,19 +36,19 @@ from typing import (
 
 import numpy as np
 
-from ..exceptions import SolverUnavailableError, ValidationError
+from ...exceptions import SolverUnavailableError, ValidationError
 
 __all__ = ["ENGINES", "CONIC_ENGINE", "Engine", "EngineSolution", "OwnCertificate", "WarmStart", "FunctionEngine",
            "is_engine", "engine_available", "get_engine"]
 
 #: Our own engines: name → (module, function).
 ENGINES: dict[str, tuple[str, str]] = {
-    "FISTA": ("cvximplicit.solvers.first_order", "solve_convex_relu_first_order"),
-    "ADMM": ("cvximplicit.solvers.admm", "solve_convex_relu_admm"),
+    "FISTA": ("cvximplicit.solvers.engines.first_order", "solve_convex_relu_first_order"),
+    "ADMM": ("cvximplicit.solvers.engines.admm", "solve_convex_relu_admm"),
 }
 
 #: The conic engine (any cvxpy solver name, or ``"auto"``): (module, class).
-CONIC_ENGINE: tuple[str, str] = ("cvximplicit.solvers.conic", "ConicEngine")
+CONIC_ENGINE: tuple[str, str] = ("cvximplicit.solvers.relu.conic", "ConicEngine")
 
 #: The option names under which callers used to pass a warm start (still accepted: see :class:`FunctionEngine`).
 _WARM_KEYS = ("V0", "W0")
@@ -79,7 +79,7 @@ class EngineSolution(NamedTuple):
     caller recomputes objective, violation and bound); ``multipliers`` ``(μ₊, μ₋)``, each
     ``(P, m, q)``, are constraint duals for that recomputed bound (None: ``μ = 0``). ``note`` is
     appended to the report's ``solver_reason`` (a fallback, a re-solve); ``report`` is the
-    engine's own :class:`~cvximplicit.solvers.report.SolveReport`.
+    engine's own :class:`~cvximplicit.solvers.core.report.SolveReport`.
     """
 
     V: np.ndarray
@@ -122,7 +122,7 @@ class FunctionEngine:
     A warm start goes in ``warm_start``; ``V0``/``W0`` inside ``options`` are still accepted
     (and used when ``warm_start`` is None). The options that would make the engine solve
     another program (``loss``, ``offset``: the cross-entropy program, solved and certified by
-    :func:`~cvximplicit.solvers.convex_relu_ce.solve_convex_relu_ce`) are not options of program (12).
+    :func:`~cvximplicit.solvers.cross_entropy.convex_relu_ce.solve_convex_relu_ce`) are not options of program (12).
     """
 
     name: str

@@ -8,12 +8,12 @@
 
 ``ℓ(z; y) = logsumexp(z) − yᵀz`` summed over rows, ``Z0`` a fixed logit offset (the earlier
 blocks' logits), ``Y`` one-hot (rows in the simplex). The maths and the dual bound are in
-:mod:`cvximplicit.solvers.certificate_ce`. Two ways to solve it:
+:mod:`cvximplicit.solvers.cross_entropy.certificate_ce`. Two ways to solve it:
 
 - the **exponential-cone program** in cvxpy (``cp.log_sum_exp``; Clarabel), the reference
   and the small-size path (about ``3·m·d·P·q`` constraint non-zeros plus ``m·q`` exponential cones);
 - the **first-order engine** ``"FISTA"`` with ``loss="cross_entropy"``
-  (:func:`~cvximplicit.solvers.first_order.solve_convex_relu_first_order`).
+  (:func:`~cvximplicit.solvers.engines.first_order.solve_convex_relu_first_order`).
 
 Either way the result is certified independently in float64: the objective, the
 cone-constraint violation and the dual bound ``max_t g(tλ)`` at ``λ = Y − softmax(Z0 + fit)``.
@@ -37,19 +37,24 @@ from collections.abc import Mapping
 import cvxpy as cp
 import numpy as np
 
-from ..exceptions import (
+from ...exceptions import (
     SolverUnavailableError,
     ValidationError,
 )
-from ._checks import _as_matrix
-from .arrangements import resolve_patterns
-from .backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from ..core._checks import _as_matrix
+from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from ..core.report import (
+    CERTIFIED_CLASS,
+    SolveReport,
+    relu_certificate_kind,
+    warn_uncertified,
+)
+from ..engines.first_order import solve_convex_relu_first_order
+from ..engines.losses import polish_multipliers
+from ..relu.arrangements import resolve_patterns
+from ..relu.convex_relu import ConvexReLUSolution
+from ..relu.program import NEURON_TOL, decode
 from .certificate_ce import CEReluProgram
-from .convex_relu import ConvexReLUSolution
-from .first_order import solve_convex_relu_first_order
-from .losses import polish_multipliers
-from .program import NEURON_TOL, decode
-from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
 __all__ = ["solve_convex_relu_ce", "ce_conic_problem", "CE_CONIC_AUTO_MAX_NNZ", "CE_CONIC_GAP_TOL"]
 
@@ -158,7 +163,7 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
     Y : array_like, shape (m, q)
         Labels, rows in the probability simplex (one-hot), ``q ≥ 2``.
     beta : float
-        ``β > 0``; :func:`~cvximplicit.solvers.certificate_ce.ce_beta_max` gives the β from
+        ``β > 0``; :func:`~cvximplicit.solvers.cross_entropy.certificate_ce.ce_beta_max` gives the β from
         which the zero network is optimal.
     offset : array_like, shape (m, q), optional
         Fixed logits ``Z0`` (the earlier blocks' logits); zero by default.

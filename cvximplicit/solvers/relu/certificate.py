@@ -1,7 +1,7 @@
 """Objectives, constraint violation and the dual certificate of the Ergen–Pilanci program (12).
 
-Shared by the conic engine (:mod:`cvximplicit.solvers.convex_relu`) and the
-first-order engine (:mod:`cvximplicit.solvers.first_order`).
+Shared by the conic engine (:mod:`cvximplicit.solvers.relu.convex_relu`) and the
+first-order engine (:mod:`cvximplicit.solvers.engines.first_order`).
 
 Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, bias
 column included); ``Y`` is ``(m, q)`` (a 1-D ``y`` is ``q = 1``); ``patterns`` is an
@@ -40,7 +40,7 @@ the global optimum of the weight-decayed two-layer ReLU network (Pilanci & Ergen
 (``"global"``); for ``q > 1`` only for networks whose neurons each feed one output
 (``"global_one_vs_all"``); with sampled patterns, or on a reduced ``M``/``Y``, it
 certifies the program solved (``"restricted"``). The kinds are decided in
-:func:`~cvximplicit.solvers.report.relu_certificate_kind`.
+:func:`~cvximplicit.solvers.core.report.relu_certificate_kind`.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ import math
 
 import numpy as np
 
-from ..exceptions import ValidationError
-from ._checks import (
+from ...exceptions import ValidationError
+from ..core._checks import (
     _as_beta,
     _as_groups,
     _as_matrix,

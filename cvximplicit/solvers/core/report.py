@@ -78,7 +78,7 @@ def engine_certificate_kind(gap_rel: float | None, violation: float, tol: float,
 def warn_uncertified(program: str, used: str, status: str, objective: float, bound: float, tol: float,
                      violation: float, iterations, hint: str = "") -> None:
     """Warn :class:`~cvximplicit.exceptions.InaccurateSolutionWarning` for a solve of ``program`` that earned no certificate."""
-    from ..exceptions import InaccurateSolutionWarning
+    from ...exceptions import InaccurateSolutionWarning
 
     gap_rel = SolveReport.gaps(objective, bound)[1]
     warnings.warn(

@@ -29,14 +29,14 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import cvxpy as cp
 import cvxpy.settings as _cp_settings
 
-from ..exceptions import (
+from ...exceptions import (
     InaccurateSolutionWarning,
     MosekLicenseError,
     SolverFailedError,
     SolverUnavailableError,
     ValidationError,
 )
-from .engines import ENGINES, engine_available, is_engine
+from ..engines.registry import ENGINES, engine_available, is_engine
 
 __all__ = [
     "SOLVER_NAMES",

@@ -1,6 +1,6 @@
 """The cross-entropy (softmax) version of program (12): objective and its dual certificate.
 
-Orientation as in :mod:`cvximplicit.solvers.certificate`: ``M`` ``(m, d)`` rows are
+Orientation as in :mod:`cvximplicit.solvers.relu.certificate`: ``M`` ``(m, d)`` rows are
 samples (bias column included), ``Y`` ``(m, q)`` rows in the probability simplex
 (one-hot labels), ``Z0`` ``(m, q)`` a fixed logit offset (the earlier blocks' logits),
 ``patterns`` ``(m, P)`` bool, ``V, W`` ``(P, d, q)`` one group per pattern and output logit.
@@ -21,7 +21,7 @@ and ``μ ≥ 0`` for the cones, the Lagrangian is
 minimum over a group ``V_{k,:,c}`` is 0 when
 ``ρ_{k,c,+} = ‖Mᵀ D_k λ_c + Mᵀ(2D_k − I) μ⁺_{k,c}‖ ≤ β`` and −∞ otherwise (``W``: ``−λ_c``),
 the **same** dual constraints as the squared program
-(:func:`~cvximplicit.solvers.certificate.dual_constraint_values`), and then
+(:func:`~cvximplicit.solvers.relu.certificate.dual_constraint_values`), and then
 
 .. math::
 
@@ -46,9 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..exceptions import ValidationError
-from . import certificate as _cert
-from ._checks import (
+from ...exceptions import ValidationError
+from ..core._checks import (
     _as_beta,
     _as_groups,
     _as_matrix,
@@ -56,7 +55,8 @@ from ._checks import (
     _as_patterns,
     _as_targets,
 )
-from .program import ReluProgram
+from ..relu import certificate as _cert
+from ..relu.program import ReluProgram
 
 __all__ = [
     "softmax",
@@ -202,7 +202,7 @@ def _ce_data(M, Y, patterns, beta, offset):
 class CEReluProgram:
     """The data of the cross-entropy program: ``M``, simplex ``Y``, ``patterns``, ``β``, offset ``Z0`` (float64).
 
-    The same interface as :class:`~cvximplicit.solvers.program.ReluProgram` (``fit``,
+    The same interface as :class:`~cvximplicit.solvers.relu.program.ReluProgram` (``fit``,
     ``objective``, ``violation``, ``bound``, ``network_objective``, ``beta_max``,
     ``scale``). Build it with :meth:`from_data` (validates); the constructor trusts its arguments.
     """

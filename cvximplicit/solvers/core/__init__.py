@@ -1,0 +1,9 @@
+"""What every block solver shares: the :class:`~cvximplicit.solvers.core.report.SolveReport` and the cvxpy backend.
+
+- :mod:`.report` — ``SolveReport`` and the table of certificate kinds (``CERTIFIED_CLASS``).
+- :mod:`.backend` — solver names, the MOSEK licence probe, strict cvxpy options, the status-checked solve.
+- :mod:`._lru` — the cache of compiled cvxpy problems.
+- :mod:`._checks` — array checks of program (12)'s data at the public boundary.
+
+The public names are exported by :mod:`cvximplicit.solvers`.
+"""
