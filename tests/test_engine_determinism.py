@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from cvximplicit.solvers import exact_patterns_1d
+from cvximplicit.solvers.engines.active_set import solve_convex_relu_active_set
 from cvximplicit.solvers.engines.admm import clear_admm_cache, solve_convex_relu_admm
 from cvximplicit.solvers.engines.first_order import solve_convex_relu_first_order
 
@@ -66,7 +67,11 @@ def _fista(M, y, patterns, beta):
     return solve_convex_relu_first_order(M, y, patterns, beta, tol=1e-8, max_iter=1500)
 
 
-@pytest.mark.parametrize("engine", [_admm, _fista], ids=["ADMM", "FISTA"])
+def _active_set(M, y, patterns, beta):
+    return solve_convex_relu_active_set(M, y, patterns, beta, tol=1e-8)
+
+
+@pytest.mark.parametrize("engine", [_admm, _fista, _active_set], ids=["ADMM", "FISTA", "ACTIVE_SET"])
 @pytest.mark.parametrize("block", [_exact_1d_block, _sampled_block], ids=["exact-1d", "sampled"])
 def test_same_answer_under_a_fast_or_slow_clock(monkeypatch, engine, block):
     data = block()

@@ -45,6 +45,7 @@ __all__ = ["ENGINES", "CONIC_ENGINE", "Engine", "EngineSolution", "OwnCertificat
 ENGINES: dict[str, tuple[str, str]] = {
     "FISTA": ("cvximplicit.solvers.engines.first_order", "solve_convex_relu_first_order"),
     "ADMM": ("cvximplicit.solvers.engines.admm", "solve_convex_relu_admm"),
+    "ACTIVE_SET": ("cvximplicit.solvers.engines.active_set", "solve_convex_relu_active_set"),
 }
 
 #: The conic engine (any cvxpy solver name, or ``"auto"``): (module, class).

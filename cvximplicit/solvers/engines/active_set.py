@@ -1,0 +1,494 @@
+r"""Working-set engine for program (12): its work follows the active groups and their tight cone rows.
+
+The program separates over outputs ``c`` (one-vs-all groups); per output, with groups
+``g = (k, s)`` (pattern ``k``, sign ``s = +1`` for ``V``, ``−1`` for ``W``), ``A_k = (2D_k − I) M``
+and ``B_g = s D_k M``:
+
+.. math::
+
+    \min_{z}\; \tfrac12\Big\|\sum_g B_g z_g - y\Big\|^2 + \beta \sum_g \|z_g\|_2
+    \quad\text{s.t. } A_{k_g} z_g \ge 0 .
+
+**Outer loop (the full pass).** At the residual ``λ = y − Σ_g B_g z_g`` every group's dual
+constraint value is ``ρ_g = min_{μ ≥ 0} ‖s Mᵀ D_k λ + A_kᵀ μ‖ = ‖Π_{K_k}(s Mᵀ D_k λ)‖``, the norm of
+the projection of its ascent direction onto its own cone ``K_k = {h : A_k h ≥ 0}`` (Moreau). One
+GEMM gives the plain values ``‖s Mᵀ D_k λ‖``; a group above ``β`` gets the projection by
+constraint generation (NNLS on its most violated rows, rows added while the projection violates
+others). Any ``μ ≥ 0`` bounds ``ρ_g`` from above, so these multipliers, with the working set's own,
+feed :func:`~cvximplicit.solvers.certificate.dual_bound` in float64: the judge. Groups with
+``ρ_g > β`` join the working set (the largest first, at most as many as it holds), entering along
+their projected direction at the step that minimises the objective.
+
+**Inner solve (the working set).** A primal active-set Newton method on the Gram form: each
+group keeps a set of cone rows held at equality, ``z_g = N_g t_g`` on the null space of those rows;
+Newton steps on ``t`` (Hessian ``(BN)ᵀ(BN)`` plus the curvature of the group norms, blocks cached
+per group) with a ratio test that stops at the first cone row met (it joins the set) and an
+Armijo backtrack; at a stationary point the rows' multipliers are fitted by least squares and a
+row with a negative multiplier leaves. Iterates stay feasible, so the objective is always that of
+a feasible point. A group that shrinks to round-off, or whose rows leave it no free direction,
+leaves the working set. Memory ``O(m·d + m·P·q)``; no ``m × m`` or ``m × P·d`` matrix.
+
+Budgets count work (outer passes, Newton steps); the clock acts only through ``time_limit_s``.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.optimize import nnls
+
+from ..._params import Int, Real, check_params
+from ...exceptions import ValidationError
+from ..core._checks import _as_groups, _program_data
+from ..core.report import SolveReport, engine_certificate_kind
+from ..relu import certificate as _cert
+from ._admm_repair import _repair
+
+__all__ = ["ACTIVE_SET_OPTIONS", "solve_convex_relu_active_set"]
+
+#: The engine's options (an unknown key is an error naming these).
+ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose")
+
+_TIGHT = 1e-10  # a row is tight when A_i z ≤ this · ‖A_i‖ ‖z‖
+_DROP = 1e-9  # a group whose norm falls below this times the largest leaves the working set
+_PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
+
+
+# --------------------------------------------------------------------------- cone projection
+def _project(Mk_sgn, a, row_norm, enough=0.0, first_rows=None, rounds=_PROJ_ROUNDS):
+    """``min_{μ ≥ 0} ‖a + A_Cᵀ μ‖`` by NNLS on a growing row set ``C`` of ``A = Mk_sgn`` ``(m, d)``.
+
+    Returns ``(h, rows, mu)``: ``h = a + A_rowsᵀ mu`` (``‖h‖`` bounds ``ρ`` from above for any
+    rows; it equals ``ρ`` once ``A h ≥ 0``), the rows and their multipliers. Stops early once
+    ``‖h‖ ≤ enough`` (the group is then proved to satisfy its dual constraint).
+    """
+    d = a.size
+    g = Mk_sgn @ a
+    viol = np.flatnonzero(g < 0)
+    if viol.size == 0:
+        return a.copy(), np.zeros(0, dtype=np.intp), np.zeros(0)
+    rows = viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: 3 * d]]  # the most violated rows first
+    if first_rows is not None and first_rows.size:
+        rows = np.union1d(rows, first_rows)
+    for _ in range(rounds):
+        At = Mk_sgn[rows].T  # (d, |C|)
+        mu, _ = nnls(At, -a, maxiter=20 * max(rows.size, d))
+        h = a + At @ mu
+        used = rows
+        if float(np.linalg.norm(h)) <= enough:
+            break
+        g = Mk_sgn @ h
+        viol = np.flatnonzero(g < -1e-12 * float(np.linalg.norm(h)) * row_norm)
+        viol = viol[~np.isin(viol, rows)]
+        if viol.size == 0:
+            break
+        rows = np.union1d(rows[mu > 0], viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: 2 * d]])
+    nz = mu > 0
+    return h, used[nz], mu[nz]
+
+
+def _project_on_face(Mk_sgn, a, face, row_norm):
+    """The projection of ``a`` onto ``K = {h : A h ≥ 0}`` if its face is ``face``, else None.
+
+    ``h = a + A_Fᵀ μ`` with ``A_F h = 0`` (one ``|F| × |F|`` least-squares solve): the exact
+    projection when ``μ ≥ 0`` and ``A h ≥ 0`` (the KKT conditions), which one ``m × d`` product checks.
+    """
+    if face.size == 0:
+        return None
+    AF = Mk_sgn[face]
+    mu = np.linalg.lstsq(AF @ AF.T, -(AF @ a), rcond=None)[0]
+    if mu.min() < 0:
+        return None
+    h = a + AF.T @ mu
+    if np.any(Mk_sgn @ h < -1e-12 * float(np.linalg.norm(h)) * row_norm):
+        return None
+    return h, face, mu
+
+
+def _null_space(A_act, d):
+    """Orthonormal basis ``(d, f)`` of ``{h : A_act h = 0}``."""
+    if A_act.shape[0] == 0:
+        return np.eye(d)
+    Q, R, _ = sla.qr(A_act.T, mode="full", pivoting=True)  # column-pivoted: |diag R| decreasing
+    diag = np.abs(np.diag(R))
+    rank = int(np.sum(diag > 1e-12 * max(float(diag[0]), 1e-300))) if diag.size else 0
+    return np.ascontiguousarray(Q[:, rank:])
+
+
+# --------------------------------------------------------------------------- one output
+class _Output:
+    """The working set of one output: groups ``(k, s)``, their points ``Z`` ``(n, d)``, tight rows, bases."""
+
+    def __init__(self, M, y, D, S, row_norm, beta):
+        self.M, self.y, self.D, self.S, self.row_norm, self.beta = M, y, D, S, row_norm, beta
+        self.m, self.d = M.shape
+        self.ks = np.zeros(0, dtype=np.intp)  # pattern of each group
+        self.sv = np.zeros(0, dtype=np.intp)  # 0: V (output sign +1), 1: W (−1)
+        self.Z = np.zeros((0, self.d))
+        self.act = np.zeros((0, self.m), dtype=bool)  # rows held at equality
+        self.N: list = []
+        self.BN: list = []
+        self.ids: list[int] = []
+        self.gram: dict = {}  # (id_j, id_l) → BN_jᵀ BN_l
+        self.faces: dict = {}  # (k, s) → rows of the last cone projection's face (a warm start)
+        self._next_id = 0
+
+    @property
+    def n(self):
+        return self.ks.size
+
+    def coef(self):
+        """``(m, n)``: column ``j`` is ``s_j D_{k_j}`` (the fit is ``Σ_j coef_j ∘ (M z_j)``)."""
+        return self.D[:, self.ks] * (1.0 - 2.0 * self.sv)
+
+    def fit(self):
+        return np.einsum("mn,mn->m", self.M @ self.Z.T, self.coef()) if self.n else np.zeros(self.m)
+
+    def objective(self, r):
+        return 0.5 * float(r @ r) + self.beta * float(np.linalg.norm(self.Z, axis=1).sum())
+
+    def add(self, k, s, z, rows):
+        self.ks = np.r_[self.ks, k]
+        self.sv = np.r_[self.sv, s]
+        self.Z = np.vstack([self.Z, z[None]])
+        a = np.zeros((1, self.m), dtype=bool)
+        a[0, rows] = True
+        self.act = np.vstack([self.act, a])
+        self.N.append(None)
+        self.BN.append(None)
+        self.ids.append(self._next_id)
+        self._next_id += 1
+
+    def remove(self, drop):
+        """Remove the groups where the bool array ``drop`` is True."""
+        if not drop.any():
+            return
+        gone = {self.ids[j] for j in np.flatnonzero(drop)}
+        self.gram = {key: v for key, v in self.gram.items() if not (key[0] in gone or key[1] in gone)}
+        keep = ~drop
+        self.ks, self.sv, self.Z, self.act = self.ks[keep], self.sv[keep], self.Z[keep], self.act[keep]
+        self.N = [x for x, kp in zip(self.N, keep) if kp]
+        self.BN = [x for x, kp in zip(self.BN, keep) if kp]
+        self.ids = [x for x, kp in zip(self.ids, keep) if kp]
+
+    def invalidate(self, j):
+        gid = self.ids[j]
+        self.N[j] = self.BN[j] = None
+        self.gram = {key: v for key, v in self.gram.items() if gid not in key}
+
+    def basis(self, j):
+        if self.N[j] is None:
+            k = self.ks[j]
+            rows = np.flatnonzero(self.act[j])
+            self.N[j] = _null_space(self.S[rows, k, None] * self.M[rows], self.d)
+            self.BN[j] = ((1.0 - 2.0 * self.sv[j]) * self.D[:, k])[:, None] * (self.M @ self.N[j])
+        return self.N[j]
+
+    def hessian_fit(self):
+        n = self.n
+        blocks = [[None] * n for _ in range(n)]
+        for j in range(n):
+            for i in range(j, n):
+                key = (self.ids[j], self.ids[i])
+                if key not in self.gram:
+                    self.gram[key] = self.BN[j].T @ self.BN[i]
+                blocks[j][i] = self.gram[key]
+                blocks[i][j] = self.gram[key].T
+        return np.block(blocks)
+
+    def multipliers(self, j, r):
+        """Least-squares multipliers of group ``j``'s tight rows: ``A_actᵀ μ = ∇_j f`` (stationarity)."""
+        k = self.ks[j]
+        rows = np.flatnonzero(self.act[j])
+        if rows.size == 0:
+            return rows, np.zeros(0)
+        z = self.Z[j]
+        grad = -(1.0 - 2.0 * self.sv[j]) * (self.M.T @ (self.D[:, k] * r)) \
+            + self.beta * z / max(float(np.linalg.norm(z)), 1e-300)
+        At = (self.S[rows, k, None] * self.M[rows]).T  # (d, r)
+        return rows, np.linalg.lstsq(At, grad, rcond=None)[0]
+
+
+def _inner(out: _Output, gtol, max_newton, deadline):
+    """Active-set Newton on the working set of one output until the Newton decrement is ``≤ gtol``.
+
+    Returns the Newton steps taken (each: one reduced Newton system, one ratio test, a backtrack).
+    """
+    steps, beta, M = 0, out.beta, out.M
+    while steps < max_newton:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        norms = np.linalg.norm(out.Z, axis=1)
+        out.remove((norms <= _DROP * norms.max(initial=0.0)) | (norms == 0.0))
+        for j in range(out.n):
+            out.basis(j)
+        out.remove(np.array([N.shape[1] == 0 for N in out.N], dtype=bool))
+        if not out.n:
+            break
+        steps += 1
+        coef = out.coef()
+        MZ = M @ out.Z.T  # (m, n)
+        r = out.y - np.einsum("mn,mn->m", MZ, coef)
+        sizes = [N.shape[1] for N in out.N]
+        offs = np.concatenate([[0], np.cumsum(sizes)])
+        H = out.hessian_fit()
+        g = -(np.hstack(out.BN).T @ r)
+        norms = np.linalg.norm(out.Z, axis=1)
+        for j, N in enumerate(out.N):
+            u = N.T @ (out.Z[j] / norms[j])  # z_j lies in range(N_j)
+            sl = slice(offs[j], offs[j + 1])
+            g[sl] += beta * u
+            H[sl, sl] += (beta / norms[j]) * (np.eye(sizes[j]) - np.outer(u, u))
+        H[np.diag_indices_from(H)] += 1e-14 * max(float(np.max(np.diag(H))), 1e-300)
+        try:
+            dt = -sla.solve(H, g, assume_a="pos", check_finite=False)
+        except (np.linalg.LinAlgError, sla.LinAlgError):
+            dt = -np.linalg.lstsq(H, g, rcond=None)[0]
+        decrement = -float(g @ dt)
+        obj0 = out.objective(r)
+        if decrement <= gtol:
+            # stationary on the tight rows: in each group the row with the most negative multiplier leaves
+            dropped = False
+            for j in range(out.n):
+                rows, mu = out.multipliers(j, r)
+                if mu.size and mu.min() < -1e-10 * max(1.0, beta):
+                    out.act[j, rows[int(np.argmin(mu))]] = False
+                    out.invalidate(j)
+                    dropped = True
+            if not dropped:
+                break
+            continue
+        dZ = np.stack([out.N[j] @ dt[offs[j]:offs[j + 1]] for j in range(out.n)])
+        MD = M @ dZ.T
+        # ratio test: the first cone row met
+        AZ, AD = MZ * out.S[:, out.ks], MD * out.S[:, out.ks]
+        dn = np.linalg.norm(dZ, axis=1)
+        cand = ~out.act.T & (AD < -1e-15 * out.row_norm[:, None] * dn[None])
+        ratios = np.full(AZ.shape, np.inf)
+        ratios[cand] = np.maximum(AZ[cand], 0.0) / -AD[cand]
+        flat = int(np.argmin(ratios))
+        alpha_max = min(1.0, float(ratios.flat[flat]))
+        blocked = float(ratios.flat[flat]) <= 1.0
+        if blocked and alpha_max <= 1e-12:  # degenerate: a row already at zero blocks the step
+            i, j = np.unravel_index(flat, ratios.shape)
+            out.act[j, i] = True
+            out.invalidate(j)
+            continue
+        # Armijo backtracking on the objective
+        Bd = np.einsum("mn,mn->m", MD, coef)
+        alpha = alpha_max
+        while True:
+            rn = r - alpha * Bd
+            obj = 0.5 * float(rn @ rn) + beta * float(np.linalg.norm(out.Z + alpha * dZ, axis=1).sum())
+            if obj <= obj0 - 1e-4 * alpha * decrement:
+                break
+            alpha *= 0.5
+            if alpha < 1e-12:
+                break
+        if alpha < 1e-12:  # no descent along the Newton direction: round-off level
+            break
+        out.Z = out.Z + alpha * dZ
+        if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
+            hit = np.argwhere(ratios <= alpha_max * (1 + 1e-9))
+            for i, j in hit:
+                out.act[j, i] = True
+            for j in np.unique(hit[:, 1]):
+                out.invalidate(int(j))
+    return steps
+
+
+# --------------------------------------------------------------------------- the engine
+def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60, max_newton=4000,
+                                 time_limit_s=None, V0=None, W0=None, verbose=False, **unknown):
+    """Solve program (12) by working sets over groups and cone rows; certify with a float64 dual bound.
+
+    See the module docstring for the method. Orientation: ``M`` ``(m, d)`` and ``Y`` ``(m, q)`` with
+    **rows as samples**, ``patterns`` ``(m, P)`` bool, ``V, W`` ``(P, d, q)``.
+
+    Parameters
+    ----------
+    M, Y, patterns, beta
+        Program (12)'s data (``Y`` 1-D means ``q = 1``) and ``β > 0``.
+    tol : float
+        Target relative gap ``(objective − bound) / max(1, |objective|)``.
+    max_outer : int
+        Full passes (per output) at most.
+    max_newton : int
+        Newton steps (per output, over all passes) at most.
+    time_limit_s : float, optional
+        Wall-clock limit of the caller; the only way the clock enters.
+    V0, W0 : array_like, shape (P, d, q), optional
+        Warm start: its non-zero groups (made feasible) start the working sets.
+    verbose : bool
+        One line per full pass.
+
+    Returns
+    -------
+    V, W : ndarray, shape (P, d, q)
+        Exactly feasible (``constraint_violation == 0``).
+    report : SolveReport
+        ``solver="ACTIVE_SET"``, ``status`` ``"optimal"`` / ``"max_iter"`` / ``"time_limit"``,
+        ``objective`` (float64, at the returned point), ``bound`` (:func:`dual_bound`), gaps,
+        ``iterations`` (full passes, summed over outputs), ``certificate`` (``"restricted"`` when
+        the gap meets ``tol``, else ``"none"``), ``extra`` (``newton_steps``, ``working_set``, ...).
+
+    Raises
+    ------
+    ValidationError
+        Bad data, a bad option value, or an unknown option (the message lists
+        :data:`ACTIVE_SET_OPTIONS`).
+    """
+    t_start = time.perf_counter()
+    if unknown:
+        raise ValidationError(f"unknown ACTIVE_SET option(s) {sorted(unknown)}; valid options are "
+                              f"{', '.join(ACTIVE_SET_OPTIONS)}, V0, W0")
+    positive = Real(0.0, closed="neither")
+    check_params("ACTIVE_SET", {"tol": tol, "max_outer": max_outer, "max_newton": max_newton,
+                                "time_limit_s": time_limit_s},
+                 {"tol": [positive], "max_outer": [Int(1)], "max_newton": [Int(1)], "time_limit_s": [None, positive]})
+    M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
+    (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
+    starts = [None if Z0 is None else _as_groups(Z0, P, d, q, name).astype(np.float64)
+              for Z0, name in ((V0, "V0"), (W0, "W0"))]
+    deadline = None if time_limit_s is None else t_start + float(time_limit_s)
+    D = patterns.astype(np.float64)
+    S = 2.0 * D - 1.0
+    row_norm = np.sqrt(np.einsum("md,md->m", M, M))
+    row_norm_safe = np.maximum(row_norm, 1e-300)
+    mu_all = np.zeros((2, P, m, q))
+    lam = np.array(Y)
+    V, W = np.zeros((P, d, q)), np.zeros((P, d, q))
+    passes, newton, status = 0, 0, "optimal"
+    ws_size = []
+    zero_c = 0.5 * np.einsum("mq,mq->q", Y, Y)
+    for c in range(q):
+        out = _Output(M, Y[:, c], D, S, row_norm_safe, beta)
+        for s, Z0 in enumerate(starts):
+            if Z0 is not None:
+                for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
+                    _enter_warm(out, int(k), s, Z0[k, :, c])
+        # output c may use half the tolerance of its share: Σ_c gap_c ≤ tol · max(1, Σ_c obj_c)
+        gtol, c_status, c_newton = 1e-8 * max(1.0, float(zero_c[c])), "max_iter", 0
+        for _ in range(max_outer):
+            if deadline is not None and time.perf_counter() > deadline:
+                c_status = "time_limit"
+                break
+            passes += 1
+            c_newton += _inner(out, gtol, max_newton - c_newton, deadline)
+            r = Y[:, c] - out.fit()
+            obj_c = out.objective(r)
+            bound_c = _full_pass(out, r, mu_all[:, :, :, c], verbose, passes)
+            gap_c = obj_c - bound_c
+            if gap_c <= 0.5 * tol * max(obj_c, 1.0 / q):
+                c_status = "optimal"
+                break
+            if c_newton >= max_newton:
+                break
+            gtol = max(min(1e-2 * gtol, 1e-3 * gap_c), 1e-15 * max(1.0, obj_c))  # the next inner solve: finer
+        newton += c_newton
+        if c_status != "optimal" and status == "optimal":
+            status = c_status
+        lam[:, c] = Y[:, c] - out.fit()
+        for j in range(out.n):
+            (V if out.sv[j] == 0 else W)[out.ks[j], :, c] = out.Z[j]
+        ws_size.append(out.n)
+    # exact feasibility (tight rows hold to round-off), objective and the judge
+    X = np.stack([V.transpose(1, 0, 2), W.transpose(1, 0, 2)], axis=1)
+    V, W, dropped = _repair(SimpleNamespace(D=patterns, interior={}), M, X)
+    obj = _cert.convex_objective(M, Y, patterns, V, W, beta)
+    zero = 0.5 * float(np.sum(Y * Y))
+    if zero < obj:
+        V, W, obj = np.zeros_like(V), np.zeros_like(W), zero
+    bound, det = _cert.dual_bound(M, Y, patterns, beta, lam, mu_pos=mu_all[0], mu_neg=mu_all[1])
+    gap_abs, gap_rel = SolveReport.gaps(obj, bound)
+    viol = float(_cert.constraint_violation(M, patterns, V, W))
+    if gap_rel is not None and gap_rel <= tol:
+        status = "optimal"
+    elif status == "optimal":
+        status = "max_iter"
+    nv, nw = np.linalg.norm(V, axis=1), np.linalg.norm(W, axis=1)
+    extra = {"n_patterns": P, "outer_passes": passes, "newton_steps": newton, "working_set": ws_size,
+             "n_active_groups": int((nv > 0).sum() + (nw > 0).sum()), "dropped_groups": dropped,
+             "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": zero}
+    return V, W, SolveReport(
+        problem="convex_relu", solver="ACTIVE_SET", status=status, objective=float(obj), bound=float(bound),
+        gap_abs=gap_abs, gap_rel=gap_rel, iterations=passes, compile_time_s=0.0,
+        solve_time_s=time.perf_counter() - t_start, certificate=engine_certificate_kind(gap_rel, viol, tol, q),
+        residual=viol, extra=extra)
+
+
+def _enter_warm(out: _Output, k, s, z):
+    """Put a warm-start group into the working set if it is feasible (its tight rows held)."""
+    sgn = out.S[:, k]
+    g = sgn * (out.M @ z)
+    nz = float(np.linalg.norm(z))
+    if nz == 0 or np.any(g < -1e-9 * out.row_norm * nz):
+        return
+    out.add(k, s, z.copy(), np.flatnonzero(g <= _TIGHT * out.row_norm * nz)[: out.d - 1])
+
+
+def _full_pass(out: _Output, r, mu_c, verbose, npass):
+    """The full pass at ``λ = r``: multipliers of every group into ``mu_c`` ``(2, P, m)``, the bound, new groups.
+
+    Working-set groups take their least-squares multipliers; any other group whose plain value
+    ``‖Mᵀ D_k λ‖`` exceeds ``β`` takes the multipliers of its cone projection. Groups whose
+    projection exceeds ``β`` enter (the largest first, at most as many as the set holds, at least 4).
+    Returns this output's dual bound (float64, :func:`~cvximplicit.solvers.certificate.scaled_bound`).
+    """
+    M, D, beta = out.M, out.D, out.beta
+    A = M.T @ (D * r[:, None])  # (d, P): Mᵀ D_k λ
+    plain = np.linalg.norm(A, axis=0)
+    mu_c[:] = 0.0
+    in_ws = set()
+    for j in range(out.n):
+        rows, mu = out.multipliers(j, r)
+        mu_c[out.sv[j], out.ks[j], rows] = np.maximum(mu, 0.0)
+        in_ws.add((int(out.ks[j]), int(out.sv[j])))
+    cands = []
+    for s in (0, 1):
+        sgn = 1.0 if s == 0 else -1.0
+        for k in np.flatnonzero(plain > beta * (1 - 1e-12)):
+            if (int(k), s) in in_ws:
+                continue
+            Ak = out.S[:, k, None] * M
+            hit = _project_on_face(Ak, sgn * A[:, k], out.faces.get((int(k), s), np.zeros(0, np.intp)),
+                                   out.row_norm)
+            h, rows, mu = hit if hit is not None else _project(Ak, sgn * A[:, k], out.row_norm,
+                                                               enough=beta * (1 - 1e-9))
+            out.faces[(int(k), s)] = rows
+            mu_c[s, k, rows] = mu
+            rho = float(np.linalg.norm(h))
+            if rho > beta * (1 + 1e-9):
+                cands.append((rho, int(k), s, h, rows))
+    bound, det = _cert._bound(M, out.y[:, None], out.D > 0, beta, r[:, None], mu_c[0][:, :, None],
+                              mu_c[1][:, :, None])
+    cands.sort(key=lambda t: (-t[0], t[1], t[2]))
+    n_in = out.n
+    fit = out.y - r
+    for rho, k, s, h, face in cands[:max(4, n_in)]:
+        # enter along the projection h ∈ K_k at the step that minimises the objective with the rest fixed
+        sgn_row = out.S[:, k]
+        g = sgn_row * (M @ h)
+        nh = float(np.linalg.norm(h))
+        if np.any(g < -1e-9 * out.row_norm * nh):  # not settled yet: the projection to the end
+            h, face, _ = _project(sgn_row[:, None] * M, (1.0 if s == 0 else -1.0) * A[:, k], out.row_norm,
+                                  rounds=10 * _PROJ_ROUNDS)
+            g = sgn_row * (M @ h)
+            nh = float(np.linalg.norm(h))
+            if nh <= beta or np.any(g < -1e-9 * out.row_norm * nh):
+                continue  # still not settled: left to a later pass
+        Bh = (1.0 if s == 0 else -1.0) * D[:, k] * (M @ h)
+        step = (float(Bh @ (out.y - fit)) - beta * nh) / max(float(Bh @ Bh), 1e-300)
+        if step <= 0:
+            continue
+        fit = fit + step * Bh
+        # the rows of the projection's face (positive NNLS multipliers) are held tight from the start
+        tight = np.union1d(face, np.flatnonzero(g <= _TIGHT * out.row_norm * nh))
+        out.add(k, s, step * h, tight[: out.d - 1])
+    if verbose:
+        print(f"pass {npass}: working set {n_in} -> {out.n}, candidates {len(cands)}, "
+              f"objective {out.objective(r):.10g}, bound {bound:.10g}, max rho/beta {det['rho'] / beta:.6f}")
+    return bound

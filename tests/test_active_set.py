@@ -1,0 +1,79 @@
+"""The working-set engine ``ACTIVE_SET`` for program (12) against the conic reference (Clarabel through cvxpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cvximplicit.exceptions import ValidationError
+from cvximplicit.solvers import constraint_violation, convex_objective, solve_convex_relu
+from cvximplicit.solvers.engines.active_set import ACTIVE_SET_OPTIONS, solve_convex_relu_active_set as solve
+from tests.test_admm import beta_max, clarabel, make_problem
+
+#: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
+pytestmark = pytest.mark.engine
+
+#: The engine's certified relative gap in these tests, and the agreement asked with Clarabel (whose own
+#: relative gap tolerance is 1e-8): both far above round-off, far below any real error.
+TOL = 1e-8
+AGREE_REL = 1e-6
+
+
+@pytest.mark.parametrize("m, d, P, q, frac, seed", [
+    (40, 3, 8, 1, 0.3, 21), (40, 3, 8, 2, 0.1, 22), (120, 5, 20, 1, 0.02, 5), (80, 4, 16, 3, 0.05, 8),
+    (200, 8, 30, 1, 0.01, 13),
+])
+def test_agrees_with_clarabel(m, d, P, q, frac, seed):
+    M, Y, patterns = make_problem(m=m, d=d, P=P, q=q, seed=seed)
+    beta = frac * beta_max(M, Y, patterns)
+    opt, _ = clarabel(M, Y, patterns, beta)
+    V, W, rep = solve(M, Y, patterns, beta, tol=TOL)
+    assert rep.status == "optimal" and rep.certificate == "restricted", rep.summary()
+    assert rep.solver == "ACTIVE_SET" and V.shape == W.shape == (patterns.shape[1], d, q)
+    assert abs(rep.objective - opt) <= AGREE_REL * max(1.0, opt)
+    assert abs(rep.bound - opt) <= AGREE_REL * max(1.0, opt)
+    assert rep.bound <= opt * (1 + 1e-8) + 1e-12  # a lower bound (Clarabel's accuracy 1e-8)
+    # exactly feasible, and the objective is the float64 one at the returned point
+    assert constraint_violation(M, patterns, V, W) == 0.0 and rep.residual == 0.0
+    assert rep.objective == pytest.approx(convex_objective(M, Y, patterns, V, W, beta), rel=1e-13)
+
+
+def test_stopped_early_is_honest():
+    M, Y, patterns = make_problem(m=200, d=8, P=30, q=1, seed=13)
+    beta = 0.01 * beta_max(M, Y, patterns)
+    opt, _ = clarabel(M, Y, patterns, beta)
+    V, W, rep = solve(M, Y, patterns, beta, tol=1e-12, max_newton=2)
+    assert rep.status == "max_iter" and rep.certificate == "none" and rep.gap_rel > 1e-12
+    assert rep.bound <= opt * (1 + 1e-8) and rep.objective >= opt * (1 - 1e-8)
+    assert constraint_violation(M, patterns, V, W) == 0.0
+
+
+def test_warm_start_from_the_solution_certifies_in_one_pass():
+    M, Y, patterns = make_problem(m=120, d=5, P=20, q=2, seed=5)
+    beta = 0.02 * beta_max(M, Y, patterns)
+    V, W, cold = solve(M, Y, patterns, beta, tol=TOL)
+    V2, W2, warm = solve(M, Y, patterns, beta, tol=TOL, V0=V, W0=W)
+    assert warm.status == "optimal" and warm.iterations <= Y.shape[1] * 2
+    assert warm.extra["newton_steps"] <= cold.extra["newton_steps"]
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-7)
+
+
+def test_zero_solution_above_beta_max():
+    M, Y, patterns = make_problem(m=60, d=4, P=10, q=1, seed=3)
+    V, W, rep = solve(M, Y, patterns, 1.01 * beta_max(M, Y, patterns))
+    assert rep.status == "optimal" and not V.any() and not W.any()
+    assert rep.objective == pytest.approx(0.5 * float(np.sum(Y**2)))
+
+
+def test_through_solve_convex_relu_and_strict_options():
+    M, Y, patterns = make_problem(m=60, d=4, P=10, q=1, seed=3)
+    beta = 0.05 * beta_max(M, Y, patterns)
+    sol = solve_convex_relu(M, Y, beta=beta, patterns=patterns, solver="active_set", solver_opts={"tol": 1e-9})
+    assert sol.report.solver == "ACTIVE_SET" and sol.report.certificate == "restricted"
+    with pytest.raises(ValidationError, match="unknown option.*'step'.*ACTIVE_SET"):
+        solve_convex_relu(M, Y, beta=beta, patterns=patterns, solver="ACTIVE_SET", solver_opts={"step": 1})
+    with pytest.raises(ValidationError, match="unknown ACTIVE_SET option.*valid options are tol"):
+        solve(M, Y, patterns, beta, step=1)
+    with pytest.raises(ValidationError, match="max_newton"):
+        solve(M, Y, patterns, beta, max_newton=0)
+    assert set(ACTIVE_SET_OPTIONS) >= {"tol", "max_outer", "max_newton", "time_limit_s"}
