@@ -259,20 +259,39 @@ def test_report_contents_vector_output():
 
 
 # --------------------------------------------------------------------------- dispatch and validation
-def test_auto_uses_conic_for_small_and_admm_for_large(monkeypatch):
+def test_auto_uses_conic_for_small_and_the_working_set_engine_for_large(monkeypatch):
     rng = np.random.default_rng(0)
     M, y = np.c_[rng.standard_normal((40, 3)), np.ones(40)], rng.standard_normal(40)
     small = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
     assert small.report.solver == "CLARABEL" and small.report.certificate == "restricted"
     assert small.report.solver_reason.startswith("auto: plain conic form with")
-    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "CONIC_AUTO_MAX_NNZ", 0)
+    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "ACTIVE_SET_AUTO_MIN_NNZ", 0)
+    large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
+    assert large.report.solver == "ACTIVE_SET" and large.report.solver_reason.startswith("auto: plain conic form would")
+    assert "fell back" not in large.report.solver_reason
+    assert large.report.bound <= small.report.objective * (1 + CLARABEL_OBJ_RTOL)  # a valid bound either way
+    assert large.report.certificate == "restricted"  # certified: the same optimum as Clarabel's
+    assert large.report.objective == pytest.approx(small.report.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("limit, expected", [(10**9, "CLARABEL"), (0, "ADMM")])
+def test_auto_falls_back_when_the_working_set_engine_does_not_certify(monkeypatch, limit, expected):
+    """Under "auto" only: an uncertified ACTIVE_SET solve is followed by the size rule's choice, and said so."""
+    rng = np.random.default_rng(0)
+    M, y = np.c_[rng.standard_normal((40, 3)), np.ones(40)], rng.standard_normal(40)
+    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "ACTIVE_SET_AUTO_MIN_NNZ", 0)
+    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "CONIC_AUTO_MAX_NNZ", limit)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InaccurateSolutionWarning)
-        large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
-    assert large.report.solver == "ADMM" and large.report.solver_reason.startswith("auto: plain conic form would")
-    assert large.report.bound <= small.report.objective * (1 + CLARABEL_OBJ_RTOL)  # a valid bound either way
-    if large.report.certificate != "none":  # certified: the same optimum as Clarabel's, within both tolerances
-        assert large.report.objective == pytest.approx(small.report.objective, rel=1e-5)
+        sol = solve_convex_relu(M, y, beta=0.5, n_patterns=10, solver_opts={"max_newton": 1, "tol": 1e-12})
+    assert sol.report.solver == expected
+    assert "ACTIVE_SET stopped uncertified" in sol.report.solver_reason and "fell back to" in sol.report.solver_reason
+    # a named engine never becomes another
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InaccurateSolutionWarning)
+        named = solve_convex_relu(M, y, beta=0.5, n_patterns=10, solver="ACTIVE_SET",
+                                  solver_opts={"max_newton": 1, "tol": 1e-12})
+    assert named.report.solver == "ACTIVE_SET" and named.report.certificate == "none"
 
 
 @needs_first_order

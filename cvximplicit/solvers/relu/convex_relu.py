@@ -56,6 +56,7 @@ __all__ = [
     "solve_convex_relu",
     "NEURON_TOL",
     "CONIC_AUTO_MAX_NNZ",
+    "ACTIVE_SET_AUTO_MIN_NNZ",
     "CLARABEL_RELU_OPTS",
     "plain_nnz",
     "conic_gap_tol",
@@ -74,6 +75,12 @@ __all__ = [
 #: takes 9.1 s with Clarabel (gap_rel 2e-9) vs 28.8 s with FISTA (max_iter, gap_rel
 #: 3e-6), hence the limit of 4e6.
 CONIC_AUTO_MAX_NNZ = 4_000_000
+
+#: ``"auto"`` takes the working-set engine ``"ACTIVE_SET"`` above this many plain conic non-zeros
+#: (and Clarabel at or below it); if that engine does not certify, the rule above picks the fallback
+#: (Clarabel up to :data:`CONIC_AUTO_MAX_NNZ`, else ``"ADMM"``), warm-started, and the report says so.
+#: The crossover is measured in ``docs/engines.md`` (single-thread runs of both on random blocks).
+ACTIVE_SET_AUTO_MIN_NNZ = 200_000
 
 
 # --------------------------------------------------------------------------- solution
@@ -149,17 +156,18 @@ def _validate(M, Y, beta):
     return M, Y, _as_beta(beta)
 
 
-def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str]:
-    """The engine or conic solver that runs, and why (the ``"auto"`` rule lives here only)."""
+def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str, str | None]:
+    """What runs, why, and what ``"auto"`` falls back to if it is not certified (the ``"auto"`` rule lives here only)."""
     if name != "auto":
-        return name, "requested"
+        return name, "requested", None
     if reduced:
-        return "auto", "auto: exact 1-D arrangements, reduced O(m) conic form"
+        return "auto", "auto: exact 1-D arrangements, reduced O(m) conic form", None
     nnz = plain_nnz(m, d, P, q)
-    if nnz <= CONIC_AUTO_MAX_NNZ:
-        return "auto", f"auto: plain conic form with {nnz:.3g} <= {CONIC_AUTO_MAX_NNZ:.3g} non-zeros"
-    engine = "ADMM" if engine_available("ADMM") else "FISTA"
-    return engine, f"auto: plain conic form would have {nnz:.3g} > {CONIC_AUTO_MAX_NNZ:.3g} non-zeros"
+    if nnz <= ACTIVE_SET_AUTO_MIN_NNZ:
+        return "auto", f"auto: plain conic form with {nnz:.3g} <= {ACTIVE_SET_AUTO_MIN_NNZ:.3g} non-zeros", None
+    fallback = "auto" if nnz <= CONIC_AUTO_MAX_NNZ else ("ADMM" if engine_available("ADMM") else "FISTA")
+    return "ACTIVE_SET", (f"auto: plain conic form would have {nnz:.3g} > {ACTIVE_SET_AUTO_MIN_NNZ:.3g} "
+                          "non-zeros: working-set engine"), fallback
 
 
 def _check_reductions(reductions) -> tuple[str, ...]:
@@ -194,11 +202,13 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     seed : int
         Seed for the sampled patterns.
     solver : str
-        ``"auto"``: the reduced 1-D form or a plain form of at most
-        :data:`CONIC_AUTO_MAX_NNZ` non-zeros goes to Clarabel (SCS after it if Clarabel
-        fails), larger ones to ``"ADMM"``; the report's ``solver_reason`` says which rule
-        applied. An engine (``"FISTA"``, ``"ADMM"``) or a cvxpy solver name runs alone:
-        its failure raises, it never becomes another solver.
+        ``"auto"``: the reduced 1-D form, or a plain form of at most
+        :data:`ACTIVE_SET_AUTO_MIN_NNZ` non-zeros, goes to Clarabel (SCS after it if Clarabel
+        fails); larger ones to the working-set engine ``"ACTIVE_SET"``, and if that does not
+        certify, to Clarabel (up to :data:`CONIC_AUTO_MAX_NNZ` non-zeros) or ``"ADMM"``,
+        warm-started. The report's ``solver_reason`` says which rule applied and any fallback.
+        An engine (``"ACTIVE_SET"``, ``"ADMM"``, ``"FISTA"``) or a cvxpy solver name runs alone:
+        its failure raises or reports ``"none"``, it never becomes another solver.
     solver_opts : dict, optional
         Options of the solver that runs, checked strictly (an unknown key raises
         :class:`ValidationError` naming the valid ones). Conic solvers: passed to
@@ -214,7 +224,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         The relative gap within which the solve is certified: default
         :func:`conic_gap_tol` for conic solvers, the engine's ``tol`` for engines.
     warm_start : (V0, W0), optional
-        A starting point, each ``(P, d, q)``, for the engines ``"FISTA"`` and ``"ADMM"``
+        A starting point, each ``(P, d, q)``, for the engines ``"ACTIVE_SET"``, ``"FISTA"`` and ``"ADMM"``
         (:class:`~cvximplicit.solvers.engines.WarmStart`); conic solvers ignore it.
 
     Returns
@@ -243,7 +253,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     reduced = pattern_set.structure is not None and one_d_columns(M) is not None
     program = ReluProgram(M, Y, pattern_set.patterns, beta, pattern_set.structure if reduced else None)
     m, d, P, q = program.shape
-    name, reason = _choose(name, reduced, m, d, P, q)
+    name, reason, auto_fallback = _choose(name, reduced, m, d, P, q)
     engine = get_engine(name, fallback=fallback)
     options = _check_options(engine, reason, solver_opts)
     sol = engine.solve(program, _check_warm_start(warm_start), options)
@@ -255,6 +265,17 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     while not cert.certified and (better := next(refinements, None)) is not None:
         sol, reason = better, _noted(reason, better.note)
         compile_s, solve_s = compile_s + sol.compile_time_s, solve_s + sol.solve_time_s
+        cert = _certify(program, sol, tol)
+    if not cert.certified and auto_fallback is not None:  # "auto" only: its choice failed, say so and go on
+        gap = "none" if cert.gap_rel is None else f"{cert.gap_rel:.2g}"
+        second = get_engine(auto_fallback, fallback=fallback)
+        reason = _noted(reason, f"{sol.solver} stopped uncertified ({sol.status}, gap_rel {gap}); fell back to "
+                                f"{'Clarabel' if auto_fallback == 'auto' else auto_fallback} with its defaults, "
+                                "warm-started")
+        sol = second.solve(program, WarmStart(sol.V, sol.W), second.check_options(None))
+        tol = second.gap_tol({}, sol.solver) if gap_tol is None else float(gap_tol)
+        compile_s, solve_s = compile_s + sol.compile_time_s, solve_s + sol.solve_time_s
+        reason = _noted(reason, sol.note)
         cert = _certify(program, sol, tol)
     V, W, used, status, iters = sol.V, sol.W, sol.solver, sol.status, sol.iterations
     if not np.any(Y):  # Y = 0: the zero network is the exact optimum; drop solver round-off
