@@ -33,6 +33,7 @@ Budgets count work (outer passes, Newton steps); the clock acts only through ``t
 
 from __future__ import annotations
 
+import math
 import time
 from types import SimpleNamespace
 
@@ -53,6 +54,7 @@ __all__ = ["ACTIVE_SET_OPTIONS", "solve_convex_relu_active_set"]
 ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose")
 
 _TIGHT = 1e-10  # a row is tight when A_i z ≤ this · ‖A_i‖ ‖z‖
+_INNER_FRACTION = 1e-3  # an inner solve stops at a Newton decrement of this fraction of the last gap
 _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the working set
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
 
@@ -187,17 +189,18 @@ class _Output:
             self.BN[j] = ((1.0 - 2.0 * self.sv[j]) * self.D[:, k])[:, None] * (self.M @ self.N[j])
         return self.N[j]
 
-    def hessian_fit(self):
-        n = self.n
-        blocks = [[None] * n for _ in range(n)]
-        for j in range(n):
-            for i in range(j, n):
+    def hessian_fit(self, offs):
+        """``(BN)ᵀ(BN)`` assembled from the cached blocks (``offs``: each group's first column)."""
+        H = np.empty((offs[-1], offs[-1]))
+        for j in range(self.n):
+            for i in range(j, self.n):
                 key = (self.ids[j], self.ids[i])
                 if key not in self.gram:
                     self.gram[key] = self.BN[j].T @ self.BN[i]
-                blocks[j][i] = self.gram[key]
-                blocks[i][j] = self.gram[key].T
-        return np.block(blocks)
+                H[offs[j]:offs[j + 1], offs[i]:offs[i + 1]] = self.gram[key]
+                if i != j:
+                    H[offs[i]:offs[i + 1], offs[j]:offs[j + 1]] = self.gram[key].T
+        return H
 
     def multipliers(self, j, r):
         """Least-squares multipliers of group ``j``'s tight rows: ``A_actᵀ μ = ∇_j f`` (stationarity)."""
@@ -208,8 +211,11 @@ class _Output:
         z = self.Z[j]
         grad = -(1.0 - 2.0 * self.sv[j]) * (self.M.T @ (self.D[:, k] * r)) \
             + self.beta * z / max(float(np.linalg.norm(z)), 1e-300)
-        At = (self.S[rows, k, None] * self.M[rows]).T  # (d, r)
-        return rows, np.linalg.lstsq(At, grad, rcond=None)[0]
+        Ar = self.S[rows, k, None] * self.M[rows]  # (r, d), full row rank (the rows' null space is N_j)
+        try:
+            return rows, sla.solve(Ar @ Ar.T, Ar @ grad, assume_a="pos", check_finite=False)
+        except (np.linalg.LinAlgError, sla.LinAlgError):
+            return rows, np.linalg.lstsq(Ar.T, grad, rcond=None)[0]
 
 
 def _inner(out: _Output, gtol, max_newton, deadline):
@@ -218,6 +224,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
     Returns the Newton steps taken (each: one reduced Newton system, one ratio test, a backtrack).
     """
     steps, beta, M = 0, out.beta, out.M
+    state = None  # (group ids, coef, M Zᵀ, residual, signs): updated along the steps, rebuilt when groups change
     while steps < max_newton:
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -229,12 +236,16 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         if not out.n:
             break
         steps += 1
-        coef = out.coef()
-        MZ = M @ out.Z.T  # (m, n)
-        r = out.y - np.einsum("mn,mn->m", MZ, coef)
+        if state is None or state[0] != out.ids:  # the groups changed: products afresh
+            coef = out.coef()
+            MZ = M @ out.Z.T  # (m, n)
+            r = out.y - np.einsum("mn,mn->m", MZ, coef)
+            Sk = out.S[:, out.ks]
+            state = (list(out.ids), coef, MZ, r, Sk)
+        _, coef, MZ, r, Sk = state
         sizes = [N.shape[1] for N in out.N]
         offs = np.concatenate([[0], np.cumsum(sizes)])
-        H = out.hessian_fit()
+        H = out.hessian_fit(offs)
         g = -(np.hstack(out.BN).T @ r)
         norms = np.linalg.norm(out.Z, axis=1)
         for j, N in enumerate(out.N):
@@ -264,7 +275,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         dZ = np.stack([out.N[j] @ dt[offs[j]:offs[j + 1]] for j in range(out.n)])
         MD = M @ dZ.T
         # ratio test: the first cone row met
-        AZ, AD = MZ * out.S[:, out.ks], MD * out.S[:, out.ks]
+        AZ, AD = MZ * Sk, MD * Sk
         dn = np.linalg.norm(dZ, axis=1)
         cand = ~out.act.T & (AD < -1e-15 * out.row_norm[:, None] * dn[None])
         ratios = np.full(AZ.shape, np.inf)
@@ -285,12 +296,15 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             obj = 0.5 * float(rn @ rn) + beta * float(np.linalg.norm(out.Z + alpha * dZ, axis=1).sum())
             if obj <= obj0 - 1e-4 * alpha * decrement:
                 break
+            if blocked and alpha == alpha_max and obj <= obj0 + 1e-13 * max(1.0, abs(obj0)):
+                break  # a short step to a blocking row that changes the objective only by round-off
             alpha *= 0.5
             if alpha < 1e-12:
                 break
         if alpha < 1e-12:  # no descent along the Newton direction: round-off level
             break
         out.Z = out.Z + alpha * dZ
+        state = (state[0], coef, MZ + alpha * MD, rn, Sk)
         if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
             hit = np.argwhere(ratios <= alpha_max * (1 + 1e-9))
             for i, j in hit:
@@ -371,7 +385,7 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
                 for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
                     _enter_warm(out, int(k), s, Z0[k, :, c])
         # output c may use half the tolerance of its share: Σ_c gap_c ≤ tol · max(1, Σ_c obj_c)
-        gtol, c_status, c_newton = 1e-8 * max(1.0, float(zero_c[c])), "max_iter", 0
+        gtol, c_status, c_newton = math.inf, "max_iter", 0  # the first pass fixes it from the gap
         for _ in range(max_outer):
             if deadline is not None and time.perf_counter() > deadline:
                 c_status = "time_limit"
@@ -387,7 +401,8 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
                 break
             if c_newton >= max_newton:
                 break
-            gtol = max(min(1e-2 * gtol, 1e-3 * gap_c), 1e-15 * max(1.0, obj_c))  # the next inner solve: finer
+            # each working set is solved only as far as the gap asks (celer's rule): coarse while the set grows
+            gtol = max(min(1e-2 * gtol, _INNER_FRACTION * gap_c), 1e-15 * max(1.0, obj_c))
         newton += c_newton
         if c_status != "optimal" and status == "optimal":
             status = c_status
