@@ -299,14 +299,15 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     n_neurons = int(n_neurons)
     top = ce_beta_max(M, Y, pats, offset=offset) if cross_entropy else beta_max(M, Y, pats)
     beta = top * beta_ratio if top > 0 else 1.0
-    reports, path = [], []
+    reports, path, warm = [], [], None
     for attempt in range(max_solves):
         if cross_entropy:
             sol = solve_convex_relu_ce(M, Y, beta=beta, offset=offset, patterns=pats, solver=solver,
                                        solver_opts=solver_opts, reductions=reductions)
-        else:
+        else:  # each lower β starts from the last solution (the engines use it; conic solvers ignore it)
             sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, solver=solver, solver_opts=solver_opts,
-                                    reductions=reductions)
+                                    reductions=reductions, warm_start=warm)
+            warm = (sol.V, sol.W)
         n_act = int(sol.report.extra["n_active_neurons"])
         reports.append(sol.report)
         path.append({"beta": beta, "n_active": n_act, "objective": sol.report.objective,
