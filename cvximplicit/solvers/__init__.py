@@ -9,6 +9,9 @@
 - :func:`fit_relu_pool` (default of Algorithm 2) and :func:`fit_relu_budget` — the block
   budget: exactly ``n_i`` neurons from the convex solution (forward selection from
   its support, or a β path).
+- :func:`solve_gated_relu` — the gated-ReLU program (a group lasso; Mishkin, Sahiner &
+  Pilanci 2022), certified by its own dual bound, which is also a lower bound of program (12)
+  on the same patterns; its cone decomposition is a feasible point of program (12).
 - :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
   nonconvex objective it bounds.
 - :class:`ReluProgram` — program (12): data, patterns and β validated once; objective,
@@ -49,6 +52,7 @@ from .certificate_ce import CEReluProgram, ce_beta_max, ce_dual_bound, ce_object
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
 from .convex_relu_ce import solve_convex_relu_ce
 from .first_order import solve_convex_relu_first_order
+from .gated_relu import GatedReLUSolution, cone_decomposition, solve_gated_relu
 from .least_squares import solve_least_squares
 from .logistic import solve_multinomial_logistic
 from .program import ReluProgram
@@ -66,6 +70,9 @@ __all__ = [
     "sample_patterns",
     "ConvexReLUSolution",
     "solve_convex_relu",
+    "GatedReLUSolution",
+    "solve_gated_relu",
+    "cone_decomposition",
     "BlockFit",
     "fit_relu_budget",
     "fit_relu_pool",
