@@ -12,6 +12,8 @@
 - :func:`solve_gated_relu` — the gated-ReLU program (a group lasso; Mishkin, Sahiner &
   Pilanci 2022), certified by its own dual bound, which is also a lower bound of program (12)
   on the same patterns; its cone decomposition is a feasible point of program (12).
+- :func:`solve_convex_relu_path` — program (12) along a sequence of β values, each point
+  certified on its own and warm-started from the previous one (:class:`ConvexReLUPath`).
 - :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
   nonconvex objective it bounds.
 - :class:`ReluProgram` — program (12): data, patterns and β validated once; objective,
@@ -55,6 +57,7 @@ from .first_order import solve_convex_relu_first_order
 from .gated_relu import GatedReLUSolution, cone_decomposition, solve_gated_relu
 from .least_squares import solve_least_squares
 from .logistic import solve_multinomial_logistic
+from .path import ConvexReLUPath, solve_convex_relu_path
 from .program import ReluProgram
 from .report import CERTIFICATE_KINDS, CERTIFIED_CLASS, SolveReport
 
@@ -73,6 +76,8 @@ __all__ = [
     "GatedReLUSolution",
     "solve_gated_relu",
     "cone_decomposition",
+    "ConvexReLUPath",
+    "solve_convex_relu_path",
     "BlockFit",
     "fit_relu_budget",
     "fit_relu_pool",
