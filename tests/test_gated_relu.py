@@ -66,8 +66,7 @@ def test_agrees_with_skglm_group_lasso():
 def test_agrees_with_naive_cvxpy_group_lasso():
     M, y, G, beta_max = _block(m=40, d=3, P=6, seed=3)
     beta = 0.1 * beta_max
-    m, d = M.shape
-    P = G.shape[1]
+    d, P = M.shape[1], G.shape[1]
     U = cp.Variable((P, d))
     fit = sum(cp.multiply(G[:, k], M @ U[k]) for k in range(P))
     problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(fit - y) + beta * sum(cp.norm(U[k]) for k in range(P))))

@@ -68,7 +68,7 @@ from .certificate import _bound, pattern_fit
 from .program import NEURON_TOL, ReluProgram, decode
 from .report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 
-__all__ = ["GatedReLUSolution", "solve_gated_relu", "cone_decomposition", "GATED_SOLVER_NAME"]
+__all__ = ["GATED_SOLVER_NAME", "GatedReLUSolution", "cone_decomposition", "solve_gated_relu"]
 
 #: The ``solver`` field of a gated solve's report.
 GATED_SOLVER_NAME = "GATED_WS"
@@ -282,7 +282,7 @@ def _gap(objective: float, lin: float, quad: float, rho: float, beta: float) -> 
 
 def _solve_output(M, D, y, beta, tol, max_iter, max_rounds, u0) -> _OutputResult:
     """Working-set rounds for one output ``y`` ``(m,)``; ``tol`` is this output's share of the relative gap."""
-    m, d = M.shape
+    d = M.shape[1]
     P = D.shape[1]
     U = np.zeros((P, d)) if u0 is None else np.array(u0, dtype=float)
     yy = float(y @ y)
