@@ -57,9 +57,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import nnls
+from threadpoolctl import ThreadpoolController
 
 from .._params import BOOL, Int, Real, check_params
 from ..exceptions import ValidationError
@@ -79,6 +81,21 @@ _POWER_ITERS = 30  # power iterations for the first step-size estimate
 _NEWTON_MAX = 50  # Newton iterations per polish
 _INNER_TOL0 = 1e-3  # first FISTA tolerance (relative gap on the working set) before a Newton polish
 _DROP_RATIO = 1e-9  # a group this small relative to the largest is dropped from the Newton support
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """One BLAS thread for the loops of many small products (FISTA and Newton on a working set, the NNLS).
+
+    Thread start-up and synchronisation cost more than they save on products of a few hundred entries, and
+    on shared, loaded cores they cost far more (measured: the same solve 2-20× slower with two threads);
+    the large products (Gram matrices, dual scores over every gate) keep the caller's threads.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- solution
@@ -328,6 +345,12 @@ def _solve_working_set(M, Dw, y, yy, beta, u0, tol, fista_tol, budget):
     H = X.T @ X
     b = X.T @ y
     x = np.array(u0, dtype=float).reshape(n * d)
+    with _one_blas_thread():
+        return _fista_newton(H, b, yy, beta, x, n, d, tol, fista_tol, budget)
+
+
+def _fista_newton(H, b, yy, beta, x, n, d, tol, fista_tol, budget):
+    """FISTA to ``fista_tol``, Newton polish, and tighter FISTA while the working-set gap exceeds ``tol``."""
     iters = newton = 0
     L = _power_lambda_max(H)
     target = fista_tol
@@ -506,19 +529,25 @@ def cone_decomposition(M, gates, U) -> tuple[np.ndarray, np.ndarray, int]:
     V, W = np.zeros_like(U), np.zeros_like(U)
     failed = 0
     sign = 2.0 * gates - 1.0
-    for k, c in zip(*np.nonzero(np.linalg.norm(U, axis=1))):
-        A = sign[:, k, None] * M  # (m, d): rows of the cone (2D_k − I) M
-        u = U[k, :, c]
-        h = np.maximum(-(A @ u), 0.0)
-        if not h.any():
-            V[k, :, c] = u
-            continue
-        w = _least_distance(A, h)
-        if w is None:
-            failed += 1
-            continue
-        V[k, :, c], W[k, :, c] = u + w, w
+    with _one_blas_thread():
+        for k, c in zip(*np.nonzero(np.linalg.norm(U, axis=1))):
+            failed += _split_group(M, sign[:, k], U, V, W, k, c)
     return V, W, failed
+
+
+def _split_group(M, sign, U, V, W, k, c) -> int:
+    """Write the cone split of ``U[k, :, c]`` into ``V``, ``W``; 1 when it has none (then both stay 0)."""
+    A = sign[:, None] * M  # (m, d): rows of the cone (2D_k − I) M
+    u = U[k, :, c]
+    h = np.maximum(-(A @ u), 0.0)
+    if not h.any():
+        V[k, :, c] = u
+        return 0
+    w = _least_distance(A, h)
+    if w is None:
+        return 1
+    V[k, :, c], W[k, :, c] = u + w, w
+    return 0
 
 
 def _least_distance(A, h) -> np.ndarray | None:
