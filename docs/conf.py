@@ -16,9 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # document this checkout (the package is also importable when installed)
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("PYTHONPATH", str(ROOT))  # for the subprocesses the examples start (benchopt)
 
-import cvximplicit  # noqa: E402
+import cvximplicit
 
 project = "cvximplicit"
 author = "cvximplicit developers"
