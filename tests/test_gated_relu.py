@@ -180,6 +180,8 @@ def test_errors_name_the_argument():
         solve_gated_relu(M, y, 1.0, gates=G, warm_start=np.zeros((2, 3, 1)))
     with pytest.raises(ValidationError, match="reductions must be a sequence"):
         solve_gated_relu(M, y, 1.0, gates=G, reductions="rows")
+    with pytest.raises(ValidationError, match=r"U must have shape \(P, d, q\)"):
+        cone_decomposition(M, G, np.zeros((G.shape[1] + 1, M.shape[1], 1)))
 
 
 def test_deterministic():

@@ -116,3 +116,16 @@ def test_bad_warm_start_flag_is_refused():
     M, y, P, _ = _block(m=20)
     with pytest.raises(ValidationError, match="warm_start must be True or False"):
         solve_convex_relu_path(M, y, [1.0], patterns=P, warm_start="yes")
+
+
+def test_plot_without_matplotlib_names_the_extra(monkeypatch):
+    import sys
+
+    from cvximplicit.exceptions import MissingDependencyError
+
+    M, y, P, beta_max = _block(m=20)
+    path = solve_convex_relu_path(M, y, [0.5 * beta_max], patterns=P, solver="CLARABEL")
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # `import matplotlib.pyplot` now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"matplotlib is needed for ConvexReLUPath.plot: pip install "
+                                                     r"'cvximplicit\[plot\]'"):
+        path.plot()
