@@ -1,4 +1,5 @@
 """Certified solve of block 1 of the smooth task: the Ergen–Pilanci program (12) with all arrangements.
+====================================================================================================
 
 Block 1 of the paper's smooth regression task (Section V): m = 500 samples
 ``u ~ U(−5, 5)``, ``y ~ U(f(u) − 1, f(u) + 1)`` with ``f(u) = 5 cos(πu) exp(−|u|/2)``
@@ -28,7 +29,7 @@ from cvximplicit.solvers import fit_relu_budget, solve_convex_relu
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--m", type=int, default=500, help="number of training samples (default 500)")
     parser.add_argument("--beta", type=float, default=1.0, help="weight decay β of program (12) (default 1.0)")
     parser.add_argument("--n-neurons", type=int, default=3, help="block budget n_i (default 3 = 30 / 10 blocks)")
@@ -91,4 +92,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

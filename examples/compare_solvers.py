@@ -1,4 +1,5 @@
 """Compare every solver of the Ergen–Pilanci program (12) on named block problems, each under a hard time limit.
+=============================================================================================================
 
 A thin call of :mod:`cvximplicit.compare` (the same as ``cvximplicit compare``):
 problems ``exact-1d`` (m = 500, ``M = [u, 1]``, all arrangements), ``sampled-d50``
@@ -19,7 +20,7 @@ from cvximplicit.compare import PROBLEMS, TABLE_HEADER, compare_solvers, format_
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated problem names")
     parser.add_argument("--solvers", default=None, help="comma-separated solver names (default: all usable)")
@@ -46,4 +47,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,4 +1,5 @@
 """Convex initialisation, then end-to-end fine-tuning with PyTorch (MNIST).
+========================================================================
 
     python examples/finetune_torch.py                      # 10 000 training images, full 10 000 test set
     python examples/finetune_torch.py --n-train 60000 --epochs 20
@@ -93,7 +94,7 @@ def random_model(block_sizes, p, q, seed) -> ci.ImplicitModel:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--n-train", type=int, default=10_000, help="first N training images (default 10000)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-3)

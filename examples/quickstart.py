@@ -1,4 +1,5 @@
 """Quickstart: train an implicit model block by block with certified convex solves.
+================================================================================
 
     python examples/quickstart.py
 

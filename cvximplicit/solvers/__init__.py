@@ -9,6 +9,11 @@
 - :func:`fit_relu_pool` (default of Algorithm 2) and :func:`fit_relu_budget` — the block
   budget: exactly ``n_i`` neurons from the convex solution (forward selection from
   its support, or a β path).
+- :func:`solve_gated_relu` — the gated-ReLU program (a group lasso; Mishkin, Sahiner &
+  Pilanci 2022), certified by its own dual bound, which is also a lower bound of program (12)
+  on the same patterns; its cone decomposition is a feasible point of program (12).
+- :func:`solve_convex_relu_path` — program (12) along a sequence of β values, each point
+  certified on its own and warm-started from the previous one (:class:`ConvexReLUPath`).
 - :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
   nonconvex objective it bounds.
 - :class:`ReluProgram` — program (12): data, patterns and β validated once; objective,
@@ -57,6 +62,8 @@ from .relu.certificate import (
     relu_network_objective,
 )
 from .relu.convex_relu import ConvexReLUSolution, solve_convex_relu
+from .relu.gated_relu import GatedReLUSolution, cone_decomposition, solve_gated_relu
+from .relu.path import ConvexReLUPath, solve_convex_relu_path
 from .relu.program import ReluProgram
 
 __all__ = [
@@ -71,6 +78,11 @@ __all__ = [
     "sample_patterns",
     "ConvexReLUSolution",
     "solve_convex_relu",
+    "GatedReLUSolution",
+    "solve_gated_relu",
+    "cone_decomposition",
+    "ConvexReLUPath",
+    "solve_convex_relu_path",
     "BlockFit",
     "fit_relu_budget",
     "fit_relu_pool",
