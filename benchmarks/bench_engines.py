@@ -204,6 +204,8 @@ def plot(rows, path):
                 ax.plot([x], [t], "x", color="C3", ms=10)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.minorticks_off()
         ax.set_xlabel(key)
         ax.set_ylabel("time (s)")
         ax.set_title(f"sweep of {key} (d = 50; red x: not certified)")
