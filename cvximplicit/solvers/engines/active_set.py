@@ -111,13 +111,13 @@ def _project_on_face(Mk_sgn, a, face, row_norm):
 
 
 def _null_space(A_act, d):
-    """Orthonormal basis ``(d, f)`` of ``{h : A_act h = 0}``."""
+    """Orthonormal basis ``(d, f)`` of ``{h : A_act h = 0}``, and the QR factors of ``A_actᵀ`` for its multipliers."""
     if A_act.shape[0] == 0:
-        return np.eye(d)
-    Q, R, _ = sla.qr(A_act.T, mode="full", pivoting=True)  # column-pivoted: |diag R| decreasing
+        return np.eye(d), None
+    Q, R, piv = sla.qr(A_act.T, mode="full", pivoting=True)  # column-pivoted: |diag R| decreasing
     diag = np.abs(np.diag(R))
     rank = int(np.sum(diag > 1e-12 * max(float(diag[0]), 1e-300))) if diag.size else 0
-    return np.ascontiguousarray(Q[:, rank:])
+    return np.ascontiguousarray(Q[:, rank:]), (Q[:, :rank], R[:rank, :rank], piv[:rank])
 
 
 # --------------------------------------------------------------------------- one output
@@ -132,10 +132,11 @@ class _Output:
         self.Z = np.zeros((0, self.d))
         self.act = np.zeros((0, self.m), dtype=bool)  # rows held at equality
         self.N: list = []
+        self.QR: list = []  # QR factors of each group's tight rows (for its multipliers)
         self.BN: list = []
         self.ids: list[int] = []
         self.gram: dict = {}  # (id_j, id_l) → BN_jᵀ BN_l
-        self.faces: dict = {}  # (k, s) → rows of the last cone projection's face (a warm start)
+        self.faces: dict = {}  # (k, s) → rows and multipliers of the group's last cone projection (a warm start)
         self._next_id = 0
 
     @property
@@ -160,6 +161,7 @@ class _Output:
         a[0, rows] = True
         self.act = np.vstack([self.act, a])
         self.N.append(None)
+        self.QR.append(None)
         self.BN.append(None)
         self.ids.append(self._next_id)
         self._next_id += 1
@@ -173,19 +175,20 @@ class _Output:
         keep = ~drop
         self.ks, self.sv, self.Z, self.act = self.ks[keep], self.sv[keep], self.Z[keep], self.act[keep]
         self.N = [x for x, kp in zip(self.N, keep) if kp]
+        self.QR = [x for x, kp in zip(self.QR, keep) if kp]
         self.BN = [x for x, kp in zip(self.BN, keep) if kp]
         self.ids = [x for x, kp in zip(self.ids, keep) if kp]
 
     def invalidate(self, j):
         gid = self.ids[j]
-        self.N[j] = self.BN[j] = None
+        self.N[j] = self.QR[j] = self.BN[j] = None
         self.gram = {key: v for key, v in self.gram.items() if gid not in key}
 
     def basis(self, j):
         if self.N[j] is None:
             k = self.ks[j]
             rows = np.flatnonzero(self.act[j])
-            self.N[j] = _null_space(self.S[rows, k, None] * self.M[rows], self.d)
+            self.N[j], self.QR[j] = _null_space(self.S[rows, k, None] * self.M[rows], self.d)
             self.BN[j] = ((1.0 - 2.0 * self.sv[j]) * self.D[:, k])[:, None] * (self.M @ self.N[j])
         return self.N[j]
 
@@ -211,11 +214,11 @@ class _Output:
         z = self.Z[j]
         grad = -(1.0 - 2.0 * self.sv[j]) * (self.M.T @ (self.D[:, k] * r)) \
             + self.beta * z / max(float(np.linalg.norm(z)), 1e-300)
-        Ar = self.S[rows, k, None] * self.M[rows]  # (r, d), full row rank (the rows' null space is N_j)
-        try:
-            return rows, sla.solve(Ar @ Ar.T, Ar @ grad, assume_a="pos", check_finite=False)
-        except (np.linalg.LinAlgError, sla.LinAlgError):
-            return rows, np.linalg.lstsq(Ar.T, grad, rcond=None)[0]
+        self.basis(j)
+        Q1, R1, piv = self.QR[j]  # A_actᵀ[:, piv] = Q1 R1 (+ dependent rows): least squares by the QR factors
+        mu = np.zeros(rows.size)
+        mu[piv] = sla.solve_triangular(R1, Q1.T @ grad, check_finite=False)
+        return rows, mu
 
 
 def _inner(out: _Output, gtol, max_newton, deadline):
@@ -225,6 +228,10 @@ def _inner(out: _Output, gtol, max_newton, deadline):
     """
     steps, beta, M = 0, out.beta, out.M
     state = None  # (group ids, coef, M Zᵀ, residual, signs): updated along the steps, rebuilt when groups change
+    # After a row leaves (negative multiplier μ_i), the Newton direction may point back through it (degenerate
+    # cycling: leave, blocked at step 0, re-enter); the projected gradient −P∇f = μ_i P a_i does not, since
+    # a_iᵀ(μ_i P a_i)·(−1) > 0 for μ_i < 0. So the step after a drop is a Cauchy step along it.
+    after_drop = False
     while steps < max_newton:
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -254,13 +261,16 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             g[sl] += beta * u
             H[sl, sl] += (beta / norms[j]) * (np.eye(sizes[j]) - np.outer(u, u))
         H[np.diag_indices_from(H)] += 1e-14 * max(float(np.max(np.diag(H))), 1e-300)
-        try:
-            dt = -sla.solve(H, g, assume_a="pos", check_finite=False)
-        except (np.linalg.LinAlgError, sla.LinAlgError):
-            dt = -np.linalg.lstsq(H, g, rcond=None)[0]
+        if after_drop:  # a Cauchy step along the projected gradient: it moves into the dropped row's interior
+            dt = -(float(g @ g) / max(float(g @ (H @ g)), 1e-300)) * g
+        else:
+            try:
+                dt = -sla.solve(H, g, assume_a="pos", check_finite=False)
+            except (np.linalg.LinAlgError, sla.LinAlgError):
+                dt = -np.linalg.lstsq(H, g, rcond=None)[0]
         decrement = -float(g @ dt)
         obj0 = out.objective(r)
-        if decrement <= gtol:
+        if decrement <= gtol and not after_drop:
             # stationary on the tight rows: in each group the row with the most negative multiplier leaves
             dropped = False
             for j in range(out.n):
@@ -271,7 +281,9 @@ def _inner(out: _Output, gtol, max_newton, deadline):
                     dropped = True
             if not dropped:
                 break
+            after_drop = True
             continue
+        after_drop = False
         dZ = np.stack([out.N[j] @ dt[offs[j]:offs[j + 1]] for j in range(out.n)])
         MD = M @ dZ.T
         # ratio test: the first cone row met
@@ -377,7 +389,6 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
     V, W = np.zeros((P, d, q)), np.zeros((P, d, q))
     passes, newton, status = 0, 0, "optimal"
     ws_size = []
-    zero_c = 0.5 * np.einsum("mq,mq->q", Y, Y)
     for c in range(q):
         out = _Output(M, Y[:, c], D, S, row_norm_safe, beta)
         for s, Z0 in enumerate(starts):
@@ -385,7 +396,7 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
                 for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
                     _enter_warm(out, int(k), s, Z0[k, :, c])
         # output c may use half the tolerance of its share: Σ_c gap_c ≤ tol · max(1, Σ_c obj_c)
-        gtol, c_status, c_newton = math.inf, "max_iter", 0  # the first pass fixes it from the gap
+        gtol, c_status, c_newton, last = math.inf, "max_iter", 0, None  # the first pass sets gtol from the gap
         for _ in range(max_outer):
             if deadline is not None and time.perf_counter() > deadline:
                 c_status = "time_limit"
@@ -399,10 +410,14 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
             if gap_c <= 0.5 * tol * max(obj_c, 1.0 / q):
                 c_status = "optimal"
                 break
+            floor = 1e-30 * max(1.0, obj_c)  # Newton converges quadratically: round-off, not gtol, ends it
+            if (obj_c, bound_c) == last and gtol <= floor:  # nothing changed at the finest inner tolerance:
+                break  # round-off level; the final judge decides
+            last = (obj_c, bound_c)
             if c_newton >= max_newton:
                 break
             # each working set is solved only as far as the gap asks (celer's rule): coarse while the set grows
-            gtol = max(min(1e-2 * gtol, _INNER_FRACTION * gap_c), 1e-15 * max(1.0, obj_c))
+            gtol = max(min(1e-4 * gtol, _INNER_FRACTION * gap_c), floor)
         newton += c_newton
         if c_status != "optimal" and status == "optimal":
             status = c_status
@@ -462,28 +477,31 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         rows, mu = out.multipliers(j, r)
         mu_c[out.sv[j], out.ks[j], rows] = np.maximum(mu, 0.0)
         in_ws.add((int(out.ks[j]), int(out.sv[j])))
-    cands = []
-    for s in (0, 1):
+    cands, n_add = [], max(4, out.n)
+    order = np.argsort(-plain, kind="stable")  # the largest plain values first
+    todo = [(int(k), s) for k in order[plain[order] > beta * (1 - 1e-12)] for s in (0, 1) if (int(k), s) not in in_ws]
+    for k, s in todo:
+        if len(cands) >= 2 * n_add:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
+            break
         sgn = 1.0 if s == 0 else -1.0
-        for k in np.flatnonzero(plain > beta * (1 - 1e-12)):
-            if (int(k), s) in in_ws:
-                continue
-            Ak = out.S[:, k, None] * M
-            hit = _project_on_face(Ak, sgn * A[:, k], out.faces.get((int(k), s), np.zeros(0, np.intp)),
-                                   out.row_norm)
+        Ak = out.S[:, k, None] * M
+        rows, mu = out.faces.get((k, s), (np.zeros(0, np.intp), np.zeros(0)))
+        h = sgn * A[:, k] + Ak[rows].T @ mu  # the last pass's multipliers: still a valid upper bound
+        if float(np.linalg.norm(h)) > beta * (1 - 1e-9):  # not enough: the projection itself
+            hit = _project_on_face(Ak, sgn * A[:, k], rows, out.row_norm)
             h, rows, mu = hit if hit is not None else _project(Ak, sgn * A[:, k], out.row_norm,
                                                                enough=beta * (1 - 1e-9))
-            out.faces[(int(k), s)] = rows
-            mu_c[s, k, rows] = mu
-            rho = float(np.linalg.norm(h))
-            if rho > beta * (1 + 1e-9):
-                cands.append((rho, int(k), s, h, rows))
+            out.faces[(k, s)] = (rows, mu)
+        mu_c[s, k, rows] = mu
+        rho = float(np.linalg.norm(h))
+        if rho > beta * (1 + 1e-9):
+            cands.append((rho, k, s, h, rows))
     bound, det = _cert._bound(M, out.y[:, None], out.D > 0, beta, r[:, None], mu_c[0][:, :, None],
                               mu_c[1][:, :, None])
     cands.sort(key=lambda t: (-t[0], t[1], t[2]))
     n_in = out.n
     fit = out.y - r
-    for rho, k, s, h, face in cands[:max(4, n_in)]:
+    for rho, k, s, h, face in cands[:n_add]:
         # enter along the projection h ∈ K_k at the step that minimises the objective with the rest fixed
         sgn_row = out.S[:, k]
         g = sgn_row * (M @ h)
