@@ -7,7 +7,8 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.solvers import constraint_violation, convex_objective, solve_convex_relu
-from cvximplicit.solvers.engines.active_set import ACTIVE_SET_OPTIONS, solve_convex_relu_active_set as solve
+from cvximplicit.solvers.engines.active_set import ACTIVE_SET_OPTIONS
+from cvximplicit.solvers.engines.active_set import solve_convex_relu_active_set as solve
 from tests.test_admm import beta_max, clarabel, make_problem
 
 #: Engine and certificate tests: .ci/run runs them a second time with one BLAS thread.
