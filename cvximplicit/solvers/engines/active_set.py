@@ -232,6 +232,8 @@ def _inner(out: _Output, gtol, max_newton, deadline):
     # cycling: leave, blocked at step 0, re-enter); the projected gradient −P∇f = μ_i P a_i does not, since
     # a_iᵀ(μ_i P a_i)·(−1) > 0 for μ_i < 0. So the step after a drop is a Cauchy step along it.
     after_drop = False
+    damping = 1e-14  # relative to the largest diagonal entry of the Hessian
+    last_tiny = math.inf  # the last decrement of a full step taken in the quadratic regime
     while steps < max_newton:
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -260,7 +262,9 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             sl = slice(offs[j], offs[j + 1])
             g[sl] += beta * u
             H[sl, sl] += (beta / norms[j]) * (np.eye(sizes[j]) - np.outer(u, u))
-        H[np.diag_indices_from(H)] += 1e-14 * max(float(np.max(np.diag(H))), 1e-300)
+        # Levenberg–Marquardt damping: the Hessian is singular along directions the fit does not see and the
+        # norms do not bend (e.g. V_k and W_k of one pattern moving together); damped steps raise it, full lower it
+        H[np.diag_indices_from(H)] += damping * max(float(np.max(np.diag(H))), 1e-300)
         if after_drop:  # a Cauchy step along the projected gradient: it moves into the dropped row's interior
             dt = -(float(g @ g) / max(float(g @ (H @ g)), 1e-300)) * g
         else:
@@ -270,16 +274,8 @@ def _inner(out: _Output, gtol, max_newton, deadline):
                 dt = -np.linalg.lstsq(H, g, rcond=None)[0]
         decrement = -float(g @ dt)
         obj0 = out.objective(r)
-        if decrement <= gtol and not after_drop:
-            # stationary on the tight rows: in each group the row with the most negative multiplier leaves
-            dropped = False
-            for j in range(out.n):
-                rows, mu = out.multipliers(j, r)
-                if mu.size and mu.min() < -1e-10 * max(1.0, beta):
-                    out.act[j, rows[int(np.argmin(mu))]] = False
-                    out.invalidate(j)
-                    dropped = True
-            if not dropped:
+        if decrement <= gtol and not after_drop:  # stationary on the tight rows
+            if not _drop_negative_rows(out, r):
                 break
             after_drop = True
             continue
@@ -303,27 +299,68 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         # Armijo backtracking on the objective
         Bd = np.einsum("mn,mn->m", MD, coef)
         alpha = alpha_max
+        # in the quadratic regime the objective cannot resolve the decrease: full Newton steps while the
+        # decrement keeps falling (it squares each step), so the gradient, hence the multipliers, converge too
+        tiny = decrement <= 1e-12 * max(1.0, abs(obj0)) and decrement < 0.1 * last_tiny and not after_drop
         while True:
             rn = r - alpha * Bd
             obj = 0.5 * float(rn @ rn) + beta * float(np.linalg.norm(out.Z + alpha * dZ, axis=1).sum())
-            if obj <= obj0 - 1e-4 * alpha * decrement:
+            if obj <= obj0 - 1e-4 * alpha * decrement or (tiny and obj <= obj0 + 1e-14 * max(1.0, abs(obj0))):
                 break
             if blocked and alpha == alpha_max and obj <= obj0 + 1e-13 * max(1.0, abs(obj0)):
                 break  # a short step to a blocking row that changes the objective only by round-off
             alpha *= 0.5
             if alpha < 1e-12:
                 break
-        if alpha < 1e-12:  # no descent along the Newton direction: round-off level
-            break
+        if alpha < 1e-12 or (obj >= obj0 and not tiny):  # no resolvable decrease: stationary at round-off
+            if not _drop_negative_rows(out, r):
+                break
+            after_drop = True
+            continue
+        last_tiny = decrement if tiny else math.inf
         out.Z = out.Z + alpha * dZ
         state = (state[0], coef, MZ + alpha * MD, rn, Sk)
+        damping = min(damping * 10.0, 1e-2) if alpha < alpha_max else max(damping / 10.0, 1e-14)
         if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
             hit = np.argwhere(ratios <= alpha_max * (1 + 1e-9))
             for i, j in hit:
                 out.act[j, i] = True
             for j in np.unique(hit[:, 1]):
                 out.invalidate(int(j))
+        elif alpha < alpha_max:  # a damped step: a group shrinking to zero (the kink of its norm) leaves if
+            _drop_small_groups(out, state)  # that does not raise the objective
     return steps
+
+
+def _drop_negative_rows(out: _Output, r) -> bool:
+    """In each group, the tight row with the most negative multiplier leaves; whether any left."""
+    dropped = False
+    for j in range(out.n):
+        rows, mu = out.multipliers(j, r)
+        if mu.size and mu.min() < -1e-10 * max(1.0, out.beta):
+            out.act[j, rows[int(np.argmin(mu))]] = False
+            out.invalidate(j)
+            dropped = True
+    return dropped
+
+
+def _drop_small_groups(out: _Output, state):
+    """Remove groups below 1e-2 of the largest norm whose removal does not raise the objective.
+
+    Near ``z_j = 0`` the norm's curvature ``β/‖z_j‖`` makes Newton steps damped and slow when the
+    restricted optimum has ``z_j = 0``; removing ``z_j`` changes the objective by
+    ``½‖r + b_j‖² − ½‖r‖² − β‖z_j‖`` (``b_j`` its fit), which is checked exactly. Zero is always feasible.
+    """
+    _, coef, MZ, r, _ = state
+    norms = np.linalg.norm(out.Z, axis=1)
+    small = np.flatnonzero(norms < 1e-2 * norms.max(initial=0.0))
+    drop = np.zeros(out.n, dtype=bool)
+    for j in small:
+        b = coef[:, j] * MZ[:, j]
+        if float(b @ r) + 0.5 * float(b @ b) - out.beta * float(norms[j]) <= 0.0:
+            drop[j] = True
+            r = r + b
+    out.remove(drop)
 
 
 # --------------------------------------------------------------------------- the engine
