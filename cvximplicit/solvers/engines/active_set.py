@@ -12,10 +12,12 @@ and ``B_g = s D_k M``:
 **Outer loop (the full pass).** At the residual ``λ = y − Σ_g B_g z_g`` every group's dual
 constraint value is ``ρ_g = min_{μ ≥ 0} ‖s Mᵀ D_k λ + A_kᵀ μ‖ = ‖Π_{K_k}(s Mᵀ D_k λ)‖``, the norm of
 the projection of its ascent direction onto its own cone ``K_k = {h : A_k h ≥ 0}`` (Moreau). One
-GEMM gives the plain values ``‖s Mᵀ D_k λ‖``; a group above ``β`` gets the projection by
-constraint generation (NNLS on its most violated rows, rows added while the projection violates
-others). Any ``μ ≥ 0`` bounds ``ρ_g`` from above, so these multipliers, with the working set's own,
-feed :func:`~cvximplicit.solvers.certificate.dual_bound` in float64: the judge. Groups with
+GEMM gives the plain values ``‖s Mᵀ D_k λ‖``; a group above ``β`` is screened by its last pass's
+multipliers, then by its last face, and otherwise gets the projection by constraint generation (NNLS
+on its most violated rows, rows added while the projection violates others). A pass that has found
+twice as many groups to enter as it will take stops projecting (the rest keep ``μ = 0``: a valid,
+weaker bound). Any ``μ ≥ 0`` bounds ``ρ_g`` from above, so these multipliers, with the working set's own,
+feed :func:`~cvximplicit.solvers.relu.certificate.dual_bound` in float64: the judge. Groups with
 ``ρ_g > β`` join the working set (the largest first, at most as many as it holds), entering along
 their projected direction at the step that minimises the objective.
 
@@ -23,8 +25,10 @@ their projected direction at the step that minimises the objective.
 group keeps a set of cone rows held at equality, ``z_g = N_g t_g`` on the null space of those rows;
 Newton steps on ``t`` (Hessian ``(BN)ᵀ(BN)`` plus the curvature of the group norms, blocks cached
 per group) with a ratio test that stops at the first cone row met (it joins the set) and an
-Armijo backtrack; at a stationary point the rows' multipliers are fitted by least squares and a
-row with a negative multiplier leaves. Iterates stay feasible, so the objective is always that of
+Armijo backtrack (Levenberg–Marquardt damping where the Hessian is singular); at a stationary point
+(or one where the objective cannot resolve a decrease) the rows' multipliers are fitted by least squares
+on the rows' QR factors, a row with a negative multiplier leaves, and the next step is a Cauchy step along
+the projected gradient (which moves into that row's interior: no degenerate leave/re-enter cycle). Iterates stay feasible, so the objective is always that of
 a feasible point. A group that shrinks to round-off, or whose rows leave it no free direction,
 leaves the working set. Memory ``O(m·d + m·P·q)``; no ``m × m`` or ``m × P·d`` matrix.
 
@@ -503,7 +507,7 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
     Working-set groups take their least-squares multipliers; any other group whose plain value
     ``‖Mᵀ D_k λ‖`` exceeds ``β`` takes the multipliers of its cone projection. Groups whose
     projection exceeds ``β`` enter (the largest first, at most as many as the set holds, at least 4).
-    Returns this output's dual bound (float64, :func:`~cvximplicit.solvers.certificate.scaled_bound`).
+    Returns this output's dual bound (float64, :func:`~cvximplicit.solvers.relu.certificate.scaled_bound`).
     """
     M, D, beta = out.M, out.D, out.beta
     A = M.T @ (D * r[:, None])  # (d, P): Mᵀ D_k λ
