@@ -28,8 +28,8 @@ per group) with a ratio test that stops at the first cone row met (it joins the 
 Armijo backtrack (Levenberg–Marquardt damping where the Hessian is singular); at a stationary point
 (or one where the objective cannot resolve a decrease) the rows' multipliers are fitted by least squares
 on the rows' QR factors, a row with a negative multiplier leaves, and the next step is a Cauchy step along
-the projected gradient (which moves into that row's interior: no degenerate leave/re-enter cycle). Iterates stay feasible, so the objective is always that of
-a feasible point. A group that shrinks to round-off, or whose rows leave it no free direction,
+the projected gradient (which moves into that row's interior: no degenerate leave/re-enter cycle).
+Iterates stay feasible, so the objective is always that of a feasible point. A group that shrinks to round-off, or whose rows leave it no free direction,
 leaves the working set. Memory ``O(m·d + m·P·q)``; no ``m × m`` or ``m × P·d`` matrix.
 
 Budgets count work (outer passes, Newton steps); the clock acts only through ``time_limit_s``.
@@ -331,8 +331,6 @@ def _inner(out: _Output, gtol, max_newton, deadline):
                 out.act[j, i] = True
             for j in np.unique(hit[:, 1]):
                 out.invalidate(int(j))
-        elif alpha < alpha_max:  # a damped step: a group shrinking to zero (the kink of its norm) leaves if
-            _drop_small_groups(out, state)  # that does not raise the objective
     return steps
 
 
@@ -346,25 +344,6 @@ def _drop_negative_rows(out: _Output, r) -> bool:
             out.invalidate(j)
             dropped = True
     return dropped
-
-
-def _drop_small_groups(out: _Output, state):
-    """Remove groups below 1e-2 of the largest norm whose removal does not raise the objective.
-
-    Near ``z_j = 0`` the norm's curvature ``β/‖z_j‖`` makes Newton steps damped and slow when the
-    restricted optimum has ``z_j = 0``; removing ``z_j`` changes the objective by
-    ``½‖r + b_j‖² − ½‖r‖² − β‖z_j‖`` (``b_j`` its fit), which is checked exactly. Zero is always feasible.
-    """
-    _, coef, MZ, r, _ = state
-    norms = np.linalg.norm(out.Z, axis=1)
-    small = np.flatnonzero(norms < 1e-2 * norms.max(initial=0.0))
-    drop = np.zeros(out.n, dtype=bool)
-    for j in small:
-        b = coef[:, j] * MZ[:, j]
-        if float(b @ r) + 0.5 * float(b @ b) - out.beta * float(norms[j]) <= 0.0:
-            drop[j] = True
-            r = r + b
-    out.remove(drop)
 
 
 # --------------------------------------------------------------------------- the engine
