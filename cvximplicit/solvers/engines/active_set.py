@@ -29,8 +29,9 @@ Armijo backtrack (Levenberg–Marquardt damping where the Hessian is singular); 
 (or one where the objective cannot resolve a decrease) the rows' multipliers are fitted by least squares
 on the rows' QR factors, a row with a negative multiplier leaves, and the next step is a Cauchy step along
 the projected gradient (which moves into that row's interior: no degenerate leave/re-enter cycle).
-Iterates stay feasible, so the objective is always that of a feasible point. A group that shrinks to round-off, or whose rows leave it no free direction,
-leaves the working set. Memory ``O(m·d + m·P·q)``; no ``m × m`` or ``m × P·d`` matrix.
+Iterates stay feasible, so the objective is always that of a feasible point. A group that shrinks to
+round-off, or whose rows leave it no free direction, leaves the working set. Memory ``O(m·d + m·P·q)``;
+no ``m × m`` or ``m × P·d`` matrix.
 
 Budgets count work (outer passes, Newton steps); the clock acts only through ``time_limit_s``.
 """
