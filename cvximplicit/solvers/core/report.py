@@ -65,13 +65,13 @@ def relu_certificate_kind(*, all_arrangements: bool, q: int, reductions, certifi
     return "global" if q == 1 else "global_one_vs_all"
 
 
-def engine_certificate_kind(gap_rel: float | None, violation: float, tol: float, q: int) -> str:
+def engine_certificate_kind(gap_rel: float | None, violation: float, tol: float) -> str:
     """An engine function's own kind for its solve: ``"restricted"`` when :func:`gap_certified`, else ``"none"``.
 
     An engine sees only the program it was handed (no claim about arrangements or reductions);
-    :func:`~cvximplicit.solvers.convex_relu.solve_convex_relu` relabels with what it knows.
+    :func:`~cvximplicit.solvers.relu.convex_relu.solve_convex_relu` relabels with what it knows.
     """
-    return relu_certificate_kind(all_arrangements=False, q=q, reductions=(),
+    return relu_certificate_kind(all_arrangements=False, q=1, reductions=(),
                                  certified=gap_certified(gap_rel, violation, tol))
 
 

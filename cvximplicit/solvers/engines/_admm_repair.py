@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.linalg as sla
@@ -337,6 +338,20 @@ def _top(idx, score, n):
 
 
 
+def exact_point(M64, Y64, patterns, beta, V, W):
+    """``V, W`` moved exactly into their cones (:func:`_repair`, where any row is violated), their float64
+    objective, and the zero network instead when that is lower; returns ``V, W, objective, dropped``."""
+    dropped = 0
+    if _cert.constraint_violation(M64, patterns, V, W) > 0:
+        X = np.stack([V.transpose(1, 0, 2), W.transpose(1, 0, 2)], axis=1)
+        V, W, dropped = _repair(SimpleNamespace(D=patterns, interior={}), M64, X)
+    obj = _cert.convex_objective(M64, Y64, patterns, V, W, beta)
+    zero = 0.5 * float(np.sum(Y64 * Y64))  # the zero network is exactly feasible too
+    if zero < obj:
+        V, W, obj = np.zeros_like(V), np.zeros_like(W), zero
+    return V, W, obj, dropped
+
+
 def _lift(red, M64, Y64, patterns, beta, Vr, Wr, rep, dual, tol, t_start):
     """Map a solve on ``M Q`` back (``V = Q Ṽ``) and re-certify it on ``M`` itself (float64).
 
@@ -345,17 +360,10 @@ def _lift(red, M64, Y64, patterns, beta, Vr, Wr, rep, dual, tol, t_start):
     by ``dual_bound`` on ``M`` from the same ``(λ, μ)``: the report judges the original program.
     """
     import dataclasses
-    import time
-    from types import SimpleNamespace
 
     Q = red[0]
     V, W = np.einsum("dr,prq->pdq", Q, Vr), np.einsum("dr,prq->pdq", Q, Wr)
-    if _cert.constraint_violation(M64, patterns, V, W) > 0:
-        X = np.stack([V.transpose(1, 0, 2), W.transpose(1, 0, 2)], axis=1)
-        V, W, _ = _repair(SimpleNamespace(D=patterns, interior={}), M64, X)
-    obj = _cert.convex_objective(M64, Y64, patterns, V, W, beta)
-    if 0.5 * float(np.sum(Y64 * Y64)) < obj:
-        V, W, obj = np.zeros_like(V), np.zeros_like(W), 0.5 * float(np.sum(Y64 * Y64))
+    V, W, obj, _ = exact_point(M64, Y64, patterns, beta, V, W)
     bound = -np.inf if dual is None else _cert.dual_bound(M64, Y64, patterns, beta, dual[0], mu_pos=dual[1],
                                                           mu_neg=dual[2])[0]
     gap_abs, gap_rel = rep.gaps(obj, float(bound))
@@ -366,4 +374,4 @@ def _lift(red, M64, Y64, patterns, beta, Vr, Wr, rep, dual, tol, t_start):
     return V, W, dataclasses.replace(
         rep, status=status, objective=float(obj), bound=float(bound), gap_abs=gap_abs, gap_rel=gap_rel,
         residual=viol, solve_time_s=time.perf_counter() - t_start,
-        certificate=engine_certificate_kind(gap_rel, viol, tol, Y64.shape[1]), extra=extra)
+        certificate=engine_certificate_kind(gap_rel, viol, tol), extra=extra)

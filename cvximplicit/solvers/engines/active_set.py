@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import scipy.linalg as sla
@@ -49,9 +48,9 @@ from scipy.optimize import nnls
 from ..._params import Int, Real, check_params
 from ...exceptions import ValidationError
 from ..core._checks import _as_groups, _program_data
-from ..core.report import SolveReport, engine_certificate_kind
+from ..core.report import SolveReport, engine_certificate_kind, gap_certified
 from ..relu import certificate as _cert
-from ._admm_repair import _repair
+from ._admm_repair import exact_point
 
 __all__ = ["ACTIVE_SET_OPTIONS", "solve_convex_relu_active_set"]
 
@@ -447,27 +446,22 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
             (V if out.sv[j] == 0 else W)[out.ks[j], :, c] = out.Z[j]
         ws_size.append(out.n)
     # exact feasibility (tight rows hold to round-off), objective and the judge
-    X = np.stack([V.transpose(1, 0, 2), W.transpose(1, 0, 2)], axis=1)
-    V, W, dropped = _repair(SimpleNamespace(D=patterns, interior={}), M, X)
-    obj = _cert.convex_objective(M, Y, patterns, V, W, beta)
-    zero = 0.5 * float(np.sum(Y * Y))
-    if zero < obj:
-        V, W, obj = np.zeros_like(V), np.zeros_like(W), zero
+    V, W, obj, dropped = exact_point(M, Y, patterns, beta, V, W)
     bound, det = _cert.dual_bound(M, Y, patterns, beta, lam, mu_pos=mu_all[0], mu_neg=mu_all[1])
     gap_abs, gap_rel = SolveReport.gaps(obj, bound)
     viol = float(_cert.constraint_violation(M, patterns, V, W))
-    if gap_rel is not None and gap_rel <= tol:
+    if gap_certified(gap_rel, viol, tol):
         status = "optimal"
     elif status == "optimal":
         status = "max_iter"
     nv, nw = np.linalg.norm(V, axis=1), np.linalg.norm(W, axis=1)
     extra = {"n_patterns": P, "outer_passes": passes, "newton_steps": newton, "working_set": ws_size,
              "n_active_groups": int((nv > 0).sum() + (nw > 0).sum()), "dropped_groups": dropped,
-             "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": zero}
+             "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": 0.5 * float(np.sum(Y * Y))}
     return V, W, SolveReport(
         problem="convex_relu", solver="ACTIVE_SET", status=status, objective=float(obj), bound=float(bound),
         gap_abs=gap_abs, gap_rel=gap_rel, iterations=passes, compile_time_s=0.0,
-        solve_time_s=time.perf_counter() - t_start, certificate=engine_certificate_kind(gap_rel, viol, tol, q),
+        solve_time_s=time.perf_counter() - t_start, certificate=engine_certificate_kind(gap_rel, viol, tol),
         residual=viol, extra=extra)
 
 

@@ -161,7 +161,7 @@ def solve_convex_relu_admm(M, Y, patterns, beta, *, tol=1e-6, max_iter=5000, tim
         ``bound`` (best float64 ``dual_bound``), gaps, ``iterations``,
         ``compile_time_s`` (operator set-up and factorisation), ``solve_time_s`` (total
         wall time), ``certificate`` ``"restricted"`` when certified to ``tol``, else ``"none"``
-        (the rule of :func:`~cvximplicit.solvers.report.gap_certified`; callers relabel ``"global"``
+        (the rule of :func:`~cvximplicit.solvers.core.report.gap_certified`; callers relabel ``"global"``
         with all arrangements), ``residual`` (the constraint violation, 0), ``extra`` (``rho``,
         ``gamma``, ``linear_solver``, ``cache_hit``, ``setup_time_s``, ``cg_iterations``,
         ``rho_updates``, ``n_active_groups``, ``dropped_groups``, ``dtype``, ...).
@@ -401,5 +401,5 @@ def _solve(M64, Y64, patterns, beta, starts, t_start, dt, tol, max_iter, time_li
     return V, W, SolveReport(
         problem="convex_relu", solver="ADMM", status=status, objective=float(obj), bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=setup_s, solve_time_s=elapsed(),
-        certificate=engine_certificate_kind(gap_rel, float(viol), tol, q), residual=float(viol), extra=extra,
+        certificate=engine_certificate_kind(gap_rel, float(viol), tol), residual=float(viol), extra=extra,
     ), best.get("dual")

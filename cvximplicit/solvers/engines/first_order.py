@@ -193,7 +193,7 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
         iterate violates the cone constraints enough that its convex objective is
         below the (valid) bound; ``objective``, ``bound``, gaps,
         ``iterations``, ``solve_time_s``, ``certificate`` (``"restricted"`` when
-        :func:`~cvximplicit.solvers.report.gap_certified`, else ``"none"``; callers
+        :func:`~cvximplicit.solvers.core.report.gap_certified`, else ``"none"``; callers
         relabel ``"global"`` when the patterns are all arrangements), ``residual`` =
         the relative constraint violation, ``extra`` (``n_patterns``,
         ``outer_iterations``, ``dtype``, ``network_objective``, ``al_penalty``,
@@ -392,5 +392,5 @@ def solve_convex_relu_first_order(M, Y, patterns, beta, *, tol=1e-6, max_iter=10
     return V, W, SolveReport(
         problem=fit.problem, solver="FISTA", status=status, objective=obj, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=n_iter, compile_time_s=0.0, solve_time_s=elapsed(),
-        certificate=engine_certificate_kind(gap_rel, viol, tol, q), residual=viol, extra=extra,
+        certificate=engine_certificate_kind(gap_rel, viol, tol), residual=viol, extra=extra,
     )

@@ -157,7 +157,7 @@ def _validate(M, Y, beta):
 
 
 def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str, str | None]:
-    """What runs, why, and what ``"auto"`` falls back to if it is not certified (the ``"auto"`` rule lives here only)."""
+    """What runs, why, and what ``"auto"`` falls back to if that is not certified (the ``"auto"`` rule lives here)."""
     if name != "auto":
         return name, "requested", None
     if reduced:
