@@ -17,8 +17,14 @@ Targets (PASS/MISS printed against each):
 Times are medians of ``--repeats`` runs (default 3; target 4 uses
 ``--mnist-repeats``, default 1, because one run is up to a minute).
 
+``--tiny`` runs the same four benchmarks on small sizes in a few seconds (target 1 on
+m=100, target 2 on m=300, d=20, P=10, target 3 on 32×2000, target 4 on the block's
+first 500 rows with P=4; first-order time limits 1 s): a smoke test (the test-suite runs
+it); its lines are marked "tiny" and say nothing about the targets.
+
     python benchmarks/bench_block_solvers.py --json bench.json
     python benchmarks/bench_block_solvers.py --skip-mnist-block
+    python benchmarks/bench_block_solvers.py --tiny --repeats 1
 """
 
 from __future__ import annotations
@@ -40,10 +46,15 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def bench_exact_1d(repeats):
+#: Sizes of ``--tiny``: the same code on small problems (a smoke test, not the targets).
+TINY = {"m_1d": 100, "m_sampled": 300, "d_sampled": 20, "P_sampled": 10, "m_ls": 2000, "m_mnist": 500,
+        "P_mnist": 4, "time_limit": 1.0}
+
+
+def bench_exact_1d(repeats, m=500):
     times, gaps, certs = [], [], []
     for r in range(repeats):
-        data = make_smooth(n_train=500, seed=r)  # fresh data: the compiled-problem cache misses
+        data = make_smooth(n_train=m, seed=r)  # fresh data: the compiled-problem cache misses
         u, y = data.inputs_train[:, 0], data.targets_train
         sol, t = timed(lambda: solve_convex_relu(np.c_[u, np.ones_like(u)], y, beta=1.0, patterns="exact"))
         times.append(t), gaps.append(sol.report.gap_rel), certs.append(sol.report.certificate)
@@ -63,12 +74,12 @@ def sampled_block(m, d, seed=0):
     return np.c_[H, np.ones(m)], y
 
 
-def bench_sampled(repeats, time_limit):
-    M, y = sampled_block(2000, 50)
+def bench_sampled(repeats, time_limit, m=2000, d=50, n_patterns=50):
+    M, y = sampled_block(m, d)
     times, reports = [], []
     for r in range(repeats):
         try:
-            sol, t = timed(lambda: solve_convex_relu(M, y, beta=1.0, patterns="sampled", n_patterns=50, seed=r,
+            sol, t = timed(lambda: solve_convex_relu(M, y, beta=1.0, patterns="sampled", n_patterns=n_patterns, seed=r,
                                                      solver="FISTA", solver_opts={"time_limit_s": time_limit}))
         except Exception as exc:  # e.g. the first-order engine is missing
             return {"target": "sampled block m=2000, d=50, P=50: <=5 s", "pass": False,
@@ -80,10 +91,10 @@ def bench_sampled(repeats, time_limit):
             "certificate": reports[0].certificate, "pass": med <= 5.0}
 
 
-def bench_least_squares(repeats):
+def bench_least_squares(repeats, m=60_000):
     rng = np.random.default_rng(0)
-    X = np.maximum(rng.standard_normal((32, 60_000)), 0.0)
-    Y = rng.standard_normal((10, 60_000))
+    X = np.maximum(rng.standard_normal((32, m)), 0.0)
+    Y = rng.standard_normal((10, m))
     ours, ref = [], []
     for _ in range(repeats):
         (C, report), t = timed(lambda: solve_least_squares(X, Y))
@@ -97,16 +108,20 @@ def bench_least_squares(repeats):
             "normal_equation_residual": report.residual, "pass": ratio <= 10.0}
 
 
-def mnist_block(n_states=15, seed=0):
-    """(M, Y, source): Fashion-MNIST pixels + random ReLU states + bias, one-hot targets (rows are samples)."""
+def mnist_block(n_states=15, seed=0, rows=None):
+    """(M, Y, source): Fashion-MNIST pixels + random ReLU states + bias, one-hot targets (rows are samples).
+
+    ``rows``: keep only the first ``rows`` samples (``--tiny``).
+    """
     rng = np.random.default_rng(seed)
+    m = 60_000 if rows is None else rows
     try:
         from cvximplicit.datasets import load_fashion_mnist
 
         data = load_fashion_mnist()
-        pixels, labels, source = data.inputs_train.astype(np.float64), data.targets_train, "fashion-mnist"
+        pixels, labels, source = data.inputs_train[:m].astype(np.float64), data.targets_train[:m], "fashion-mnist"
     except Exception:  # data not installed: a synthetic stand-in of the same shape
-        pixels = (rng.random((60_000, 784)) < 0.2) * rng.random((60_000, 784))
+        pixels = (rng.random((m, 784)) < 0.2) * rng.random((m, 784))
         labels = np.argmax(pixels @ rng.standard_normal((784, 10)), axis=1)
         source = "synthetic"
     states = np.maximum(pixels @ rng.standard_normal((784, n_states)) / 28.0, 0.0)
@@ -115,13 +130,13 @@ def mnist_block(n_states=15, seed=0):
     return M, Y - Y.mean(axis=0), source
 
 
-def bench_mnist_block(repeats, n_patterns):
-    M, Y, source = mnist_block()
+def bench_mnist_block(repeats, n_patterns, rows=None, time_limit=50.0):
+    M, Y, source = mnist_block(rows=rows)
     times, reports = [], []
     for r in range(repeats):
         try:
             sol, t = timed(lambda: solve_convex_relu(M, Y, beta=10.0, patterns="sampled", n_patterns=n_patterns,
-                                                     seed=r, solver="FISTA", solver_opts={"time_limit_s": 50.0}))
+                                                     seed=r, solver="FISTA", solver_opts={"time_limit_s": time_limit}))
         except Exception as exc:
             return {"target": "MNIST-size block m=60000, d~800, q=10: <=60 s with a gap", "pass": False,
                     "error": f"{type(exc).__name__}: {exc}", "data": source}
@@ -144,18 +159,29 @@ def main(argv=None):
     parser.add_argument("--fista-time-limit", type=float, default=30.0,
                         help="time limit (s) of the first-order engine on target 2 (default 30)")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--tiny", action="store_true",
+                        help="small sizes and 1 s first-order limits: a smoke test of the same code (a few seconds)")
     args = parser.parse_args(argv)
 
     chosen = {int(t) for t in args.targets.split(",")}
     if args.skip_mnist_block:
         chosen.discard(4)
-    runners = {1: lambda: bench_exact_1d(args.repeats), 2: lambda: bench_sampled(args.repeats, args.fista_time_limit),
-               3: lambda: bench_least_squares(args.repeats),
-               4: lambda: bench_mnist_block(args.mnist_repeats, args.mnist_patterns)}
+    if args.tiny:
+        runners = {1: lambda: bench_exact_1d(args.repeats, m=TINY["m_1d"]),
+                   2: lambda: bench_sampled(args.repeats, TINY["time_limit"], m=TINY["m_sampled"],
+                                            d=TINY["d_sampled"], n_patterns=TINY["P_sampled"]),
+                   3: lambda: bench_least_squares(args.repeats, m=TINY["m_ls"]),
+                   4: lambda: bench_mnist_block(args.mnist_repeats, TINY["P_mnist"], rows=TINY["m_mnist"],
+                                                time_limit=TINY["time_limit"])}
+    else:
+        runners = {1: lambda: bench_exact_1d(args.repeats),
+                   2: lambda: bench_sampled(args.repeats, args.fista_time_limit),
+                   3: lambda: bench_least_squares(args.repeats),
+                   4: lambda: bench_mnist_block(args.mnist_repeats, args.mnist_patterns)}
     results = [runners[t]() for t in sorted(chosen)]
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     for res in results:
-        verdict = "PASS" if res["pass"] else "MISS"
+        verdict = ("PASS" if res["pass"] else "MISS") + (" (tiny run: not the target's size)" if args.tiny else "")
         if "error" in res:
             detail = res["error"]
         else:
@@ -171,6 +197,8 @@ def main(argv=None):
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2, default=float)
         print(f"wrote {args.json}")
+    if any("error" in res for res in results):
+        return 1
     return 0
 
 

@@ -219,7 +219,8 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         and options passed to it unchanged.
     block_solver_options : dict
         Extra options for the block solver (e.g. ``{"epochs": 300}`` for local
-        search).
+        search, ``{"neurons": "random"}`` for the alternating solver's random-neuron
+        twin: :class:`~cvximplicit.training.alternating.AlternatingBlockSolver`).
     loss : {"auto", "squared", "cross_entropy"}
         Training loss. Regression: ``"auto"`` and ``"squared"`` (8); classification
         (:class:`ImplicitClassifier`): ``"auto"`` is the cross-entropy (9).

@@ -19,6 +19,13 @@ Algorithm 2 repeats ``T`` times:
    least squares (11) for the squared loss, ridge multinomial logistic regression
    (:func:`cvximplicit.solvers.solve_multinomial_logistic`) for the cross-entropy; both convex and certified.
 
+**The random-neuron twin** (``neurons="random"``): step 1 draws the block's ``n_i`` input
+weights at random instead of solving program (12) — Gaussian, ``N(0, 1/d_r)`` per entry
+(LeCun-normal), on the same reduced features ``step.M`` (rows, principal basis) that the
+convex step would be posed on, seeded by the block's seed — and steps 2–3 are unchanged. No
+program is solved: its report (problem ``"random_init"``, solver ``"none"``, certificate
+``"none"``, objective NaN) claims nothing. The twin measures what the convex step adds.
+
 The first prediction uses the output step's fit of ``C_{<i}`` to the frozen
 features (``X_i = 0`` initially).  Alternation stops after ``T`` rounds or when
 the relative decrease of the training loss is below ``tol``; the best round is
@@ -36,7 +43,8 @@ import numpy as np
 
 from .._params import BOOL, Int, Options, Real, check_params
 from ..exceptions import ValidationError
-from ..solvers.relu.budget import fit_relu_budget, fit_relu_pool
+from ..solvers.core.report import SolveReport
+from ..solvers.relu.budget import BlockFit, fit_relu_budget, fit_relu_pool
 from ..solvers.engines import is_engine
 from ..solvers.cross_entropy.certificate_ce import softmax
 from ..solvers.least_squares import solve_least_squares
@@ -45,11 +53,14 @@ from .block import BlockProblem, BlockResult, block_loss
 from .polish import polish_block
 from .reduction import ConvexStepReduction
 
-__all__ = ["AlternatingBlockSolver", "whitened_logistic"]
+__all__ = ["AlternatingBlockSolver", "NEURONS", "whitened_logistic"]
 
 #: Listed in the convex step's reductions under the cross-entropy: program (12) is then the
 #: squared-loss fit of the loss's negative gradient, a surrogate of the block problem (7).
 _CE_TARGETS = "targets Y − softmax(Z) (cross-entropy pseudo-residual, squared-loss fit)"
+
+#: Where a block's new neurons come from: program (12), or the random-neuron twin.
+NEURONS = ("convex", "random")
 
 
 class AlternatingBlockSolver:
@@ -57,6 +68,20 @@ class AlternatingBlockSolver:
 
     Parameters
     ----------
+    neurons : {"convex", "random"}
+        Where the block's ``n_i`` new neurons come from. ``"convex"`` (default): program (12)
+        through the ``budget`` rule below. ``"random"``: the *random-neuron twin* — input
+        weights drawn i.i.d. ``N(0, 1/d_r)`` (LeCun-normal) on the reduced features the convex
+        step would see (``max_rows``, ``max_features``: ``d_r`` columns, bias included; lifted
+        back like the convex step's neurons), seeded by the block's seed; no program is solved,
+        and the step's report (problem ``"random_init"``, solver ``"none"``, status
+        ``"not_solved"``, objective NaN, certificate ``"none"``) claims nothing, so the block's
+        ``info["certificate"]`` is ``"none"`` and its β, ReLU objective and gap are ``None``.
+        The polish and the output step run exactly as with ``"convex"``; the options of the
+        convex program alone (``budget``, ``beta``, ``beta_ratio``, ``patterns``, ``n_patterns``,
+        ``guided``, ``select_on``, ``max_outputs``, ``convex_step`` and the ReLU part of
+        ``solver``) are validated but have no effect. Every round of a block draws the same
+        neurons, so ``T > 1`` stops after round 2 (it cannot improve).
     T : int
         Maximum number of alternations (default 1: on the paper's regression
         tasks a second round changed the test RMSE by < 0.02 and doubled the time).
@@ -128,11 +153,12 @@ class AlternatingBlockSolver:
 
     name = "alternating"
 
-    def __init__(self, *, T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1, patterns="auto",
-                 n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None, max_outputs=None,
-                 polish=0, ridge=1.0, convex_step="gradient", solver="auto", solver_opts=None):
+    def __init__(self, *, neurons="convex", T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1,
+                 patterns="auto", n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None,
+                 max_outputs=None, polish=0, ridge=1.0, convex_step="gradient", solver="auto", solver_opts=None):
         check_params("AlternatingBlockSolver", locals(), {
-            "T": [Int(1)], "tol": [Real(0.0)], "budget": [Options(("pool", "path"))],
+            "neurons": [Options(NEURONS)], "T": [Int(1)], "tol": [Real(0.0)],
+            "budget": [Options(("pool", "path"))],
             "beta": [Options(("path",)), Real(0.0, closed="neither")], "beta_ratio": [Real(0.0, 1.0, "neither")],
             "n_patterns": [Int(1)], "guided": [BOOL], "select_on": [Options(("all", "convex"))],
             "polish": [Int(0)], "ridge": [Real(0.0, closed="neither")],
@@ -143,7 +169,7 @@ class AlternatingBlockSolver:
                 "convex_step='cross_entropy' solves the cross-entropy program on all outputs with the pool rule; "
                 f"got max_outputs={max_outputs!r}, budget={budget!r} (use max_outputs=None, budget='pool')"
             )
-        self.convex_step = convex_step
+        self.neurons, self.convex_step = neurons, convex_step
         self.polish, self.ridge = int(polish), float(ridge)
         self.T, self.tol, self.budget, self.beta, self.beta_ratio = T, float(tol), budget, beta, beta_ratio
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
@@ -181,7 +207,10 @@ class AlternatingBlockSolver:
             Z = C_prev @ X_prev  # the current prediction (logits under the cross-entropy)
             target = _pseudo_residual(Y, Z, loss)  # Ỹ, (q, m)
             step = self.reduction.apply(M, target.T, rows, seed=problem.seed)
-            fit = self._relu_step(step, M, target, X_prev, rows, problem, beta, Z)
+            if self.neurons == "random":
+                fit = _random_neurons(step, problem)
+            else:
+                fit = self._relu_step(step, M, target, X_prev, rows, problem, beta, Z)
             W1 = step.lift(fit.W1)  # input weights in the block's coordinates
             reports.extend(fit.reports)
             beta = fit.beta
@@ -195,7 +224,7 @@ class AlternatingBlockSolver:
                 C = self._output_step(np.vstack([X_prev, X_new]), Y, loss, reports, polished.C)
             objective = block_loss(Y, C @ np.vstack([X_prev, X_new]), loss)
             history.append({
-                "round": t + 1, "objective": objective, "beta": float(beta), "relu_gap_rel": fit.gap_rel,
+                "round": t + 1, "objective": objective, "beta": _claim(beta), "relu_gap_rel": fit.gap_rel,
                 "certificate": fit.report.certificate, "reductions": list(fit.report.reductions), "polish": record,
                 "time_s": time.perf_counter() - start,
             })
@@ -210,8 +239,8 @@ class AlternatingBlockSolver:
         return BlockResult(
             A_row=W1[:, :n_prev].copy(), B_row=W1[:, n_prev:].copy(), C=C, X_new=X_new, objective=objective,
             reports=reports, history=history,
-            info={"beta": float(fit.beta), "relu_objective": fit.objective, "convex_bound": fit.convex_bound,
-                  "relu_gap_rel": fit.gap_rel, "certificate": fit.report.certificate,
+            info={"neurons": self.neurons, "beta": _claim(fit.beta), "relu_objective": _claim(fit.objective),
+                  "convex_bound": fit.convex_bound, "relu_gap_rel": fit.gap_rel, "certificate": fit.report.certificate,
                   "reductions": list(reductions), "solver": fit.report.solver,
                   "solver_reason": fit.report.solver_reason, "loss": loss, "polish": record},
         )
@@ -270,6 +299,35 @@ def whitened_logistic(X: np.ndarray, Y: np.ndarray, ridge: float, C0=None):
         start = full @ evecs[:, keep] * np.sqrt(evals[keep])
     C_white, report = solve_multinomial_logistic((T.T @ X).T, Y.T, ridge=ridge, C0=start)
     return C_white @ T.T, report
+
+
+def _random_neurons(step, problem: BlockProblem) -> BlockFit:
+    """The random-neuron twin of the convex step: ``n_i`` input weights ``N(0, 1/d_r)`` on ``step.M``, nothing solved.
+
+    ``d_r`` is the number of reduced features (bias included); the generator is seeded by
+    ``problem.seed``. The output weights are zero (Algorithm 2 re-fits ``C`` right after); β,
+    the objective and the bound are NaN/None: no program, no claim.
+    """
+    d = step.M.shape[1]
+    W1 = np.random.default_rng(problem.seed).standard_normal((problem.n_i, d)) / np.sqrt(d)
+    # The rows and feature basis the neurons live on; patterns and output directions play no part.
+    reductions = tuple(r for r in step.reductions if r.startswith(("rows ", "features ")))
+    report = SolveReport(
+        problem="random_init", solver="none", status="not_solved", objective=float("nan"), certificate="none",
+        requested_solver="none", solver_reason="neurons='random': no program solved", reductions=reductions,
+        scope={"program": "none", "network_class": "nothing"},
+        extra={"neurons": "random", "distribution": f"normal(0, 1/{d})", "n_neurons": int(problem.n_i),
+               "features": int(d), "rows": int(step.M.shape[0]), "seed": int(problem.seed)},
+    )
+    return BlockFit(W1=W1, W2=np.zeros((step.Y.shape[1], problem.n_i)), beta=float("nan"), objective=float("nan"),
+                    convex_bound=None, gap_abs=None, gap_rel=None, report=report, reports=[report], n_active=0,
+                    path=[])
+
+
+def _claim(value) -> float | None:
+    """A β or objective for the block's records: None for the random twin's NaN (no program, no value)."""
+    value = float(value)
+    return None if np.isnan(value) else value
 
 
 def _pseudo_residual(Y: np.ndarray, Z: np.ndarray, loss: str) -> np.ndarray:
