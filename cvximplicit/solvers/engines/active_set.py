@@ -199,12 +199,20 @@ class _Output:
             k = self.ks[j]
             rows = np.flatnonzero(self.act[j])
             self.N[j], self.QR[j] = _null_space(self.S[rows, k, None] * self.M[rows], self.d)
-            self.BN[j] = ((1.0 - 2.0 * self.sv[j]) * self.D[:, k])[:, None] * (self.M @ self.N[j])
         return self.N[j]
+
+    def bn(self, j):
+        """``B_j N_j`` ``(m, f_j)``: the fit's columns on group ``j``'s face (computed when first needed)."""
+        if self.BN[j] is None:
+            k = self.ks[j]
+            self.BN[j] = ((1.0 - 2.0 * self.sv[j]) * self.D[:, k])[:, None] * (self.M @ self.basis(j))
+        return self.BN[j]
 
     def hessian_fit(self):
         """``(BN)ᵀ(BN)``, ``BN = [B_1 N_1, …]`` and each group's first column: the last assembly's blocks of
         groups whose bases did not change are copied, the others computed (one product per changed group)."""
+        for j in range(self.n):
+            self.bn(j)
         sizes = [BN.shape[1] for BN in self.BN]
         offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         BNcat = np.hstack(self.BN)
@@ -341,13 +349,13 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
             hit = _join_rows(out, ratios, alpha_max)
             if not was_cauchy:
-                state = _bent_search(out, state, dZ, MD, 1.0 - alpha_max, hit, obj)
+                state = _bent_search(out, state, dZ, MD, 1.0 - alpha_max, hit, obj, ratios - alpha_max)
     return steps
 
 
 def _join_rows(out: _Output, ratios, alpha):
     """The rows met at step ``alpha`` join their groups' tight sets; the groups hit."""
-    hit = np.argwhere(ratios <= alpha * (1 + 1e-9))
+    hit = np.argwhere(ratios <= alpha * (1 + 1e-9) + 1e-15)
     out.act[hit[:, 1], hit[:, 0]] = True
     groups = np.unique(hit[:, 1])
     for j in groups:
@@ -355,23 +363,25 @@ def _join_rows(out: _Output, ratios, alpha):
     return groups
 
 
-def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj):
+def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios):
     """Go on along the Newton step after it met cone rows: each group hit continues along its direction
     projected onto its new face, the others along theirs, while each segment lowers the objective and
     meets another row before the step's end (at most ``_BENDS`` segments). Rows join as met, so one
-    Newton system adds many rows. Returns the updated ``state``."""
+    Newton system adds many rows. ``ratios`` are the last ratio test's (``inf`` where no row blocks).
+    Returns the updated ``state``."""
     ids, coef, MZ, r, Sk = state
-    M, beta = out.M, out.beta
+    M, row_norm = out.M, out.row_norm
     for _ in range(_BENDS):
+        # rows of the groups hit: a new direction, a new ratio test; the others' ratios shift by the step
         for j in hit:
             N = out.basis(int(j))
             dZ[j] = N @ (N.T @ dZ[j])
             MD[:, j] = M @ dZ[j]
-        AZ, AD = MZ * Sk, MD * Sk
-        dn = np.sqrt(np.einsum("nd,nd->n", dZ, dZ))
-        cand = ~out.act.T & (AD < -1e-15 * out.row_norm[:, None] * dn[None])
-        ratios = np.full(AZ.shape, np.inf)
-        ratios[cand] = np.maximum(AZ[cand], 0.0) / -AD[cand]
+            az, ad = MZ[:, j] * Sk[:, j], MD[:, j] * Sk[:, j]
+            cand = ~out.act[j] & (ad < -1e-15 * row_norm * float(np.linalg.norm(dZ[j])))
+            col = np.full(out.m, np.inf)
+            col[cand] = np.maximum(az[cand], 0.0) / -ad[cand]
+            ratios[:, j] = col
         alpha = min(remaining, float(ratios.min(initial=np.inf)))
         if alpha <= 1e-12:
             break
@@ -384,7 +394,9 @@ def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj):
         if alpha >= remaining:
             break
         remaining -= alpha
-        hit = _join_rows(out, ratios, alpha)
+        ratios -= alpha
+        hit = _join_rows(out, ratios, 0.0)
+        ratios[out.act.T] = np.inf
     return ids, coef, MZ, r, Sk
 
 
@@ -580,7 +592,7 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         if float(np.linalg.norm(h)) > beta * (1 - 1e-9):  # not enough: the projection itself
             hit = _project_on_face(Ak, sgn * A[:, k], rows, out.row_norm)
             h, rows, mu = hit if hit is not None else _project(Ak, sgn * A[:, k], out.row_norm,
-                                                               enough=beta * (1 - 1e-9))
+                                                               enough=beta * (1 - 1e-9), first_rows=rows)
             out.faces[(k, s)] = (rows, mu)
         mu_c[s, k, rows] = mu
         rho = float(np.linalg.norm(h))
