@@ -194,6 +194,26 @@ class _Output:
     def invalidate(self, j):
         self.N[j] = self.QR[j] = self.BN[j] = None
 
+    def join(self, j, rows):
+        """Rows join group ``j``'s tight set; for one or two rows its null-space basis is updated by one
+        Householder reflection per independent row (``O(d f)``, no QR of the whole set)."""
+        self.act[j, rows] = True
+        self.QR[j] = self.BN[j] = None
+        N = self.N[j]
+        if N is None or len(rows) > 2:  # several rows: one QR of the whole set (basis) is cheaper
+            self.N[j] = None
+            return
+        for a in self.S[rows, self.ks[j], None] * self.M[rows]:
+            v = N.T @ a
+            nv = float(np.linalg.norm(v))
+            if N.shape[1] == 0 or nv <= 1e-12 * float(np.linalg.norm(a)):
+                continue  # already in the span of the tight rows
+            u = v.copy()
+            u[0] += math.copysign(nv, u[0])
+            u /= float(np.linalg.norm(u))
+            N = (N - 2.0 * np.outer(N @ u, u))[:, 1:]  # N Q with Q v ∥ e_1: the last f − 1 columns are ⊥ a
+        self.N[j] = np.ascontiguousarray(N)
+
     def basis(self, j):
         if self.N[j] is None:
             k = self.ks[j]
@@ -240,7 +260,8 @@ class _Output:
         z = self.Z[j]
         grad = -(1.0 - 2.0 * self.sv[j]) * (self.M.T @ (self.D[:, k] * r)) \
             + self.beta * z / max(float(np.linalg.norm(z)), 1e-300)
-        self.basis(j)
+        if self.QR[j] is None:
+            self.QR[j] = _null_space(self.S[rows, k, None] * self.M[rows], self.d)[1]
         Q1, R1, piv = self.QR[j]  # A_actᵀ[:, piv] = Q1 R1 (+ dependent rows): least squares by the QR factors
         mu = np.zeros(rows.size)
         mu[piv] = sla.solve_triangular(R1, Q1.T @ grad, check_finite=False)
@@ -319,8 +340,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         blocked = float(ratios.flat[flat]) <= 1.0
         if blocked and alpha_max <= 1e-12:  # degenerate: a row already at zero blocks the step
             i, j = np.unravel_index(flat, ratios.shape)
-            out.act[j, i] = True
-            out.invalidate(j)
+            out.join(int(j), [i])
             continue
         # Armijo backtracking on the objective
         Bd = np.einsum("mn,mn->m", MD, coef)
@@ -356,10 +376,9 @@ def _inner(out: _Output, gtol, max_newton, deadline):
 def _join_rows(out: _Output, ratios, alpha):
     """The rows met at step ``alpha`` join their groups' tight sets; the groups hit."""
     hit = np.argwhere(ratios <= alpha * (1 + 1e-9) + 1e-15)
-    out.act[hit[:, 1], hit[:, 0]] = True
     groups = np.unique(hit[:, 1])
     for j in groups:
-        out.invalidate(int(j))
+        out.join(int(j), hit[hit[:, 1] == j, 0])
     return groups
 
 
