@@ -54,6 +54,7 @@ from scipy.optimize import nnls
 from ..._params import Int, Real, check_params
 from ...exceptions import ValidationError
 from ..core._checks import _as_groups, _program_data
+from ..core._threads import one_blas_thread_if_small
 from ..core.report import SolveReport, engine_certificate_kind, gap_certified
 from ..relu import certificate as _cert
 from ._admm_repair import exact_point
@@ -67,6 +68,7 @@ _TIGHT = 1e-10  # a row is tight when A_i z ≤ this · ‖A_i‖ ‖z‖
 _INNER_FRACTION = 1e-3  # an inner solve stops at a Newton decrement of this fraction of the last gap
 _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the working set
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
+_DEPENDENT = 1e-12  # a tight row whose part outside the span of the others is below this (relative) is dependent
 _BENDS = 50  # segments of one bent search (rows joined along one Newton step)
 
 
@@ -127,7 +129,7 @@ def _null_space(A_act, d):
         return np.eye(d), None
     Q, R, piv = sla.qr(A_act.T, mode="full", pivoting=True)  # column-pivoted: |diag R| decreasing
     diag = np.abs(np.diag(R))
-    rank = int(np.sum(diag > 1e-12 * max(float(diag[0]), 1e-300))) if diag.size else 0
+    rank = int(np.sum(diag > _DEPENDENT * max(float(diag[0]), 1e-300))) if diag.size else 0
     return np.ascontiguousarray(Q[:, rank:]), (Q[:, :rank], R[:rank, :rank], piv[:rank])
 
 
@@ -195,24 +197,9 @@ class _Output:
         self.N[j] = self.QR[j] = self.BN[j] = None
 
     def join(self, j, rows):
-        """Rows join group ``j``'s tight set; for one or two rows its null-space basis is updated by one
-        Householder reflection per independent row (``O(d f)``, no QR of the whole set)."""
+        """Rows join group ``j``'s tight set (its basis is recomputed when next needed)."""
         self.act[j, rows] = True
-        self.QR[j] = self.BN[j] = None
-        N = self.N[j]
-        if N is None or len(rows) > 2:  # several rows: one QR of the whole set (basis) is cheaper
-            self.N[j] = None
-            return
-        for a in self.S[rows, self.ks[j], None] * self.M[rows]:
-            v = N.T @ a
-            nv = float(np.linalg.norm(v))
-            if N.shape[1] == 0 or nv <= 1e-12 * float(np.linalg.norm(a)):
-                continue  # already in the span of the tight rows
-            u = v.copy()
-            u[0] += math.copysign(nv, u[0])
-            u /= float(np.linalg.norm(u))
-            N = (N - 2.0 * np.outer(N @ u, u))[:, 1:]  # N Q with Q v ∥ e_1: the last f − 1 columns are ⊥ a
-        self.N[j] = np.ascontiguousarray(N)
+        self.invalidate(j)
 
     def basis(self, j):
         if self.N[j] is None:
@@ -513,62 +500,63 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
     V, W = np.zeros((P, d, q)), np.zeros((P, d, q))
     passes, newton, status = 0, 0, "optimal"
     ws_size = []
-    for c in range(q):
-        out = _Output(M, Y[:, c], D, S, row_norm_safe, beta)
-        for s, Z0 in enumerate(starts):
-            if Z0 is not None:
-                for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
-                    _enter_warm(out, int(k), s, Z0[k, :, c])
-        # output c may use half the tolerance of its share: Σ_c gap_c ≤ tol · max(1, Σ_c obj_c)
-        gtol, c_status, c_newton, last = math.inf, "max_iter", 0, None  # the first pass sets gtol from the gap
-        for _ in range(max_outer):
-            if deadline is not None and time.perf_counter() > deadline:
-                c_status = "time_limit"
-                break
-            passes += 1
-            c_newton += _inner(out, gtol, max_newton - c_newton, deadline)
-            r = Y[:, c] - out.fit()
-            obj_c = out.objective(r)
-            bound_c = _full_pass(out, r, mu_all[:, :, :, c], verbose, passes)
-            gap_c = obj_c - bound_c
-            if gap_c <= 0.5 * tol * max(obj_c, 1.0 / q):
-                c_status = "optimal"
-                break
-            floor = 1e-30 * max(1.0, obj_c)  # Newton converges quadratically: round-off, not gtol, ends it
-            if (obj_c, bound_c) == last and gtol <= floor:  # nothing changed at the finest inner tolerance:
-                break  # round-off level; the final judge decides
-            # each working set is solved only as far as the gap asks (celer's rule): coarse while the set grows;
-            # finer when a pass left the objective where it was
-            stalled = last is not None and obj_c > last[0] - gtol
-            last = (obj_c, bound_c)
-            if c_newton >= max_newton:
-                break
-            gtol = max(min(1e-4 * gtol if stalled else gtol, _INNER_FRACTION * gap_c), floor)
-        newton += c_newton
-        if c_status != "optimal" and status == "optimal":
-            status = c_status
-        lam[:, c] = Y[:, c] - out.fit()
-        for j in range(out.n):
-            (V if out.sv[j] == 0 else W)[out.ks[j], :, c] = out.Z[j]
-        ws_size.append(out.n)
-    # exact feasibility (tight rows hold to round-off), objective and the judge
-    V, W, obj, dropped = exact_point(M, Y, patterns, beta, V, W)
-    bound, det = _cert.dual_bound(M, Y, patterns, beta, lam, mu_pos=mu_all[0], mu_neg=mu_all[1])
-    gap_abs, gap_rel = SolveReport.gaps(obj, bound)
-    viol = float(_cert.constraint_violation(M, patterns, V, W))
-    if gap_certified(gap_rel, viol, tol):
-        status = "optimal"
-    elif status == "optimal":
-        status = "max_iter"
-    nv, nw = np.linalg.norm(V, axis=1), np.linalg.norm(W, axis=1)
-    extra = {"n_patterns": P, "outer_passes": passes, "newton_steps": newton, "working_set": ws_size,
-             "n_active_groups": int((nv > 0).sum() + (nw > 0).sum()), "dropped_groups": dropped,
-             "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": 0.5 * float(np.sum(Y * Y))}
-    return V, W, SolveReport(
-        problem="convex_relu", solver="ACTIVE_SET", status=status, objective=float(obj), bound=float(bound),
-        gap_abs=gap_abs, gap_rel=gap_rel, iterations=passes, compile_time_s=0.0,
-        solve_time_s=time.perf_counter() - t_start, certificate=engine_certificate_kind(gap_rel, viol, tol),
-        residual=viol, extra=extra)
+    with one_blas_thread_if_small(m, d):  # many small products: BLAS threads cost more than they save
+        for c in range(q):
+            out = _Output(M, Y[:, c], D, S, row_norm_safe, beta)
+            for s, Z0 in enumerate(starts):
+                if Z0 is not None:
+                    for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
+                        _enter_warm(out, int(k), s, Z0[k, :, c])
+            # output c may use half the tolerance of its share: Σ_c gap_c ≤ tol · max(1, Σ_c obj_c)
+            gtol, c_status, c_newton, last = math.inf, "max_iter", 0, None  # the first pass sets gtol from the gap
+            for _ in range(max_outer):
+                if deadline is not None and time.perf_counter() > deadline:
+                    c_status = "time_limit"
+                    break
+                passes += 1
+                c_newton += _inner(out, gtol, max_newton - c_newton, deadline)
+                r = Y[:, c] - out.fit()
+                obj_c = out.objective(r)
+                bound_c = _full_pass(out, r, mu_all[:, :, :, c], verbose, passes)
+                gap_c = obj_c - bound_c
+                if gap_c <= 0.5 * tol * max(obj_c, 1.0 / q):
+                    c_status = "optimal"
+                    break
+                floor = 1e-30 * max(1.0, obj_c)  # Newton converges quadratically: round-off, not gtol, ends it
+                if (obj_c, bound_c) == last and gtol <= floor:  # nothing changed at the finest inner tolerance:
+                    break  # round-off level; the final judge decides
+                # each working set is solved only as far as the gap asks (celer's rule): coarse while the set grows;
+                # finer when a pass left the objective where it was
+                stalled = last is not None and obj_c > last[0] - gtol
+                last = (obj_c, bound_c)
+                if c_newton >= max_newton:
+                    break
+                gtol = max(min(1e-4 * gtol if stalled else gtol, _INNER_FRACTION * gap_c), floor)
+            newton += c_newton
+            if c_status != "optimal" and status == "optimal":
+                status = c_status
+            lam[:, c] = Y[:, c] - out.fit()
+            for j in range(out.n):
+                (V if out.sv[j] == 0 else W)[out.ks[j], :, c] = out.Z[j]
+            ws_size.append(out.n)
+        # exact feasibility (tight rows hold to round-off), objective and the judge
+        V, W, obj, dropped = exact_point(M, Y, patterns, beta, V, W)
+        bound, det = _cert.dual_bound(M, Y, patterns, beta, lam, mu_pos=mu_all[0], mu_neg=mu_all[1])
+        gap_abs, gap_rel = SolveReport.gaps(obj, bound)
+        viol = float(_cert.constraint_violation(M, patterns, V, W))
+        if gap_certified(gap_rel, viol, tol):
+            status = "optimal"
+        elif status == "optimal":
+            status = "max_iter"
+        nv, nw = np.linalg.norm(V, axis=1), np.linalg.norm(W, axis=1)
+        extra = {"n_patterns": P, "outer_passes": passes, "newton_steps": newton, "working_set": ws_size,
+                 "n_active_groups": int((nv > 0).sum() + (nw > 0).sum()), "dropped_groups": dropped,
+                 "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": 0.5 * float(np.sum(Y * Y))}
+        return V, W, SolveReport(
+            problem="convex_relu", solver="ACTIVE_SET", status=status, objective=float(obj), bound=float(bound),
+            gap_abs=gap_abs, gap_rel=gap_rel, iterations=passes, compile_time_s=0.0,
+            solve_time_s=time.perf_counter() - t_start, certificate=engine_certificate_kind(gap_rel, viol, tol),
+            residual=viol, extra=extra)
 
 
 def _enter_warm(out: _Output, k, s, z):

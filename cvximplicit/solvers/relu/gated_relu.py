@@ -57,15 +57,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import nnls
-from threadpoolctl import ThreadpoolController
 
 from ..._params import BOOL, Int, Real, check_params
 from ...exceptions import ValidationError
 from ..core._checks import _as_groups, _program_data
+from ..core._threads import one_blas_thread as _one_blas_thread
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,
@@ -86,21 +85,6 @@ _POWER_ITERS = 30  # power iterations for the first step-size estimate
 _NEWTON_MAX = 50  # Newton iterations per polish
 _INNER_TOL0 = 1e-3  # first FISTA tolerance (relative gap on the working set) before a Newton polish
 _DROP_RATIO = 1e-9  # a group this small relative to the largest is dropped from the Newton support
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def _one_blas_thread():
-    """One BLAS thread for the loops of many small products (FISTA and Newton on a working set, the NNLS).
-
-    Thread start-up and synchronisation cost more than they save on products of a few hundred entries, and
-    on shared, loaded cores they cost far more (measured: the same solve 2-20× slower with two threads);
-    the large products (Gram matrices, dual scores over every gate) keep the caller's threads.
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- solution
