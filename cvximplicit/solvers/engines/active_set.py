@@ -85,7 +85,7 @@ def _project(Mk_sgn, a, row_norm, enough=0.0, first_rows=None, rounds=_PROJ_ROUN
     viol = np.flatnonzero(g < 0)
     if viol.size == 0:
         return a.copy(), np.zeros(0, dtype=np.intp), np.zeros(0)
-    rows = viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: 3 * d]]  # the most violated rows first
+    rows = viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: d]]  # the most violated rows first
     if first_rows is not None and first_rows.size:
         rows = np.union1d(rows, first_rows)
     for _ in range(rounds):
@@ -354,34 +354,52 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         state = (state[0], coef, MZ + alpha * MD, rn, Sk)
         damping = min(damping * 10.0, 1e-2) if alpha < alpha_max else max(damping / 10.0, 1e-14)
         if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
-            hit = _join_rows(out, ratios, alpha_max)
+            bases = list(out.N)  # the faces before the rows join
+            touched = set(hit := _join_rows(out, ratios, alpha_max))
             if not was_cauchy:
-                state = _bent_search(out, state, dZ, MD, 1.0 - alpha_max, hit, obj, ratios - alpha_max)
+                state, more = _bent_search(out, state, dZ, MD, 1.0 - alpha_max, hit, obj, ratios - alpha_max, bases)
+                touched |= more
+            for j in touched:
+                out.invalidate(j)
     return steps
 
 
 def _join_rows(out: _Output, ratios, alpha):
-    """The rows met at step ``alpha`` join their groups' tight sets; the groups hit."""
+    """The rows met at step ``alpha`` join their groups' tight sets: ``{group: its rows}`` (bases not updated)."""
     hit = np.argwhere(ratios <= alpha * (1 + 1e-9) + 1e-15)
-    groups = np.unique(hit[:, 1])
-    for j in groups:
-        out.join(int(j), hit[hit[:, 1] == j, 0])
-    return groups
+    joined = {}
+    for j in np.unique(hit[:, 1]):
+        rows = hit[hit[:, 1] == j, 0]
+        out.act[j, rows] = True
+        joined[int(j)] = rows
+    return joined
 
 
-def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios):
+def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios, bases):
     """Go on along the Newton step after it met cone rows: each group hit continues along its direction
     projected onto its new face, the others along theirs, while each segment lowers the objective and
     meets another row before the step's end (at most ``_BENDS`` segments). Rows join as met, so one
-    Newton system adds many rows. ``ratios`` are the last ratio test's (``inf`` where no row blocks).
-    Returns the updated ``state``."""
+    Newton system adds many rows. ``ratios`` are the last ratio test's (``inf`` where no row blocks);
+    ``bases`` the groups' null-space bases before the step: a direction is projected off the joined rows
+    inside them (Gram–Schmidt in the basis' coordinates; the bases themselves are recomputed afterwards).
+    Returns the updated ``state`` and the groups whose rows joined."""
     ids, coef, MZ, r, Sk = state
     M, row_norm = out.M, out.row_norm
+    off = {}  # group → orthonormal directions (in its basis' coordinates) removed by the rows joined
     for _ in range(_BENDS):
         # rows of the groups hit: a new direction, a new ratio test; the others' ratios shift by the step
-        for j in hit:
-            N = out.basis(int(j))
-            dZ[j] = N @ (N.T @ dZ[j])
+        for j, rows in hit.items():
+            N = bases[j]
+            Q = off.get(j, np.zeros((N.shape[1], 0)))
+            for a in out.S[rows, out.ks[j], None] * M[rows]:
+                v = N.T @ a
+                v -= Q @ (Q.T @ v)
+                nv = float(np.linalg.norm(v))
+                if nv > _DEPENDENT * float(np.linalg.norm(a)):
+                    Q = np.c_[Q, v / nv]
+            off[j] = Q
+            t = N.T @ dZ[j]
+            dZ[j] = N @ (t - Q @ (Q.T @ t))
             MD[:, j] = M @ dZ[j]
             az, ad = MZ[:, j] * Sk[:, j], MD[:, j] * Sk[:, j]
             cand = ~out.act[j] & (ad < -1e-15 * row_norm * float(np.linalg.norm(dZ[j])))
@@ -403,7 +421,7 @@ def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios):
         ratios -= alpha
         hit = _join_rows(out, ratios, 0.0)
         ratios[out.act.T] = np.inf
-    return ids, coef, MZ, r, Sk
+    return (ids, coef, MZ, r, Sk), set(off) | set(hit)
 
 
 def _leave_face(out: _Output, r):
@@ -595,7 +613,12 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         sgn = 1.0 if s == 0 else -1.0
         Ak = out.S[:, k, None] * M
         rows, mu = out.faces.get((k, s), (np.zeros(0, np.intp), np.zeros(0)))
-        h = sgn * A[:, k] + Ak[rows].T @ mu  # the last pass's multipliers: still a valid upper bound
+        # the last pass's multipliers, rescaled (any μ ≥ 0 gives an upper bound): ‖a + t w‖ least over t ≥ 0
+        w = Ak[rows].T @ mu
+        ww = float(w @ w)
+        t = max(0.0, -float(w @ A[:, k]) * sgn / ww) if ww > 0 else 0.0
+        h = sgn * A[:, k] + t * w
+        mu = t * mu
         if float(np.linalg.norm(h)) > beta * (1 - 1e-9):  # not enough: the projection itself
             hit = _project_on_face(Ak, sgn * A[:, k], rows, out.row_norm)
             h, rows, mu = hit if hit is not None else _project(Ak, sgn * A[:, k], out.row_norm,
