@@ -386,30 +386,37 @@ def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios, bases
     ids, coef, MZ, r, Sk = state
     M, row_norm = out.M, out.row_norm
     off = {}  # group → orthonormal directions (in its basis' coordinates) removed by the rows joined
+    Bd = np.einsum("mn,mn->m", MD, coef)  # the fit's direction, updated column by column
+    ratios[out.act.T] = np.inf
     for _ in range(_BENDS):
         # rows of the groups hit: a new direction, a new ratio test; the others' ratios shift by the step
         for j, rows in hit.items():
             N = bases[j]
-            Q = off.get(j, np.zeros((N.shape[1], 0)))
+            Q = off.get(j)
             for a in out.S[rows, out.ks[j], None] * M[rows]:
                 v = N.T @ a
-                v -= Q @ (Q.T @ v)
-                nv = float(np.linalg.norm(v))
-                if nv > _DEPENDENT * float(np.linalg.norm(a)):
-                    Q = np.c_[Q, v / nv]
+                if Q is not None:
+                    v -= Q @ (Q.T @ v)
+                nv = math.sqrt(float(v @ v))
+                if nv > _DEPENDENT * math.sqrt(float(a @ a)):
+                    Q = (v / nv)[:, None] if Q is None else np.c_[Q, v / nv]
             off[j] = Q
+            if Q is None:
+                continue
             t = N.T @ dZ[j]
             dZ[j] = N @ (t - Q @ (Q.T @ t))
-            MD[:, j] = M @ dZ[j]
-            az, ad = MZ[:, j] * Sk[:, j], MD[:, j] * Sk[:, j]
-            cand = ~out.act[j] & (ad < -1e-15 * row_norm * float(np.linalg.norm(dZ[j])))
+            md = M @ dZ[j]
+            Bd += (md - MD[:, j]) * coef[:, j]
+            MD[:, j] = md
+            az, ad = MZ[:, j] * Sk[:, j], md * Sk[:, j]
+            cand = ~out.act[j] & (ad < -1e-15 * row_norm * math.sqrt(float(dZ[j] @ dZ[j])))
             col = np.full(out.m, np.inf)
             col[cand] = np.maximum(az[cand], 0.0) / -ad[cand]
             ratios[:, j] = col
         alpha = min(remaining, float(ratios.min(initial=np.inf)))
         if alpha <= 1e-12:
             break
-        rn = r - alpha * np.einsum("mn,mn->m", MD, coef)
+        rn = r - alpha * Bd
         Z1 = out.Z + alpha * dZ
         obj1 = out.objective_at(rn, Z1)
         if obj1 >= obj:
