@@ -6,7 +6,7 @@
 
 ``--opts`` overrides options of the wide preset (``cvximplicit.presets.PRESETS["wide"]``). ``--random-init``
 passes ``neurons="random"`` to the alternating block solver: its random-neuron twin, which draws each block's
-neurons (Gaussian, ``N(0, 1/d)`` on the reduced features, seeded per block) instead of solving the convex step and
+neurons (uniform in ``±1/√d`` on the reduced features, seeded per block) instead of solving the convex step and
 leaves everything else (output step, polish) as it is, to measure what the convex step adds.
 
 ``--task digits`` is scikit-learn's built-in 8×8 digits (1797 images, pixels scaled to [0, 1], a fixed stratified

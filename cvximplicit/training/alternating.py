@@ -20,8 +20,8 @@ Algorithm 2 repeats ``T`` times:
    (:func:`cvximplicit.solvers.solve_multinomial_logistic`) for the cross-entropy; both convex and certified.
 
 **The random-neuron twin** (``neurons="random"``): step 1 draws the block's ``n_i`` input
-weights at random instead of solving program (12) — Gaussian, ``N(0, 1/d_r)`` per entry
-(LeCun-normal), on the same reduced features ``step.M`` (rows, principal basis) that the
+weights at random instead of solving program (12) — uniform in ``±1/√d_r`` per entry (the
+twin of the MNIST ablation), on the same reduced features ``step.M`` (rows, principal basis) that the
 convex step would be posed on, seeded by the block's seed — and steps 2–3 are unchanged. No
 program is solved: its report (problem ``"random_init"``, solver ``"none"``, certificate
 ``"none"``, objective NaN) claims nothing. The twin measures what the convex step adds.
@@ -71,7 +71,7 @@ class AlternatingBlockSolver:
     neurons : {"convex", "random"}
         Where the block's ``n_i`` new neurons come from. ``"convex"`` (default): program (12)
         through the ``budget`` rule below. ``"random"``: the *random-neuron twin* — input
-        weights drawn i.i.d. ``N(0, 1/d_r)`` (LeCun-normal) on the reduced features the convex
+        weights drawn i.i.d. uniform in ``±1/√d_r`` on the reduced features the convex
         step would see (``max_rows``, ``max_features``: ``d_r`` columns, bias included; lifted
         back like the convex step's neurons), seeded by the block's seed; no program is solved,
         and the step's report (problem ``"random_init"``, solver ``"none"``, status
@@ -302,21 +302,24 @@ def whitened_logistic(X: np.ndarray, Y: np.ndarray, ridge: float, C0=None):
 
 
 def _random_neurons(step, problem: BlockProblem) -> BlockFit:
-    """The random-neuron twin of the convex step: ``n_i`` input weights ``N(0, 1/d_r)`` on ``step.M``, nothing solved.
+    """The random-neuron twin of the convex step: ``n_i`` input weights uniform in ``±1/√d_r`` on ``step.M``, nothing
+    solved.
 
     ``d_r`` is the number of reduced features (bias included); the generator is seeded by
     ``problem.seed``. The output weights are zero (Algorithm 2 re-fits ``C`` right after); β,
     the objective and the bound are NaN/None: no program, no claim.
     """
     d = step.M.shape[1]
-    W1 = np.random.default_rng(problem.seed).standard_normal((problem.n_i, d)) / np.sqrt(d)
+    # The draw of the twin the ablation has always used (a Gaussian N(0, 1/d_r), √3 times larger, gave
+    # MNIST 94.15 % against this draw's 95.63 %: the twin is the stronger of the two, not one chosen to lose).
+    W1 = np.random.default_rng(problem.seed).uniform(-1.0, 1.0, (problem.n_i, d)) / np.sqrt(d)
     # The rows and feature basis the neurons live on; patterns and output directions play no part.
     reductions = tuple(r for r in step.reductions if r.startswith(("rows ", "features ")))
     report = SolveReport(
         problem="random_init", solver="none", status="not_solved", objective=float("nan"), certificate="none",
         requested_solver="none", solver_reason="neurons='random': no program solved", reductions=reductions,
         scope={"program": "none", "network_class": "nothing"},
-        extra={"neurons": "random", "distribution": f"normal(0, 1/{d})", "n_neurons": int(problem.n_i),
+        extra={"neurons": "random", "distribution": f"uniform(-1/sqrt({d}), 1/sqrt({d}))", "n_neurons": int(problem.n_i),
                "features": int(d), "rows": int(step.M.shape[0]), "seed": int(problem.seed)},
     )
     return BlockFit(W1=W1, W2=np.zeros((step.Y.shape[1], problem.n_i)), beta=float("nan"), objective=float("nan"),
