@@ -202,3 +202,19 @@ def test_random_twin_reports_say_no_solve_happened(seed, m, sizes, T):
         assert all(h["certificate"] == "none" and h["beta"] is None and h["relu_gap_rel"] is None
                    for h in block.history)
         assert block_summary(block)["certificate"] == "none" and block_summary(block)["max_gap_rel"] is None
+
+
+def test_polish_starts_from_the_convex_directions_at_the_twins_scale():
+    from cvximplicit.training.alternating import POLISH_START_NORM, _at_start_norm
+
+    rng = np.random.default_rng(3)
+    W1 = rng.standard_normal((4, 7)) * np.array([[10.0], [1e-3], [0.0], [2.0]])
+    out = _at_start_norm(W1)
+    norms = np.linalg.norm(out, axis=1)
+    assert np.allclose(norms[[0, 1, 3]], POLISH_START_NORM) and norms[2] == 0.0  # padding neurons stay zero
+    for i in (0, 1, 3):  # same directions
+        assert np.allclose(out[i] / norms[i], W1[i] / np.linalg.norm(W1[i]))
+    # the twin's draw has this norm on average: E||w||^2 = d * (1/d) / 3
+    d = 31
+    twin = rng.uniform(-1, 1, (20000, d)) / np.sqrt(d)
+    assert np.mean(np.sum(twin ** 2, axis=1)) == pytest.approx(POLISH_START_NORM ** 2, rel=0.02)

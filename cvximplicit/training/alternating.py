@@ -53,7 +53,7 @@ from .block import BlockProblem, BlockResult, block_loss
 from .polish import polish_block
 from .reduction import ConvexStepReduction
 
-__all__ = ["AlternatingBlockSolver", "NEURONS", "whitened_logistic"]
+__all__ = ["NEURONS", "POLISH_START_NORM", "AlternatingBlockSolver", "whitened_logistic"]
 
 #: Listed in the convex step's reductions under the cross-entropy: program (12) is then the
 #: squared-loss fit of the loss's negative gradient, a surrogate of the block problem (7).
@@ -61,6 +61,9 @@ _CE_TARGETS = "targets Y − softmax(Z) (cross-entropy pseudo-residual, squared-
 
 #: Where a block's new neurons come from: program (12), or the random-neuron twin.
 NEURONS = ("convex", "random")
+#: Norm of a convex neuron's input weights (reduced features) when the polish starts from it: the expected norm
+#: of the random twin's, uniform in ±1/√d per entry (E‖w‖² = d · 1/(3d)).
+POLISH_START_NORM = 1.0 / np.sqrt(3.0)
 
 
 class AlternatingBlockSolver:
@@ -141,7 +144,13 @@ class AlternatingBlockSolver:
     polish : int
         L-BFGS iterations of the polish step (0, the default: none) — a local refit of
         the block's new neurons and output blocks on every sample with the block loss,
-        reported as ``info["polish"]`` and not part of any certificate.
+        reported as ``info["polish"]`` and not part of any certificate. Before it, each convex
+        neuron's input weights (on the reduced features) are rescaled to the norm
+        :data:`POLISH_START_NORM`, the expected norm of the random twin's: the convex step sets the
+        directions, and their size (set by β) is no good start for L-BFGS — measured on MNIST
+        (n = 32, L = 16, wide preset), 95.02 % unscaled against 95.79 % rescaled (twin 95.63 %). ReLU is
+        positively homogeneous and the output step re-fits ``C``, so without a polish the scale would
+        not matter and nothing is rescaled.
     ridge : float
         Cross-entropy only: the ridge ``r`` of the multinomial logistic output step on the
         whitened states (:func:`whitened_logistic`; ``r > 0`` makes its optimum exist and its
@@ -211,7 +220,10 @@ class AlternatingBlockSolver:
                 fit = _random_neurons(step, problem)
             else:
                 fit = self._relu_step(step, M, target, X_prev, rows, problem, beta, Z)
-            W1 = step.lift(fit.W1)  # input weights in the block's coordinates
+            W1 = fit.W1
+            if self.polish and self.neurons == "convex":
+                W1 = _at_start_norm(W1)  # the convex step sets the directions; the polish starts at the twin's scale
+            W1 = step.lift(W1)  # input weights in the block's coordinates
             reports.extend(fit.reports)
             beta = fit.beta
             X_new = np.maximum(W1 @ features, 0.0)
@@ -325,6 +337,12 @@ def _random_neurons(step, problem: BlockProblem) -> BlockFit:
     return BlockFit(W1=W1, W2=np.zeros((step.Y.shape[1], problem.n_i)), beta=float("nan"), objective=float("nan"),
                     convex_bound=None, gap_abs=None, gap_rel=None, report=report, reports=[report], n_active=0,
                     path=[])
+
+
+def _at_start_norm(W1: np.ndarray) -> np.ndarray:
+    """Rows of ``W1`` rescaled to :data:`POLISH_START_NORM` (zero rows, padding neurons, stay zero)."""
+    norms = np.linalg.norm(W1, axis=1, keepdims=True)
+    return np.where(norms > 0, W1 * (POLISH_START_NORM / np.maximum(norms, 1e-300)), 0.0)
 
 
 def _claim(value) -> float | None:
