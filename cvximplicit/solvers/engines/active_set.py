@@ -354,9 +354,9 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         state = (state[0], coef, MZ + alpha * MD, rn, Sk)
         damping = min(damping * 10.0, 1e-2) if alpha < alpha_max else max(damping / 10.0, 1e-14)
         if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
-            bases = list(out.N)  # the faces before the rows join
+            bases = None if was_cauchy else list(out.N)  # the faces before the rows join
             touched = set(hit := _join_rows(out, ratios, alpha_max))
-            if not was_cauchy:
+            if bases is not None:
                 state, more = _bent_search(out, state, dZ, MD, 1.0 - alpha_max, hit, obj, ratios - alpha_max, bases)
                 touched |= more
             for j in touched:
