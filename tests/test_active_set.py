@@ -70,6 +70,46 @@ def test_degenerate_faces_do_not_cycle():
     assert constraint_violation(M, patterns, V, W) == 0.0
 
 
+def _recorded(name):
+    """A program recorded where the engine once stalled (``tests/data/active_set_regressions.npz``): ``zigzag`` and
+    ``shrinking`` are Table I blocks (100 rows, the pool rule's warm-started third solve), ``stall`` is output 0 of an
+    MNIST block (block 5 of the wide preset with the convex step on 1 000 rows and all ten outputs: 30 principal
+    directions of the block input plus its bias, 120 sampled and guided patterns)."""
+    from pathlib import Path
+
+    data = np.load(Path(__file__).parent / "data" / "active_set_regressions.npz")
+    warm = {k: data[f"{name}_{k}"] for k in ("V0", "W0") if f"{name}_{k}" in data}
+    return data[f"{name}_M"], data[f"{name}_y"], data[f"{name}_patterns"], float(data[f"{name}_beta"]), warm
+
+
+@pytest.mark.parametrize("name, newton_before, newton_max", [("zigzag", 2162, 300), ("shrinking", 4000, 300)])
+def test_recorded_blocks_converge_in_few_newton_steps(name, newton_before, newton_max):
+    """Two ways the inner solve crawled on recorded Table I blocks. ``zigzag``: at a coarse inner tolerance the
+    tight rows' multipliers were inaccurate, a row left and re-joined 700 times for decreases of 3e-6 each (2 162
+    Newton steps); a Cauchy step that would gain less than the inner tolerance now ends the inner solve.
+    ``shrinking`` (seen once that fix alone was in): a group bound for zero oscillated near it, where its norm
+    bends, and the damping it set off slowed every other group (the whole 4 000-step budget, no certificate); a
+    group whose ray minimiser ``t* ≤ 0`` now steps to zero."""
+    M, y, patterns, beta, warm = _recorded(name)
+    opt, _ = clarabel(M, y, patterns, beta)
+    V, W, rep = solve(M, y, patterns, beta, tol=1e-6, **warm)
+    assert rep.status == "optimal" and rep.certificate == "restricted", rep.summary()
+    assert rep.extra["newton_steps"] <= newton_max < newton_before
+    assert abs(rep.objective - opt) <= 1e-6 * max(1.0, opt)
+    assert constraint_violation(M, patterns, V, W) == 0.0
+
+
+def test_recorded_stall_at_a_near_zero_step_is_certified():
+    """A recorded MNIST block output (seen with the zigzag fix alone): a row 1.2e-12 of the Newton step away,
+    just above the degenerate threshold of 1e-12, blocked every step; the short step to it was found, then
+    rejected as "no decrease", and 54 passes repeated one point (gap 1.4e-4; in the trainer the ADMM fallback then
+    took 200 s). Rows met within 1e-9 of the step now join at once, and a short step to a blocking row is taken."""
+    M, y, patterns, beta, _ = _recorded("stall")
+    V, W, rep = solve(M, y, patterns, beta, tol=1e-6, max_outer=20)
+    assert rep.status == "optimal" and rep.certificate == "restricted", rep.summary()
+    assert rep.gap_rel <= 1e-6 and constraint_violation(M, patterns, V, W) == 0.0
+
+
 def test_stopped_early_is_honest():
     M, Y, patterns = make_problem(m=200, d=8, P=30, q=1, seed=13)
     beta = 0.01 * beta_max(M, Y, patterns)

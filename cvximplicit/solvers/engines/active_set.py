@@ -12,8 +12,9 @@ and ``B_g = s D_k M``:
 **Outer loop (the full pass).** At the residual ``λ = y − Σ_g B_g z_g`` every group's dual
 constraint value is ``ρ_g = min_{μ ≥ 0} ‖s Mᵀ D_k λ + A_kᵀ μ‖ = ‖Π_{K_k}(s Mᵀ D_k λ)‖``, the norm of
 the projection of its ascent direction onto its own cone ``K_k = {h : A_k h ≥ 0}`` (Moreau). One
-GEMM gives the plain values ``‖s Mᵀ D_k λ‖``; a group above ``β`` is screened by its last pass's
-multipliers, then by its last face, and otherwise gets the projection by constraint generation (NNLS
+GEMM gives the plain values ``‖s Mᵀ D_k λ‖``; a group above ``β`` is screened by its last projection's
+multipliers, rescaled (for all groups at once: two more products), then by its last face, and otherwise gets
+the projection by constraint generation (NNLS
 on its most violated rows, rows added while the projection violates others). A pass that has found
 twice as many groups to enter as it will take stops projecting (the rest keep ``μ = 0``: a valid,
 weaker bound). Any ``μ ≥ 0`` bounds ``ρ_g`` from above, so these multipliers, with the working set's own,
@@ -34,8 +35,13 @@ on the rows' QR factors; where one is negative, they are refitted by NNLS over e
 degenerate faces, whose dependent rows least squares splits arbitrarily), the rows with positive NNLS
 multipliers become the tight set, and the next step is a Cauchy step along the projection of the negative
 gradient onto the tangent cone, which no row at zero blocks: every face change lowers the objective, so the
-faces cannot cycle. Iterates stay feasible, so the objective is always that of a feasible point. A group that shrinks to
-round-off, or whose rows leave it no free direction, leaves the working set. Memory ``O(m·d + m·P·q)``;
+faces cannot cycle; when that Cauchy step would gain less than the inner tolerance, the inner solve ends instead
+(its multipliers are only as accurate as that tolerance: leaving faces on them made rows leave and re-join
+hundreds of times). A row met within ``1e-9`` of a step joins at once. Newton steps cannot reach zero, where a
+group norm bends, so a group whose ray ``t z_g`` has its minimiser at ``t ≤ 0`` steps to zero and leaves.
+Iterates stay feasible, so the objective is always that of a feasible point. A group that shrinks to
+round-off, or whose rows leave it no free direction, leaves the working set. A pass that lets no group in
+leaves the inner solve to finish to ``1e-2`` of the target gap. Memory ``O(m·d + m·P·q)``;
 no ``m × m`` or ``m × P·d`` matrix.
 
 Budgets count work (outer passes, Newton steps); the clock acts only through ``time_limit_s``.
@@ -48,6 +54,7 @@ import time
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 from scipy.linalg.lapack import dposv as _posv
 from scipy.optimize import nnls
 
@@ -65,11 +72,13 @@ __all__ = ["ACTIVE_SET_OPTIONS", "solve_convex_relu_active_set"]
 ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose")
 
 _TIGHT = 1e-10  # a row is tight when A_i z ≤ this · ‖A_i‖ ‖z‖
+_FINISH_FRACTION = 1e-2  # once no group enters, the inner solve goes to this fraction of the target gap
 _INNER_FRACTION = 1e-3  # an inner solve stops at a Newton decrement of this fraction of the last gap
 _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the working set
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
 _DEPENDENT = 1e-12  # a tight row whose part outside the span of the others is below this (relative) is dependent
 _BENDS = 50  # segments of one bent search (rows joined along one Newton step)
+_SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is formed afresh
 
 
 # --------------------------------------------------------------------------- cone projection
@@ -149,7 +158,7 @@ class _Output:
         self.BN: list = []
         self.ids: list[int] = []
         self._asm = None  # the last (BN blocks, (BN)ᵀ(BN), offsets): unchanged blocks are reused
-        self.faces: dict = {}  # (k, s) → rows and multipliers of the group's last cone projection (a warm start)
+        self.face_mu = np.zeros((2, S.shape[1], self.m))  # each group's last cone-projection multipliers
         self._next_id = 0
 
     @property
@@ -223,6 +232,8 @@ class _Output:
         sizes = [BN.shape[1] for BN in self.BN]
         offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         BNcat = np.hstack(self.BN)
+        if self.m * offs[-1] <= _SMALL_PRODUCT:  # small: one product beats copying the kept blocks
+            return BNcat.T @ BNcat, BNcat, offs
         H = np.empty((offs[-1], offs[-1]))
         old = self._asm
         pos = {} if old is None else {id(BN): j for j, BN in enumerate(old[0]) if BN is not None}
@@ -288,6 +299,9 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             state = (list(out.ids), coef, MZ, r, Sk)
         _, coef, MZ, r, Sk = state
         norms = np.sqrt(np.einsum("nd,nd->n", out.Z, out.Z))
+        if (j := _to_zero(coef * MZ, r, beta * norms)) is not None:  # a group better at zero: the step to it
+            out.Z[j] = 0.0
+            continue
         H, BNcat, offs = out.hessian_fit()
         g = -(BNcat.T @ r)
         for j, N in enumerate(out.N):
@@ -308,8 +322,10 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             dt = -(dt if info == 0 else np.linalg.lstsq(H, g, rcond=None)[0])
         decrement = -float(g @ dt)
         obj0 = out.objective(r)
-        if decrement <= gtol and cauchy is None:  # stationary on the tight rows
-            if (cauchy := _leave_face(out, r)) is None:
+        if decrement <= gtol:
+            if cauchy is not None:  # leaving the faces would gain less than gtol: solved as far as asked
+                break
+            if (cauchy := _leave_face(out, r)) is None:  # stationary on the tight rows
                 break
             continue
         was_cauchy, cauchy = cauchy is not None, None
@@ -325,7 +341,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         flat = int(np.argmin(ratios))
         alpha_max = min(1.0, float(ratios.flat[flat]))
         blocked = float(ratios.flat[flat]) <= 1.0
-        if blocked and alpha_max <= 1e-12:  # degenerate: a row already at zero blocks the step
+        if blocked and alpha_max <= 1e-9:  # degenerate: a row at zero (to round-off along the step) blocks it
             i, j = np.unravel_index(flat, ratios.shape)
             out.join(int(j), [i])
             continue
@@ -335,17 +351,18 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         # in the quadratic regime the objective cannot resolve the decrease: full Newton steps while the
         # decrement keeps falling (it squares each step), so the gradient, hence the multipliers, converge too
         tiny = decrement <= 1e-12 * max(1.0, abs(obj0)) and decrement < 0.1 * last_tiny and not was_cauchy
+        short = False  # a short step to a blocking row that changes the objective only by round-off: taken
         while True:
             rn = r - alpha * Bd
             obj = 0.5 * float(rn @ rn) + beta * float(np.linalg.norm(out.Z + alpha * dZ, axis=1).sum())
             if obj <= obj0 - 1e-4 * alpha * decrement or (tiny and obj <= obj0 + 1e-14 * max(1.0, abs(obj0))):
                 break
-            if blocked and alpha == alpha_max and obj <= obj0 + 1e-13 * max(1.0, abs(obj0)):
-                break  # a short step to a blocking row that changes the objective only by round-off
+            if short := blocked and alpha == alpha_max and obj <= obj0 + 1e-13 * max(1.0, abs(obj0)):
+                break
             alpha *= 0.5
             if alpha < 1e-12:
                 break
-        if alpha < 1e-12 or (obj >= obj0 and not tiny):  # no resolvable decrease: stationary at round-off
+        if not short and (alpha < 1e-12 or (obj >= obj0 and not tiny)):  # no resolvable decrease: stationary
             if was_cauchy or (cauchy := _leave_face(out, r)) is None:
                 break
             continue
@@ -362,6 +379,18 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             for j in touched:
                 out.invalidate(j)
     return steps
+
+
+def _to_zero(B, r, penalty):
+    """The group best removed, if any: along the ray ``t z_j``, ``t ∈ [0, 1]`` (feasible: the cones are cones), the
+    objective ``½‖r + (1 − t) b_j‖² + t β‖z_j‖`` (``b_j = B_j z_j``, the column ``j`` of ``B``) is a convex
+    quadratic minimised at ``t* = 1 + (rᵀb_j − β‖z_j‖)/‖b_j‖²``; a group with ``t* ≤ 0`` lowers the objective by
+    leaving. Newton steps cannot reach zero, where the group norm bends: without this a shrinking group oscillates
+    near it and the damping it triggers slows every other group. Returns the group with the least ``t*``, or None."""
+    bb = np.einsum("mn,mn->n", B, B)
+    t = 1.0 + (r @ B - penalty) / np.maximum(bb, 1e-300)
+    j = int(np.argmin(t)) if t.size else 0
+    return j if t.size and t[j] <= 0.0 else None
 
 
 def _join_rows(out: _Output, ratios, alpha):
@@ -542,9 +571,10 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
                 c_newton += _inner(out, gtol, max_newton - c_newton, deadline)
                 r = Y[:, c] - out.fit()
                 obj_c = out.objective(r)
+                n_before = out.n
                 bound_c = _full_pass(out, r, mu_all[:, :, :, c], verbose, passes)
-                gap_c = obj_c - bound_c
-                if gap_c <= 0.5 * tol * max(obj_c, 1.0 / q):
+                gap_c, target = obj_c - bound_c, 0.5 * tol * max(obj_c, 1.0 / q)
+                if gap_c <= target:
                     c_status = "optimal"
                     break
                 floor = 1e-30 * max(1.0, obj_c)  # Newton converges quadratically: round-off, not gtol, ends it
@@ -556,7 +586,9 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
                 last = (obj_c, bound_c)
                 if c_newton >= max_newton:
                     break
-                gtol = max(min(1e-4 * gtol if stalled else gtol, _INNER_FRACTION * gap_c), floor)
+                # a pass that let no group in leaves only the working set to finish: to well within the target
+                finish = _FINISH_FRACTION * target if out.n == n_before else math.inf
+                gtol = max(min(1e-4 * gtol if stalled else gtol, _INNER_FRACTION * gap_c, finish), floor)
             newton += c_newton
             if c_status != "optimal" and status == "optimal":
                 status = c_status
@@ -612,25 +644,34 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         mu_c[out.sv[j], out.ks[j], rows] = np.maximum(mu, 0.0)
         in_ws.add((int(out.ks[j]), int(out.sv[j])))
     cands, n_add = [], max(4, out.n)
+    # every group's last projection multipliers, rescaled (any μ ≥ 0 gives an upper bound): ‖a + t w‖ least over
+    # t ≥ 0, for all groups at once (two products); only the groups this leaves above β are projected again
+    F = out.face_mu  # (2, P, m)
+    a = np.stack([A.T, -A.T])  # (2, P, d): s Mᵀ D_k λ
+    big = out.m * out.d * F.shape[1] > 1e6  # μ has at most d rows per group: a sparse product where it pays
+    w = np.stack([(sp.csr_matrix(F[s] * out.S.T) if big else F[s] * out.S.T) @ M for s in (0, 1)])  # (2, P, d)
+    ww, wa = np.einsum("spd,spd->sp", w, w), np.einsum("spd,spd->sp", w, a)
+    t = np.where(ww > 0, np.maximum(0.0, -wa / np.where(ww > 0, ww, 1.0)), 0.0)
+    h_all = a + t[:, :, None] * w
+    screened = np.sqrt(np.einsum("spd,spd->sp", h_all, h_all)) <= beta * (1 - 1e-9)
     order = np.argsort(-plain, kind="stable")  # the largest plain values first
     todo = [(int(k), s) for k in order[plain[order] > beta * (1 - 1e-12)] for s in (0, 1) if (int(k), s) not in in_ws]
     for k, s in todo:
+        if screened[s, k]:
+            mu_c[s, k] = t[s, k] * F[s, k]
+    for k, s in todo:
+        if screened[s, k]:
+            continue
         if len(cands) >= 2 * n_add:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
             break
         sgn = 1.0 if s == 0 else -1.0
         Ak = out.S[:, k, None] * M
-        rows, mu = out.faces.get((k, s), (np.zeros(0, np.intp), np.zeros(0)))
-        # the last pass's multipliers, rescaled (any μ ≥ 0 gives an upper bound): ‖a + t w‖ least over t ≥ 0
-        w = Ak[rows].T @ mu
-        ww = float(w @ w)
-        t = max(0.0, -float(w @ A[:, k]) * sgn / ww) if ww > 0 else 0.0
-        h = sgn * A[:, k] + t * w
-        mu = t * mu
-        if float(np.linalg.norm(h)) > beta * (1 - 1e-9):  # not enough: the projection itself
-            hit = _project_on_face(Ak, sgn * A[:, k], rows, out.row_norm)
-            h, rows, mu = hit if hit is not None else _project(Ak, sgn * A[:, k], out.row_norm,
-                                                               enough=beta * (1 - 1e-9), first_rows=rows)
-            out.faces[(k, s)] = (rows, mu)
+        rows = np.flatnonzero(F[s, k] > 0)
+        hit = _project_on_face(Ak, sgn * A[:, k], rows, out.row_norm)
+        h, rows, mu = hit if hit is not None else _project(Ak, sgn * A[:, k], out.row_norm,
+                                                           enough=beta * (1 - 1e-9), first_rows=rows)
+        F[s, k] = 0.0
+        F[s, k, rows] = mu
         mu_c[s, k, rows] = mu
         rho = float(np.linalg.norm(h))
         if rho > beta * (1 + 1e-9):
