@@ -154,7 +154,7 @@ def test_json_records_solvers_options_preset_and_losses(trained):
     assert report["preset"]["name"] == "narrow" and report["options"]["max_rows"] == 100
     assert report["preset"]["reason"].startswith("auto:")
     assert report["options"]["n_patterns"] == 30 and report["options"]["solver"] == "auto"
-    assert report["solvers_used"] and set(report["solvers_used"]) <= {"CLARABEL", "FISTA", "ADMM", "SCS", "ECOS", "closed_form"}
+    assert report["solvers_used"] and set(report["solvers_used"]) <= {"CLARABEL", "ACTIVE_SET", "FISTA", "ADMM", "SCS", "ECOS", "closed_form"}
     assert all(block["solvers"] for block in report["blocks"])
     assert report["solver_reasons"] and all(r.startswith("auto") for r in report["solver_reasons"])
     # block 1: exact 1-D arrangements on every sample, nothing reduced; block 2: sampled patterns

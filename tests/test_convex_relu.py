@@ -262,12 +262,13 @@ def test_report_contents_vector_output():
 def test_auto_uses_conic_for_small_and_the_working_set_engine_for_large(monkeypatch):
     rng = np.random.default_rng(0)
     M, y = np.c_[rng.standard_normal((40, 3)), np.ones(40)], rng.standard_normal(40)
+    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "ACTIVE_SET_AUTO_MIN_NNZ", 10**6)
     small = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
     assert small.report.solver == "CLARABEL" and small.report.certificate == "restricted"
     assert small.report.solver_reason.startswith("auto: plain conic form with")
-    monkeypatch.setattr(cvximplicit.solvers.relu.convex_relu, "ACTIVE_SET_AUTO_MIN_NNZ", 0)
+    monkeypatch.undo()  # the default: the engine first for every plain program
     large = solve_convex_relu(M, y, beta=0.5, n_patterns=10)
-    assert large.report.solver == "ACTIVE_SET" and large.report.solver_reason.startswith("auto: plain conic form would")
+    assert large.report.solver == "ACTIVE_SET" and large.report.solver_reason.startswith("auto: plain program")
     assert "fell back" not in large.report.solver_reason
     assert large.report.bound <= small.report.objective * (1 + CLARABEL_OBJ_RTOL)  # a valid bound either way
     assert large.report.certificate == "restricted"  # certified: the same optimum as Clarabel's
