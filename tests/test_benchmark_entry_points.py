@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
 #: The scripts this file runs; a new script in benchmarks/ must be added here (and run below).
-COVERED = {"bench_block_solvers.py", "bench_engines.py", "bench_first_order.py", "bench_tabular.py",
+COVERED = {"bench_auto_crossover.py", "bench_block_solvers.py", "bench_engines.py", "bench_first_order.py", "bench_tabular.py",
            "mnist_ablation.py"}
 
 
@@ -39,6 +39,17 @@ def run(*args, timeout=180):
 
 def test_every_benchmark_script_is_covered():
     assert {p.name for p in BENCHMARKS.glob("*.py")} == COVERED
+
+
+def test_bench_auto_crossover_tiny(tmp_path):
+    out = tmp_path / "crossover.json"
+    proc = run(BENCHMARKS / "bench_auto_crossover.py", "--tiny", "--json", out)
+    doc = json.loads(out.read_text())
+    assert doc["summary"]["blocks"] == len(doc["rows"]) > 0 and doc["summary"]["scale"].startswith("tiny")
+    assert doc["summary"]["uncertified"] == {"ACTIVE_SET": 0, "CLARABEL": 0}
+    for row in doc["rows"]:
+        assert row["nnz"] <= 2e5 and row["ACTIVE_SET"]["time_s"] > 0 and row["CLARABEL"]["time_s"] > 0
+    assert '"median_ratio"' in proc.stdout
 
 
 def test_bench_block_solvers_tiny(tmp_path):

@@ -185,7 +185,7 @@ def train_greedy(
     config = {"block_sizes": sizes, "block_solver": getattr(solver, "name", type(solver).__name__),
               "block_solver_options": block_solver_options or {}, "loss": loss, "activation": activation,
               "input_bias": bool(input_bias), "seed": int(seed)}
-    key = fingerprint(U, Y, config)
+    key = fingerprint(U, Y, config) if checkpoint_dir is not None else None  # hashing MNIST takes ~3 s
 
     A, B, C, X = np.zeros((n, n)), np.zeros((n, p_eff)), np.zeros((q, 0)), np.zeros((0, m))
     records, start_block = [], 0
