@@ -196,4 +196,25 @@ def test_solver_opts_reach_the_requested_solver_only():
         warnings.simplefilter("error")  # a successful fallback must not warn
         solve_cvxpy(problem, solver="auto", solver_opts={"max_iter": 50}, fallback=("SCS",),
                     default_opts={"SCS": {"eps_abs": 1e-6}})
-    assert seen == [("CLARABEL", {"max_iter": 50}), ("SCS", {"eps_abs": 1e-6})]
+    # Clarabel gets every one of its settings (its defaults, then the caller's): see the cached-problem test below
+    from cvximplicit.solvers.core.backend import _clarabel_settings
+
+    assert [name for name, _ in seen] == ["CLARABEL", "SCS"] and seen[1][1] == {"eps_abs": 1e-6}
+    assert seen[0][1] == {**_clarabel_settings(), "max_iter": 50}
+
+
+def test_a_cached_problem_does_not_keep_an_earlier_calls_clarabel_options():
+    """cvxpy re-solves a cached problem by updating its Clarabel solver from the last call's settings: an option
+    of one call (here ``max_iter=1``) must not leak into the next call with default options (it did: a later
+    default solve of the same block stopped at ``user_limit``)."""
+    import numpy as np
+
+    from cvximplicit.exceptions import SolverFailedError
+    from cvximplicit.solvers import solve_convex_relu
+
+    rng = np.random.default_rng(7)
+    M, y = np.c_[rng.uniform(-1, 1, 30), np.ones(30)], rng.standard_normal(30)
+    with pytest.raises(SolverFailedError, match="user_limit"):
+        solve_convex_relu(M, y, beta=0.5, patterns="exact", solver="CLARABEL", solver_opts={"max_iter": 1})
+    again = solve_convex_relu(M, y, beta=0.5, patterns="exact", solver="CLARABEL")
+    assert again.report.status == "optimal" and again.report.certificate == "global"

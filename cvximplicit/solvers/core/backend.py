@@ -231,6 +231,21 @@ def solver_option_names(name: str) -> tuple[str, ...] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _clarabel_settings_items() -> tuple:
+    import clarabel  # noqa: PLC0415
+
+    settings = clarabel.DefaultSettings()
+    own = [a for a in dir(settings) if not a.startswith("_") and not callable(getattr(settings, a))
+           and a not in CVXPY_SOLVE_OPTIONS]  # verbose is cvxpy's own (problem.solve's argument)
+    return tuple((a, getattr(settings, a)) for a in own)
+
+
+def _clarabel_settings() -> dict[str, Any]:
+    """Clarabel's default value of every setting."""
+    return dict(_clarabel_settings_items())
+
+
 def check_solver_options(name: str, solver_opts: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return ``solver_opts`` as a dict, or raise :class:`ValidationError` naming an unknown key and the valid ones.
 
@@ -349,6 +364,10 @@ def solve_cvxpy(
         opts = dict(defaults.get(name, {}))
         if name == chain[0]:
             opts.update(user_opts)
+        if name == "CLARABEL":
+            # every setting, each call: cvxpy re-solves a cached problem by updating its Clarabel solver, starting
+            # from the last call's settings, so an option of an earlier call (max_iter=1) would otherwise persist
+            opts = {**_clarabel_settings(), **opts}
         start = time.perf_counter()
         try:
             with warnings.catch_warnings():
