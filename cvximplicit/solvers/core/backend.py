@@ -221,11 +221,7 @@ def solver_option_names(name: str) -> tuple[str, ...] | None:
     solvers, an unknown option is caught when the solver rejects it (see :func:`solve_cvxpy`).
     """
     if name == "CLARABEL":
-        import clarabel  # noqa: PLC0415
-
-        settings = clarabel.DefaultSettings()
-        own = sorted(a for a in dir(settings) if not a.startswith("_") and not callable(getattr(settings, a)))
-        return tuple(dict.fromkeys(CVXPY_SOLVE_OPTIONS + tuple(own)))
+        return CVXPY_SOLVE_OPTIONS + tuple(sorted(a for a, _ in _clarabel_settings_items()))
     if name in ("ECOS", "ECOS_BB"):
         return CVXPY_SOLVE_OPTIONS + _ECOS_OPTIONS
     return None
@@ -233,6 +229,7 @@ def solver_option_names(name: str) -> tuple[str, ...] | None:
 
 @functools.lru_cache(maxsize=1)
 def _clarabel_settings_items() -> tuple:
+    """``(name, default)`` of every setting of ``clarabel.DefaultSettings`` (cvxpy's own solve options left out)."""
     import clarabel  # noqa: PLC0415
 
     settings = clarabel.DefaultSettings()
