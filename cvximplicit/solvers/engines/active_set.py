@@ -388,9 +388,11 @@ def _to_zero(B, r, penalty):
     leaving. Newton steps cannot reach zero, where the group norm bends: without this a shrinking group oscillates
     near it and the damping it triggers slows every other group. Returns the group with the least ``t*``, or None."""
     bb = np.einsum("mn,mn->n", B, B)
+    if not bb.size:
+        return None
     t = 1.0 + (r @ B - penalty) / np.maximum(bb, 1e-300)
-    j = int(np.argmin(t)) if t.size else 0
-    return j if t.size and t[j] <= 0.0 else None
+    j = int(np.argmin(t))
+    return j if t[j] <= 0.0 else None
 
 
 def _join_rows(out: _Output, ratios, alpha):
