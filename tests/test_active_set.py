@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cvximplicit.exceptions import ValidationError
-from cvximplicit.solvers import constraint_violation, convex_objective, solve_convex_relu
+from cvximplicit.solvers import constraint_violation, convex_objective, sample_patterns, solve_convex_relu
 from cvximplicit.solvers.engines.active_set import ACTIVE_SET_OPTIONS
 from cvximplicit.solvers.engines.active_set import solve_convex_relu_active_set as solve
 from tests.test_admm import beta_max, clarabel, make_problem
@@ -66,6 +66,26 @@ def test_degenerate_faces_do_not_cycle():
     V, W, rep = solve(M, Y, patterns, beta, tol=TOL, max_newton=1500)
     assert rep.status == "optimal" and rep.certificate == "restricted", rep.summary()
     assert rep.extra["newton_steps"] < 500
+    assert abs(rep.objective - opt) <= AGREE_REL * max(1.0, opt)
+    assert constraint_violation(M, patterns, V, W) == 0.0
+
+
+def test_bound_takes_nonnegative_multipliers_on_degenerate_faces():
+    """Duplicated and scaled samples make faces with dependent tight rows. On this block (seed 0, 0.02 β_max) a
+    working-set group was stationary on its face, but the least-squares split of its multipliers had a negative
+    entry; the full pass clipped it to zero, the group's dual value read 14 β, and 60 passes ended at gap 0.34.
+    The bound now takes that group's NNLS multipliers over its rows at zero (the best ``μ ≥ 0``)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    X = np.vstack([X, X, 2 * X[:20]])
+    M = np.c_[X, np.ones(len(X))]
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    patterns = sample_patterns(M, 20, seed=0)
+    beta = 0.02 * float(np.linalg.norm(M.T @ (patterns * y[:, None]), axis=0).max())  # 0.02 β_max
+    opt, _ = clarabel(M, y[:, None], patterns, beta)
+    V, W, rep = solve(M, y, patterns, beta, tol=1e-6)
+    assert rep.status == "optimal" and rep.certificate == "restricted", rep.summary()
+    assert rep.iterations < 30
     assert abs(rep.objective - opt) <= AGREE_REL * max(1.0, opt)
     assert constraint_violation(M, patterns, V, W) == 0.0
 

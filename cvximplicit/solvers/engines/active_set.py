@@ -53,9 +53,11 @@ import math
 import time
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.linalg.lapack import dgeqp3 as _geqp3
+from scipy.linalg.lapack import dorgqr as _orgqr
 from scipy.linalg.lapack import dposv as _posv
+from scipy.linalg.lapack import dtrtrs as _trtrs
 from scipy.optimize import nnls
 
 from ..._params import Int, Real, check_params
@@ -72,12 +74,13 @@ __all__ = ["ACTIVE_SET_OPTIONS", "solve_convex_relu_active_set"]
 ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose")
 
 _TIGHT = 1e-10  # a row is tight when A_i z ≤ this · ‖A_i‖ ‖z‖
-_FINISH_FRACTION = 1e-2  # once no group enters, the inner solve goes to this fraction of the target gap
+_FINISH_FRACTION = 1e-6  # once no group enters, the inner solve goes to this fraction of the target gap
 _INNER_FRACTION = 1e-3  # an inner solve stops at a Newton decrement of this fraction of the last gap
 _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the working set
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
 _DEPENDENT = 1e-12  # a tight row whose part outside the span of the others is below this (relative) is dependent
 _BENDS = 50  # segments of one bent search (rows joined along one Newton step)
+CAP = 2
 _SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is formed afresh
 
 
@@ -106,7 +109,9 @@ def _project(Mk_sgn, a, row_norm, enough=0.0, first_rows=None, rounds=_PROJ_ROUN
             break
         g = Mk_sgn @ h
         viol = np.flatnonzero(g < -1e-12 * float(np.linalg.norm(h)) * row_norm)
-        viol = viol[~np.isin(viol, rows)]
+        in_rows = np.zeros(g.size, dtype=bool)
+        in_rows[rows] = True
+        viol = viol[~in_rows[viol]]
         if viol.size == 0:
             break
         rows = np.union1d(rows[mu > 0], viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: 2 * d]])
@@ -132,11 +137,37 @@ def _project_on_face(Mk_sgn, a, face, row_norm):
     return h, face, mu
 
 
+def _qr_pivoted(A):
+    """Column-pivoted full QR ``A[:, piv] = Q R`` by LAPACK's ``geqp3``/``orgqr`` (what ``scipy.linalg.qr(A,
+    mode="full", pivoting=True)`` computes, without its per-call checks: this runs once per face change)."""
+    m, n = A.shape
+    qr, jpvt, tau, work, _ = _geqp3(A, lwork=-1)
+    qr, jpvt, tau, _, info = _geqp3(A, lwork=int(work[0].real))
+    if info < 0:
+        raise ValueError(f"illegal value in argument {-info} of LAPACK geqp3")
+    R = np.triu(qr)
+    full = np.empty((m, m))
+    full[:, :n] = qr[:, :m] if n > m else qr
+    lwork = int(_orgqr(full, tau, lwork=-1)[1][0].real)
+    Q, _, info = _orgqr(full, tau, lwork=lwork, overwrite_a=1)
+    if info < 0:
+        raise ValueError(f"illegal value in argument {-info} of LAPACK orgqr")
+    return Q, R, jpvt - 1
+
+
+def _solve_upper(R, b):
+    """``R⁻¹ b`` for upper-triangular ``R`` by LAPACK's ``trtrs`` (as ``scipy.linalg.solve_triangular``)."""
+    x, info = _trtrs(R, b) if R.flags.f_contiguous else _trtrs(R.T, b, lower=1, trans=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (LAPACK trtrs info {info})")
+    return x
+
+
 def _null_space(A_act, d):
     """Orthonormal basis ``(d, f)`` of ``{h : A_act h = 0}``, and the QR factors of ``A_actᵀ`` for its multipliers."""
     if A_act.shape[0] == 0:
         return np.eye(d), None
-    Q, R, piv = sla.qr(A_act.T, mode="full", pivoting=True)  # column-pivoted: |diag R| decreasing
+    Q, R, piv = _qr_pivoted(A_act.T)  # column-pivoted: |diag R| decreasing
     diag = np.abs(np.diag(R))
     rank = int(np.sum(diag > _DEPENDENT * max(float(diag[0]), 1e-300))) if diag.size else 0
     return np.ascontiguousarray(Q[:, rank:]), (Q[:, :rank], R[:rank, :rank], piv[:rank])
@@ -157,7 +188,8 @@ class _Output:
         self.QR: list = []  # QR factors of each group's tight rows (for its multipliers)
         self.BN: list = []
         self.ids: list[int] = []
-        self._asm = None  # the last (BN blocks, (BN)ᵀ(BN), offsets): unchanged blocks are reused
+        self._blocks = None  # the Hessian's block index arrays for the last block offsets (_block_indices)
+        self._asm = None  # the last (BN blocks, (BN)ᵀ(BN), offsets, BN): reused while no face changes
         self.face_mu = np.zeros((2, S.shape[1], self.m))  # each group's last cone-projection multipliers
         self._next_id = 0
 
@@ -229,13 +261,16 @@ class _Output:
         groups whose bases did not change are copied, the others computed (one product per changed group)."""
         for j in range(self.n):
             self.bn(j)
-        sizes = [BN.shape[1] for BN in self.BN]
-        offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        old = self._asm
+        if old is not None and len(old[0]) == self.n and all(a is b for a, b in zip(old[0], self.BN)):
+            return old[1].copy(), old[3], old[2]  # no face changed since the last assembly
+        offs = np.cumsum([0] + [BN.shape[1] for BN in self.BN], dtype=np.intp)
         BNcat = np.hstack(self.BN)
         if self.m * offs[-1] <= _SMALL_PRODUCT:  # small: one product beats copying the kept blocks
-            return BNcat.T @ BNcat, BNcat, offs
+            H = BNcat.T @ BNcat
+            self._asm = (list(self.BN), H, offs, BNcat)
+            return H.copy(), BNcat, offs
         H = np.empty((offs[-1], offs[-1]))
-        old = self._asm
         pos = {} if old is None else {id(BN): j for j, BN in enumerate(old[0]) if BN is not None}
         kept = [(j, pos[id(BN)]) for j, BN in enumerate(self.BN) if id(BN) in pos and old[0][pos[id(BN)]] is BN]
         if kept:
@@ -246,24 +281,40 @@ class _Output:
             block = self.BN[j].T @ BNcat
             H[offs[j]:offs[j + 1]] = block
             H[:, offs[j]:offs[j + 1]] = block.T
-        self._asm = (list(self.BN), H, offs)
+        self._asm = (list(self.BN), H, offs, BNcat)
         return H.copy(), BNcat, offs
 
-    def multipliers(self, j, r):
-        """Least-squares multipliers of group ``j``'s tight rows: ``A_actᵀ μ = ∇_j f`` (stationarity)."""
+    def multipliers(self, j, r, mdr=None):
+        """Least-squares multipliers of group ``j``'s tight rows, ``A_actᵀ μ = ∇_j f`` (stationarity): returns the
+        rows, ``μ`` and ``∇_j f``. ``mdr``, if given, is ``Mᵀ D_k r`` for the group's pattern ``k``."""
         k = self.ks[j]
+        z = self.Z[j]
+        if mdr is None:
+            mdr = self.M.T @ (self.D[:, k] * r)
+        grad = -(1.0 - 2.0 * self.sv[j]) * mdr + self.beta * z / max(math.sqrt(float(z @ z)), 1e-300)
         rows = np.flatnonzero(self.act[j])
         if rows.size == 0:
-            return rows, np.zeros(0)
-        z = self.Z[j]
-        grad = -(1.0 - 2.0 * self.sv[j]) * (self.M.T @ (self.D[:, k] * r)) \
-            + self.beta * z / max(float(np.linalg.norm(z)), 1e-300)
+            return rows, np.zeros(0), grad
         if self.QR[j] is None:
             self.QR[j] = _null_space(self.S[rows, k, None] * self.M[rows], self.d)[1]
         Q1, R1, piv = self.QR[j]  # A_actᵀ[:, piv] = Q1 R1 (+ dependent rows): least squares by the QR factors
         mu = np.zeros(rows.size)
-        mu[piv] = sla.solve_triangular(R1, Q1.T @ grad, check_finite=False)
-        return rows, mu
+        mu[piv] = _solve_upper(R1, Q1.T @ grad)
+        return rows, mu, grad
+
+    def nonneg_multipliers(self, j, rows, grad):
+        """``μ = argmin_{μ ≥ 0} ‖A_0ᵀ μ − ∇_j f‖`` by NNLS over every row ``A_0`` of group ``j`` at zero (its
+        tight ``rows`` and any other): exact on degenerate faces, where least squares splits the multipliers
+        of dependent rows arbitrarily. Returns those rows, ``μ`` and ``h = A_0ᵀ μ − ∇_j f``, the projection of
+        ``−∇_j f`` onto the tangent cone ``{h : A_0 h ≥ 0}``."""
+        k, z = self.ks[j], self.Z[j]
+        A = self.S[:, k, None] * self.M
+        zero = np.union1d(rows, np.flatnonzero(A @ z <= _TIGHT * self.row_norm * float(np.linalg.norm(z))))
+        if not zero.size:  # (scipy's nnls must not see a matrix without columns)
+            return zero, np.zeros(0), -grad
+        A0 = A[zero]
+        mu0, _ = nnls(A0.T, grad, maxiter=20 * max(zero.size, self.d))
+        return zero, mu0, A0.T @ mu0 - grad
 
 
 def _inner(out: _Output, gtol, max_newton, deadline):
@@ -285,9 +336,10 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             break
         norms = np.linalg.norm(out.Z, axis=1)
         out.remove((norms <= _DROP * norms.max(initial=0.0)) | (norms == 0.0))
-        for j in range(out.n):
+        for j in [j for j, N in enumerate(out.N) if N is None]:
             out.basis(j)
-        out.remove(np.array([N.shape[1] == 0 for N in out.N], dtype=bool))
+        if any(N.shape[1] == 0 for N in out.N):
+            out.remove(np.array([N.shape[1] == 0 for N in out.N], dtype=bool))
         if not out.n:
             break
         steps += 1
@@ -304,15 +356,17 @@ def _inner(out: _Output, gtol, max_newton, deadline):
             continue
         H, BNcat, offs = out.hessian_fit()
         g = -(BNcat.T @ r)
-        for j, N in enumerate(out.N):
-            u = N.T @ (out.Z[j] / norms[j])  # z_j lies in range(N_j)
-            sl = slice(offs[j], offs[j + 1])
-            g[sl] += beta * u
-            H[sl, sl] -= (beta / norms[j]) * np.outer(u, u)
-            H[sl, sl].flat[::offs[j + 1] - offs[j] + 1] += beta / norms[j]
+        # the group norms' curvature, (β/‖z_j‖)(I − u_j u_jᵀ) with u_j = N_jᵀ z_j/‖z_j‖ (z_j lies in range(N_j)),
+        # added to the diagonal blocks of all groups at once
+        u = np.concatenate([N.T @ (out.Z[j] / norms[j]) for j, N in enumerate(out.N)])
+        bi, bj, pair_group, diag, diag_group = _block_indices(out, offs)
+        curv = beta / norms
+        g += beta * u
+        H[bi, bj] -= curv[pair_group] * (u[bi] * u[bj])
+        H[diag, diag] += curv[diag_group]
         # Levenberg–Marquardt damping: the Hessian is singular along directions the fit does not see and the
         # norms do not bend (e.g. V_k and W_k of one pattern moving together); damped steps raise it, full lower it
-        H[np.diag_indices_from(H)] += damping * max(float(np.max(np.diag(H))), 1e-300)
+        H.flat[::H.shape[0] + 1] += damping * max(float(H.diagonal().max()), 1e-300)
         if cauchy is not None:  # a Cauchy step along the tangent-cone directions (exact on the quadratic model)
             dt = np.concatenate([N.T @ cauchy[gid] if gid in cauchy else -g[offs[j]:offs[j + 1]]
                                  for j, (gid, N) in enumerate(zip(out.ids, out.N))])
@@ -381,6 +435,28 @@ def _inner(out: _Output, gtol, max_newton, deadline):
     return steps
 
 
+def _block_indices(out: _Output, offs):
+    """Index arrays of the diagonal blocks of a Hessian with block offsets ``offs``: every (row, column) pair
+    inside a block and its block, and the diagonal and its block (cached on the output for the last ``offs``)."""
+    key = offs.tobytes()
+    if out._blocks is None or out._blocks[0] != key:
+        sizes = np.diff(offs)
+        group = np.repeat(np.arange(sizes.size), sizes)  # the block of each coordinate
+        # pairs (i, j) of one block: each coordinate i repeats over its block's size, j runs over that block
+        bi = np.repeat(np.arange(offs[-1]), sizes[group])
+        bj = offs[:-1][group][bi] + _ranges(sizes[group])
+        diag = np.arange(offs[-1])
+        out._blocks = (key, (bi, bj, group[bi], diag, group))
+    return out._blocks[1]
+
+
+def _ranges(lengths):
+    """``[0, …, l_0 − 1, 0, …, l_1 − 1, …]`` for the given lengths."""
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    return np.arange(total) - np.repeat(ends - lengths, lengths)
+
+
 def _to_zero(B, r, penalty):
     """The group best removed, if any: along the ray ``t z_j``, ``t ∈ [0, 1]`` (feasible: the cones are cones), the
     objective ``½‖r + (1 − t) b_j‖² + t β‖z_j‖`` (``b_j = B_j z_j``, the column ``j`` of ``B``) is a convex
@@ -397,10 +473,10 @@ def _to_zero(B, r, penalty):
 
 def _join_rows(out: _Output, ratios, alpha):
     """The rows met at step ``alpha`` join their groups' tight sets: ``{group: its rows}`` (bases not updated)."""
-    hit = np.argwhere(ratios <= alpha * (1 + 1e-9) + 1e-15)
+    met = ratios <= alpha * (1 + 1e-9) + 1e-15
     joined = {}
-    for j in np.unique(hit[:, 1]):
-        rows = hit[hit[:, 1] == j, 0]
+    for j in np.flatnonzero(met.any(axis=0)):
+        rows = np.flatnonzero(met[:, j])
         out.act[j, rows] = True
         joined[int(j)] = rows
     return joined
@@ -416,24 +492,27 @@ def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios, bases
     Returns the updated ``state`` and the groups whose rows joined."""
     ids, coef, MZ, r, Sk = state
     M, row_norm = out.M, out.row_norm
-    off = {}  # group → orthonormal directions (in its basis' coordinates) removed by the rows joined
+    off = {}  # group → (buffer, count): orthonormal directions (in its basis' coordinates) removed by the rows joined
     Bd = np.einsum("mn,mn->m", MD, coef)  # the fit's direction, updated column by column
     ratios[out.act.T] = np.inf
     for _ in range(_BENDS):
         # rows of the groups hit: a new direction, a new ratio test; the others' ratios shift by the step
         for j, rows in hit.items():
             N = bases[j]
-            Q = off.get(j)
+            buf, n_dir = off.get(j) or (np.empty((N.shape[1], N.shape[1])), 0)  # at most dim(range N) directions
             for a in out.S[rows, out.ks[j], None] * M[rows]:
                 v = N.T @ a
-                if Q is not None:
+                if n_dir:
+                    Q = buf[:, :n_dir]
                     v -= Q @ (Q.T @ v)
                 nv = math.sqrt(float(v @ v))
-                if nv > _DEPENDENT * math.sqrt(float(a @ a)):
-                    Q = (v / nv)[:, None] if Q is None else np.c_[Q, v / nv]
-            off[j] = Q
-            if Q is None:
+                if nv > _DEPENDENT * math.sqrt(float(a @ a)) and n_dir < buf.shape[1]:
+                    buf[:, n_dir] = v / nv
+                    n_dir += 1
+            off[j] = (buf, n_dir)
+            if not n_dir:
                 continue
+            Q = buf[:, :n_dir]
             t = N.T @ dZ[j]
             dZ[j] = N @ (t - Q @ (Q.T @ t))
             md = M @ dZ[j]
@@ -473,17 +552,10 @@ def _leave_face(out: _Output, r):
     """
     moves, thr = {}, 1e-10 * max(1.0, out.beta)
     for j in range(out.n):
-        rows, mu = out.multipliers(j, r)
+        rows, mu, grad = out.multipliers(j, r)
         if not mu.size or mu.min() >= -thr:
             continue
-        k, sgn, z = out.ks[j], 1.0 - 2.0 * out.sv[j], out.Z[j]
-        nz = float(np.linalg.norm(z))
-        grad = -sgn * (out.M.T @ (out.D[:, k] * r)) + out.beta * z / max(nz, 1e-300)
-        A = out.S[:, k, None] * out.M
-        zero = np.union1d(rows, np.flatnonzero(A @ z <= _TIGHT * out.row_norm * nz))
-        A0 = A[zero]
-        mu0, _ = nnls(A0.T, grad, maxiter=20 * max(zero.size, out.d))
-        h = A0.T @ mu0 - grad
+        zero, mu0, h = out.nonneg_multipliers(j, rows, grad)
         if float(np.linalg.norm(h)) <= thr:  # stationary after all (a degenerate face): keep its rows
             continue
         out.act[j] = False
@@ -640,11 +712,13 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
     A = M.T @ (D * r[:, None])  # (d, P): Mᵀ D_k λ
     plain = np.linalg.norm(A, axis=0)
     mu_c[:] = 0.0
-    in_ws = set()
+    in_ws = np.zeros((2, A.shape[1]), dtype=bool)
     for j in range(out.n):
-        rows, mu = out.multipliers(j, r)
+        rows, mu, grad = out.multipliers(j, r, A[:, out.ks[j]])
+        if mu.size and mu.min() < 0:  # a degenerate face (or not yet stationary): the best multipliers ≥ 0
+            rows, mu, _ = out.nonneg_multipliers(j, rows, grad)
         mu_c[out.sv[j], out.ks[j], rows] = np.maximum(mu, 0.0)
-        in_ws.add((int(out.ks[j]), int(out.sv[j])))
+        in_ws[out.sv[j], out.ks[j]] = True
     cands, n_add = [], max(4, out.n)
     # every group's last projection multipliers, rescaled (any μ ≥ 0 gives an upper bound): ‖a + t w‖ least over
     # t ≥ 0, for all groups at once (two products); only the groups this leaves above β are projected again
@@ -657,14 +731,13 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
     h_all = a + t[:, :, None] * w
     screened = np.sqrt(np.einsum("spd,spd->sp", h_all, h_all)) <= beta * (1 - 1e-9)
     order = np.argsort(-plain, kind="stable")  # the largest plain values first
-    todo = [(int(k), s) for k in order[plain[order] > beta * (1 - 1e-12)] for s in (0, 1) if (int(k), s) not in in_ws]
-    for k, s in todo:
-        if screened[s, k]:
-            mu_c[s, k] = t[s, k] * F[s, k]
-    for k, s in todo:
-        if screened[s, k]:
-            continue
-        if len(cands) >= 2 * n_add:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
+    ks = np.repeat(order[plain[order] > beta * (1 - 1e-12)], 2)  # groups (k, s) with k in that order, s = 0, 1
+    ss = np.tile(np.array([0, 1]), ks.size // 2)
+    todo = ~in_ws[ss, ks]
+    done = todo & screened[ss, ks]  # proved by their rescaled last multipliers
+    mu_c[ss[done], ks[done]] = t[ss[done], ks[done], None] * F[ss[done], ks[done]]
+    for k, s in zip(ks[todo & ~done].tolist(), ss[todo & ~done].tolist()):
+        if len(cands) >= CAP * n_add:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
             break
         sgn = 1.0 if s == 0 else -1.0
         Ak = out.S[:, k, None] * M
