@@ -80,7 +80,6 @@ _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
 _DEPENDENT = 1e-12  # a tight row whose part outside the span of the others is below this (relative) is dependent
 _BENDS = 50  # segments of one bent search (rows joined along one Newton step)
-CAP = 2
 _SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is formed afresh
 
 
@@ -737,7 +736,7 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
     done = todo & screened[ss, ks]  # proved by their rescaled last multipliers
     mu_c[ss[done], ks[done]] = t[ss[done], ks[done], None] * F[ss[done], ks[done]]
     for k, s in zip(ks[todo & ~done].tolist(), ss[todo & ~done].tolist()):
-        if len(cands) >= CAP * n_add:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
+        if len(cands) >= 2 * n_add:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
             break
         sgn = 1.0 if s == 0 else -1.0
         Ak = out.S[:, k, None] * M
