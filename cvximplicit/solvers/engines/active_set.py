@@ -75,7 +75,7 @@ ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose
 
 _TIGHT = 1e-10  # a row is tight when A_i z ≤ this · ‖A_i‖ ‖z‖
 _FINISH_FRACTION = 1e-6  # once no group enters, the inner solve goes to this fraction of the target gap
-_INNER_FRACTION = 1e-3  # an inner solve stops at a Newton decrement of this fraction of the last gap
+_INNER_FRACTION = 1e-4  # an inner solve stops at a Newton decrement of this fraction of the last gap
 _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the working set
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
 _DEPENDENT = 1e-12  # a tight row whose part outside the span of the others is below this (relative) is dependent
