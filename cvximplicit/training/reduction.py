@@ -82,9 +82,9 @@ class ConvexStepReduction:
             "n_patterns": [Int(1)], "guided": [BOOL],
         })
 
-    def rows(self, m: int, *, exact_1d: bool, seed: int) -> slice | np.ndarray:
-        """All samples, or a seeded subset of ``max_rows`` (exact 1-D blocks are cheap: always all)."""
-        if self.max_rows is None or m <= self.max_rows or exact_1d:
+    def rows(self, m: int, *, seed: int) -> slice | np.ndarray:
+        """All samples, or a seeded subset of ``max_rows``."""
+        if self.max_rows is None or m <= self.max_rows:
             return slice(None)
         return np.sort(np.random.default_rng(seed).choice(m, size=self.max_rows, replace=False))
 

@@ -84,6 +84,11 @@ _SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is formed
 
 
 # --------------------------------------------------------------------------- cone projection
+def _norm(x):
+    """``‖x‖₂`` of a 1-D array (what ``np.linalg.norm`` computes, without its dispatch)."""
+    return math.sqrt(float(x @ x))
+
+
 def _project(Mk_sgn, a, row_norm, enough=0.0, first_rows=None, rounds=_PROJ_ROUNDS):
     """``min_{μ ≥ 0} ‖a + A_Cᵀ μ‖`` by NNLS on a growing row set ``C`` of ``A = Mk_sgn`` ``(m, d)``.
 
@@ -104,10 +109,10 @@ def _project(Mk_sgn, a, row_norm, enough=0.0, first_rows=None, rounds=_PROJ_ROUN
         mu, _ = nnls(At, -a, maxiter=20 * max(rows.size, d))
         h = a + At @ mu
         used = rows
-        if float(np.linalg.norm(h)) <= enough:
+        if _norm(h) <= enough:
             break
         g = Mk_sgn @ h
-        viol = np.flatnonzero(g < -1e-12 * float(np.linalg.norm(h)) * row_norm)
+        viol = np.flatnonzero(g < -1e-12 * _norm(h) * row_norm)
         in_rows = np.zeros(g.size, dtype=bool)
         in_rows[rows] = True
         viol = viol[~in_rows[viol]]
@@ -131,7 +136,7 @@ def _project_on_face(Mk_sgn, a, face, row_norm):
     if mu.min() < 0:
         return None
     h = a + AF.T @ mu
-    if np.any(Mk_sgn @ h < -1e-12 * float(np.linalg.norm(h)) * row_norm):
+    if np.any(Mk_sgn @ h < -1e-12 * _norm(h) * row_norm):
         return None
     return h, face, mu
 
@@ -308,7 +313,7 @@ class _Output:
         ``−∇_j f`` onto the tangent cone ``{h : A_0 h ≥ 0}``."""
         k, z = self.ks[j], self.Z[j]
         A = self.S[:, k, None] * self.M
-        zero = np.union1d(rows, np.flatnonzero(A @ z <= _TIGHT * self.row_norm * float(np.linalg.norm(z))))
+        zero = np.union1d(rows, np.flatnonzero(A @ z <= _TIGHT * self.row_norm * _norm(z)))
         if not zero.size:  # (scipy's nnls must not see a matrix without columns)
             return zero, np.zeros(0), -grad
         A0 = A[zero]
@@ -333,7 +338,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
     while steps < max_newton:
         if deadline is not None and time.perf_counter() > deadline:
             break
-        norms = np.linalg.norm(out.Z, axis=1)
+        norms = np.sqrt(np.einsum("nd,nd->n", out.Z, out.Z))
         out.remove((norms <= _DROP * norms.max(initial=0.0)) | (norms == 0.0))
         for j in [j for j, N in enumerate(out.N) if N is None]:
             out.basis(j)
@@ -386,7 +391,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         MD = M @ dZ.T
         # ratio test: the first cone row met
         AZ, AD = MZ * Sk, MD * Sk
-        dn = np.linalg.norm(dZ, axis=1)
+        dn = np.sqrt(np.einsum("nd,nd->n", dZ, dZ))
         # (after a face change, rows at zero that the direction only grazes, to round-off, do not block it)
         cand = ~out.act.T & (AD < -(1e-12 if was_cauchy else 1e-15) * out.row_norm[:, None] * dn[None])
         ratios = np.full(AZ.shape, np.inf)
@@ -499,13 +504,13 @@ def _bent_search(out: _Output, state, dZ, MD, remaining, hit, obj, ratios, bases
         for j, rows in hit.items():
             N = bases[j]
             buf, n_dir = off.get(j) or (np.empty((N.shape[1], N.shape[1])), 0)  # at most dim(range N) directions
-            for a in out.S[rows, out.ks[j], None] * M[rows]:
-                v = N.T @ a
+            A_rows = out.S[rows, out.ks[j], None] * M[rows]
+            for v, a_norm in zip(A_rows @ N, row_norm[rows]):  # each joined row in the basis coordinates
                 if n_dir:
                     Q = buf[:, :n_dir]
-                    v -= Q @ (Q.T @ v)
+                    v = v - Q @ (Q.T @ v)
                 nv = math.sqrt(float(v @ v))
-                if nv > _DEPENDENT * math.sqrt(float(a @ a)) and n_dir < buf.shape[1]:
+                if nv > _DEPENDENT * a_norm and n_dir < buf.shape[1]:
                     buf[:, n_dir] = v / nv
                     n_dir += 1
             off[j] = (buf, n_dir)
@@ -555,7 +560,7 @@ def _leave_face(out: _Output, r):
         if not mu.size or mu.min() >= -thr:
             continue
         zero, mu0, h = out.nonneg_multipliers(j, rows, grad)
-        if float(np.linalg.norm(h)) <= thr:  # stationary after all (a degenerate face): keep its rows
+        if _norm(h) <= thr:  # stationary after all (a degenerate face): keep its rows
             continue
         out.act[j] = False
         out.act[j, zero[mu0 > 0]] = True
@@ -693,7 +698,7 @@ def _enter_warm(out: _Output, k, s, z):
     """Put a warm-start group into the working set if it is feasible (its tight rows held)."""
     sgn = out.S[:, k]
     g = sgn * (out.M @ z)
-    nz = float(np.linalg.norm(z))
+    nz = _norm(z)
     if nz == 0 or np.any(g < -1e-9 * out.row_norm * nz):
         return
     out.add(k, s, z.copy(), np.flatnonzero(g <= _TIGHT * out.row_norm * nz)[: out.d - 1])
@@ -747,7 +752,7 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         F[s, k] = 0.0
         F[s, k, rows] = mu
         mu_c[s, k, rows] = mu
-        rho = float(np.linalg.norm(h))
+        rho = _norm(h)
         if rho > beta * (1 + 1e-9):
             cands.append((rho, k, s, h, rows))
     bound, det = _cert._bound(M, out.y[:, None], out.D > 0, beta, r[:, None], mu_c[0][:, :, None],
@@ -759,12 +764,12 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         # enter along the projection h ∈ K_k at the step that minimises the objective with the rest fixed
         sgn_row = out.S[:, k]
         g = sgn_row * (M @ h)
-        nh = float(np.linalg.norm(h))
+        nh = _norm(h)
         if np.any(g < -1e-9 * out.row_norm * nh):  # not settled yet: the projection to the end
             h, face, _ = _project(sgn_row[:, None] * M, (1.0 if s == 0 else -1.0) * A[:, k], out.row_norm,
                                   rounds=10 * _PROJ_ROUNDS)
             g = sgn_row * (M @ h)
-            nh = float(np.linalg.norm(h))
+            nh = _norm(h)
             if nh <= beta or np.any(g < -1e-9 * out.row_norm * nh):
                 continue  # still not settled: left to a later pass
         Bh = (1.0 if s == 0 else -1.0) * D[:, k] * (M @ h)
