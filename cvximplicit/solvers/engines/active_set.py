@@ -80,6 +80,7 @@ _DROP = 1e-9  # a group whose norm falls below this times the largest leaves the
 _PROJ_ROUNDS = 12  # constraint-generation rounds of one cone projection
 _DEPENDENT = 1e-12  # a tight row whose part outside the span of the others is below this (relative) is dependent
 _BENDS = 50  # segments of one bent search (rows joined along one Newton step)
+_WARM_FRACTION = 1e-3  # a warm start's groups are first solved to a decrement of this fraction of its objective
 _SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is formed afresh
 
 
@@ -640,7 +641,11 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
                     for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
                         _enter_warm(out, int(k), s, Z0[k, :, c])
             # output c may use half the tolerance of its share: Σ_c gap_c ≤ tol · max(1, Σ_c obj_c)
-            gtol, c_status, c_newton, last = math.inf, "max_iter", 0, None  # the first pass sets gtol from the gap
+            # the first pass sets gtol from the gap; a warm start's own groups are first fitted at this β, so that
+            # the first full pass measures the other groups against a residual near that of the warm working set
+            gtol, c_status, c_newton, last = math.inf, "max_iter", 0, None
+            if out.n:
+                gtol = _WARM_FRACTION * out.objective(Y[:, c] - out.fit())
             for _ in range(max_outer):
                 if deadline is not None and time.perf_counter() > deadline:
                     c_status = "time_limit"
