@@ -18,7 +18,8 @@ the projection by constraint generation (NNLS
 on its most violated rows, rows added while the projection violates others). A pass that has found
 twice as many groups to enter as it will take stops projecting (the rest keep ``μ = 0``: a valid,
 weaker bound). Any ``μ ≥ 0`` bounds ``ρ_g`` from above, so these multipliers, with the working set's own,
-feed :func:`~cvximplicit.solvers.relu.certificate.dual_bound` in float64: the judge. Groups with
+feed :func:`~cvximplicit.solvers.relu.certificate.dual_bound` in float64: the judge (a working-set group whose
+least-squares multipliers have a negative entry, on a degenerate face, gives its NNLS ones). Groups with
 ``ρ_g > β`` join the working set (the largest first, at most as many as it holds), entering along
 their projected direction at the step that minimises the objective.
 
@@ -41,7 +42,8 @@ hundreds of times). A row met within ``1e-9`` of a step joins at once. Newton st
 group norm bends, so a group whose ray ``t z_g`` has its minimiser at ``t ≤ 0`` steps to zero and leaves.
 Iterates stay feasible, so the objective is always that of a feasible point. A group that shrinks to
 round-off, or whose rows leave it no free direction, leaves the working set. A pass that lets no group in
-leaves the inner solve to finish to ``1e-2`` of the target gap. Memory ``O(m·d + m·P·q)``;
+leaves the inner solve to finish to ``1e-6`` of the target gap; a warm start's groups are fitted at the new β
+before the first full pass. Memory ``O(m·d + m·P·q)``;
 no ``m × m`` or ``m × P·d`` matrix.
 
 Budgets count work (outer passes, Newton steps); the clock acts only through ``time_limit_s``.
