@@ -146,6 +146,26 @@ def test_forward_select_skips_dependent_columns():
     assert len(forward_select(H, h[:, 0] ** 2, 3)) == 1
 
 
+def test_forward_select_skips_near_duplicates_and_keeps_the_output_step_certified():
+    """Two ReLUs with neighbouring thresholds differ on the samples by a step of tiny height (here 1e-8 of their
+    norm): a direction the output step could use only with ~1e8 coefficients. It is not picked; the three picked
+    states stay well conditioned and least squares (11) certifies on them."""
+    from cvximplicit.solvers import solve_least_squares
+    from cvximplicit.solvers.relu.budget import forward_select
+
+    u = np.linspace(-1.0, 1.0, 201)
+    ramp = np.maximum(u - 0.1, 0.0)
+    twin = ramp + 1e-8 * np.linalg.norm(ramp) * (u > 0.5) / np.sqrt(np.sum(u > 0.5))  # + a tiny step
+    H = np.c_[ramp, twin, np.maximum(0.3 - u, 0.0), np.maximum(u + 0.6, 0.0)]
+    y = 3.0 * (u > 0.5) + 0.1 * u  # a step the twins' difference could fit, at a huge coefficient
+    picked = forward_select(H, y, 3)
+    assert not {0, 1} <= set(picked), picked
+    X = H[:, picked].T
+    assert np.linalg.cond(X) < 1e4
+    _, report = solve_least_squares(X, y[None, :])
+    assert report.certificate == "normal_equations"
+
+
 @pytest.mark.parametrize("n_neurons", [1, 3])
 def test_pool_rule_gives_exactly_n_neurons_and_beats_path_on_ls(n_neurons):
     from cvximplicit.solvers.relu.budget import fit_relu_pool
