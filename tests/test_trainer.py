@@ -169,3 +169,35 @@ def test_block_records_keep_report_objects_and_checkpoints_stay_json(tmp_path):
     assert first.blocks[0]["objective"] == first.blocks[0].objective  # read access of the earlier dict records
     with pytest.raises(ValueError, match="a block record needs block, n_i"):
         BlockRecord.from_dict({"block": 1})
+
+
+@pytest.mark.parametrize("pool_start", ["previous", "top"])
+def test_pool_ladder_starts_one_level_above_the_previous_block(pool_start):
+    """The pool rule solves program (12) on the ladder β_k = 0.1 β_max / 4^k; with ``pool_start="previous"`` block
+    i starts at one level above where block i−1 ended (block 1 at the top), with ``"top"`` every block starts at
+    k = 0. Each block's records say where it ended; its convex solves are the levels from its start to there."""
+    rng = np.random.default_rng(3)
+    u = np.sort(rng.uniform(-3, 3, 300))
+    U, Y = u[None, :], (np.sin(2 * u) + 0.3 * np.abs(u))[None, :]
+    result = train_greedy(U, Y, block_sizes=[3] * 5, block_solver="alternating", seed=1, verbose=0,
+                          block_solver_options={"pool_start": pool_start, "max_rows": 100})
+    previous = None
+    for record in result.blocks:
+        level = record.info["pool_level"]
+        start = 0 if pool_start == "top" or previous is None else max(0, previous - 1)
+        relu = [r for r in record.reports if r.problem == "convex_relu"]
+        assert len(relu) == level - start + 1, (start, level, len(relu))
+        assert all(r.certificate != "none" for r in relu)
+        previous = level
+    assert pool_start == "top" or max(r.info["pool_level"] for r in result.blocks) > 0  # a level was skipped
+
+
+def test_pool_start_and_start_level_are_checked():
+    from cvximplicit.solvers.relu.budget import fit_relu_pool
+    from cvximplicit.training import AlternatingBlockSolver
+
+    with pytest.raises(ValidationError, match="pool_start"):
+        AlternatingBlockSolver(pool_start="bottom")
+    M = np.c_[np.linspace(-1, 1, 20), np.ones(20)]
+    with pytest.raises(ValidationError, match="start_level"):
+        fit_relu_pool(M, M[:, 0] ** 2, 2, start_level=4)

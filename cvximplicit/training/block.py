@@ -66,6 +66,9 @@ class BlockProblem:
     C_prev : ndarray, shape (q, n_prev), optional
         The output blocks ``[C_1 … C_{i-1}]`` of the previous block's solution
         (a warm start; ``None`` for block 1).
+    previous_info : dict, optional
+        The previous block's ``BlockResult.info`` (``None`` for block 1): what its solver
+        chose, for a solver that starts from it (the alternating solver's pool ladder).
     """
 
     U: np.ndarray
@@ -77,6 +80,7 @@ class BlockProblem:
     activation: str = "relu"
     seed: int = 0
     C_prev: np.ndarray | None = None
+    previous_info: dict | None = None
 
     def __post_init__(self):
         if self.loss not in LOSSES:

@@ -202,7 +202,8 @@ def train_greedy(
     for i in range(start_block, len(sizes)):
         rows = slices[i]
         problem = BlockProblem(U=U_eff, X_prev=X, Y=Y, n_i=sizes[i], block_index=i + 1, loss=loss,
-                               activation=activation, seed=int(seed) + i + 1, C_prev=C if i else None)
+                               activation=activation, seed=int(seed) + i + 1, C_prev=C if i else None,
+                               previous_info=dict(records[-1].info) if records else None)
         t0 = time.perf_counter()
         result = solver.solve(problem)
         elapsed = time.perf_counter() - t0

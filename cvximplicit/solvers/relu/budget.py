@@ -260,15 +260,17 @@ def forward_select(H, Y, n_select: int, F=None) -> list[int]:
 
 
 def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, beta_ratio=0.1, max_solves=4,
-                  patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None, reductions=(),
-                  offset=None, loss="squared") -> BlockFit:
+                  start_level=0, patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None,
+                  reductions=(), offset=None, loss="squared") -> BlockFit:
     """``n_neurons`` neurons chosen from the support of one convex solve (the "pool" rule).
 
-    1. Solve program (12) at ``β = beta_ratio · β_max``; while it has fewer than
-       ``pool_factor · n_neurons`` active neurons, divide β by 4 (at most
-       ``max_solves`` solves; the last solve is kept even if its pool is small).
+    1. Solve program (12) on the ladder ``β_k = beta_ratio · β_max / 4^k``, ``k = start_level, …,
+       max_solves − 1``, from its top, until a solution has at least ``pool_factor · n_neurons``
+       active neurons (the last level's solution is kept even if its pool is small).
        The active neurons of that solution are the candidate pool, each a
-       certified part of the optimal convex solution.
+       certified part of the optimal convex solution. ``start_level > 0`` skips the
+       top levels (the trainer starts one level above where the previous block's ladder ended);
+       the result's ``path`` entries record each level ``k`` solved.
     2. Keep the ``n_neurons`` candidates picked by :func:`forward_select` for the
        least-squares fit of ``Y`` together with the fixed features ``F`` — the
        objective Algorithm 2's least-squares step (11) then minimises.  Pads with
@@ -297,7 +299,10 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     """
     _check_n_neurons(n_neurons)
     check_params("fit_relu_pool", locals(), {"beta_ratio": [Real(0.0, 1.0, "neither")], "max_solves": [Int(1)],
-                                             "pool_factor": [Real(1.0)]})
+                                             "start_level": [Int(0)], "pool_factor": [Real(1.0)]})
+    if start_level >= max_solves:
+        raise ValidationError(f"start_level must be below max_solves={max_solves} (the ladder's levels are "
+                              f"0..{max_solves - 1}); got start_level={start_level}")
     if loss not in ("squared", "cross_entropy"):
         raise ValidationError(f"loss must be 'squared' or 'cross_entropy'; got loss={loss!r}")
     cross_entropy = loss == "cross_entropy"
@@ -308,9 +313,9 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
     top = ce_beta_max(M, Y, pats, offset=offset) if cross_entropy else beta_max(M, Y, pats)
-    beta = top * beta_ratio if top > 0 else 1.0
+    beta = top * beta_ratio / 4.0 ** start_level if top > 0 else 1.0
     reports, path, warm = [], [], None
-    for attempt in range(max_solves):
+    for level in range(start_level, max_solves):
         if cross_entropy:
             sol = solve_convex_relu_ce(M, Y, beta=beta, offset=offset, patterns=pats, solver=solver,
                                        solver_opts=solver_opts, reductions=reductions)
@@ -320,9 +325,9 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
             warm = (sol.V, sol.W)
         n_act = int(sol.report.extra["n_active_neurons"])
         reports.append(sol.report)
-        path.append({"beta": beta, "n_active": n_act, "objective": sol.report.objective,
+        path.append({"level": level, "beta": beta, "n_active": n_act, "objective": sol.report.objective,
                      "gap_rel": sol.report.gap_rel})
-        if n_act >= pool_factor * n_neurons or top <= 0 or attempt == max_solves - 1:
+        if n_act >= pool_factor * n_neurons or top <= 0 or level == max_solves - 1:
             break  # β is only lowered for another solve: the kept solution is always the one at `beta`
         beta /= 4.0
     W1_all, W2_all = sol.neurons(tol=NEURON_TOL)
