@@ -345,8 +345,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         out.remove((norms <= _DROP * norms.max(initial=0.0)) | (norms == 0.0))
         for j in [j for j, N in enumerate(out.N) if N is None]:
             out.basis(j)
-        if any(N.shape[1] == 0 for N in out.N):
-            out.remove(np.array([N.shape[1] == 0 for N in out.N], dtype=bool))
+        out.remove(np.array([N.shape[1] == 0 for N in out.N], dtype=bool))
         if not out.n:
             break
         steps += 1
