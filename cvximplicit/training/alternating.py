@@ -173,8 +173,9 @@ class AlternatingBlockSolver:
     name = "alternating"
 
     def __init__(self, *, neurons="convex", T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1,
-                 pool_start="previous", patterns="auto", n_patterns=30, guided=False, select_on="convex", max_rows=100, max_features=None,
-                 max_outputs=None, polish=0, ridge=1.0, convex_step="gradient", solver="auto", solver_opts=None):
+                 pool_start="previous", patterns="auto", n_patterns=30, guided=False, select_on="convex", max_rows=100,
+                 max_features=None, max_outputs=None, polish=0, ridge=1.0, convex_step="gradient", solver="auto",
+                 solver_opts=None):
         check_params("AlternatingBlockSolver", locals(), {
             "neurons": [Options(NEURONS)], "T": [Int(1)], "tol": [Real(0.0)],
             "budget": [Options(("pool", "path"))],

@@ -154,7 +154,7 @@ def _qr_pivoted(A):
         raise ValueError(f"illegal value in argument {-info} of LAPACK geqp3")
     R = np.triu(qr)
     full = np.empty((m, m))
-    full[:, :n] = qr[:, :m] if n > m else qr
+    full[:, :min(m, n)] = qr[:, :min(m, n)]  # the reflectors; orgqr forms Q from them
     lwork = int(_orgqr(full, tau, lwork=-1)[1][0].real)
     Q, _, info = _orgqr(full, tau, lwork=lwork, overwrite_a=1)
     if info < 0:
@@ -365,11 +365,11 @@ def _inner(out: _Output, gtol, max_newton, deadline):
         # the group norms' curvature, (β/‖z_j‖)(I − u_j u_jᵀ) with u_j = N_jᵀ z_j/‖z_j‖ (z_j lies in range(N_j)),
         # added to the diagonal blocks of all groups at once
         u = np.concatenate([N.T @ (out.Z[j] / norms[j]) for j, N in enumerate(out.N)])
-        bi, bj, pair_group, diag, diag_group = _block_indices(out, offs)
+        bi, bj, pair_group, group = _block_indices(out, offs)
         curv = beta / norms
         g += beta * u
         H[bi, bj] -= curv[pair_group] * (u[bi] * u[bj])
-        H[diag, diag] += curv[diag_group]
+        H.flat[::H.shape[0] + 1] += curv[group]
         # Levenberg–Marquardt damping: the Hessian is singular along directions the fit does not see and the
         # norms do not bend (e.g. V_k and W_k of one pattern moving together); damped steps raise it, full lower it
         H.flat[::H.shape[0] + 1] += damping * max(float(H.diagonal().max()), 1e-300)
@@ -443,7 +443,7 @@ def _inner(out: _Output, gtol, max_newton, deadline):
 
 def _block_indices(out: _Output, offs):
     """Index arrays of the diagonal blocks of a Hessian with block offsets ``offs``: every (row, column) pair
-    inside a block and its block, and the diagonal and its block (cached on the output for the last ``offs``)."""
+    inside a block and its block, and the block of each coordinate (cached on the output for the last ``offs``)."""
     key = offs.tobytes()
     if out._blocks is None or out._blocks[0] != key:
         sizes = np.diff(offs)
@@ -451,8 +451,7 @@ def _block_indices(out: _Output, offs):
         # pairs (i, j) of one block: each coordinate i repeats over its block's size, j runs over that block
         bi = np.repeat(np.arange(offs[-1]), sizes[group])
         bj = offs[:-1][group][bi] + _ranges(sizes[group])
-        diag = np.arange(offs[-1])
-        out._blocks = (key, (bi, bj, group[bi], diag, group))
+        out._blocks = (key, (bi, bj, group[bi], group))
     return out._blocks[1]
 
 

@@ -54,8 +54,8 @@ from .arrangements import resolve_patterns
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
 from .program import beta_max
 
-__all__ = ["NEW_DIRECTION_TOL", "BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
-           "BETA_MIN_RATIO", "BETA_RTOL"]
+__all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
+           "BETA_MIN_RATIO", "BETA_RTOL", "NEW_DIRECTION_TOL"]
 
 #: Lower end of the bisection bracket, relative to β_max.
 BETA_MIN_RATIO = 1e-4
