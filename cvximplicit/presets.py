@@ -46,7 +46,7 @@ __all__ = ["PRESETS", "PRESET_NAMES", "WIDE_MIN_FEATURES", "Preset", "resolve_pr
 PRESETS: dict[str, dict] = {
     "narrow": {"max_rows": 100, "n_patterns": 30, "select_on": "all"},
     "wide": {"max_rows": 300, "max_features": 30, "max_outputs": 2, "n_patterns": 20, "guided": True,
-             "select_on": "all", "beta_ratio": 0.05, "polish": 40},
+             "select_on": "all", "beta_ratio": 0.05, "polish": 40, "input_basis": 128},
 }
 #: Accepted ``preset`` values.
 PRESET_NAMES = ("auto",) + tuple(PRESETS)

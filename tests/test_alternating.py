@@ -12,6 +12,7 @@ from cvximplicit.datasets import make_smooth
 from cvximplicit.training.alternating import AlternatingBlockSolver
 from cvximplicit.training.block import BlockProblem, block_loss
 from cvximplicit.training.greedy import block_summary, format_block_table
+from cvximplicit.training.reduction import input_basis
 
 # The reduced LS problem is solved by an interior-point method at its default tolerance (~1e-8 relative), so the
 # normal-equation residual on the full data is of that order, not machine precision.
@@ -218,3 +219,39 @@ def test_polish_starts_from_the_convex_directions_at_the_twins_scale():
     d = 31
     twin = rng.uniform(-1, 1, (20000, d)) / np.sqrt(d)
     assert np.mean(np.sum(twin ** 2, axis=1)) == pytest.approx(POLISH_START_NORM ** 2, rel=0.02)
+
+
+def test_input_basis_spans_the_top_principal_directions_and_the_bias():
+    rng = np.random.default_rng(4)
+    raw = rng.standard_normal((6, 300)) * np.array([5.0, 4.0, 3.0, 0.5, 0.2, 0.1])[:, None]
+    U = np.vstack([raw + 2.0, np.ones((1, 300))])  # an offset, then the bias row
+    basis = input_basis(U, 3)
+    np.testing.assert_allclose(basis.P.T @ basis.P, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(basis.U, basis.P.T @ U)
+    # Independent: the centred data's top right singular vectors, and the bias coordinate, lie in span(P).
+    top = np.linalg.svd((U - U.mean(axis=1, keepdims=True)).T, full_matrices=False)[2][:3].T
+    inside = np.hstack([top, np.eye(7)[:, [6]]])
+    np.testing.assert_allclose(basis.P @ (basis.P.T @ inside), inside, atol=1e-10)
+    assert basis.reduction.startswith("inputs 4/7")
+    assert input_basis(U, 7) is None
+
+
+def test_input_basis_model_reproduces_training_and_lists_the_reduction():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 12))
+    labels = np.argmax(X[:, :3] @ rng.standard_normal((3, 3)), axis=1)
+    U, Y = X.T, np.eye(3)[labels].T
+    for neurons in ("convex", "random"):
+        options = {"neurons": neurons, "input_basis": 5, "max_rows": 100, "max_features": 4, "max_outputs": 2,
+                   "guided": True, "select_on": "all", "polish": 10}
+        result = train_greedy(U, Y, block_sizes=[2, 2], loss="cross_entropy", block_solver_options=options,
+                              verbose=0)
+        basis = input_basis(np.vstack([U, np.ones((1, U.shape[1]))]), 5)
+        outside = np.eye(basis.P.shape[0]) - basis.P @ basis.P.T
+        np.testing.assert_allclose(result.model.B @ outside, 0.0, atol=1e-10)  # B's rows lie in span(P)
+        # The model's forward pass gives the training loss the trainer reported for its last block.
+        assert block_loss(Y, result.model.predict(U), "cross_entropy") == pytest.approx(
+            result.blocks[-1].objective, rel=1e-9)
+        for block in result.blocks:
+            step = [r for r in block.reports if r.problem in ("convex_relu", "random_init")]
+            assert step and all(r.reductions[0].startswith("inputs 6/13") for r in step)

@@ -131,6 +131,7 @@ def _three_d_block(m=60, seed=3):
 @pytest.mark.parametrize("options, listed", [
     ({"max_features": 1}, "features 2/4"),
     ({"max_rows": 20}, "rows 20/60"),
+    ({"input_basis": 1}, "inputs 2/4"),
 ])
 def test_reduced_programs_are_restricted_and_list_the_reduction(options, listed):
     U, y = _three_d_block()

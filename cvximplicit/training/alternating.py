@@ -37,6 +37,7 @@ training loss can never exceed the previous block's (the property test in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -51,7 +52,7 @@ from ..solvers.least_squares import solve_least_squares
 from ..solvers.cross_entropy.logistic import solve_multinomial_logistic
 from .block import BlockProblem, BlockResult, block_loss
 from .polish import polish_block
-from .reduction import ConvexStepReduction
+from .reduction import ConvexStepReduction, input_basis
 
 __all__ = ["NEURONS", "POLISH_START_NORM", "AlternatingBlockSolver", "whitened_logistic"]
 
@@ -143,6 +144,16 @@ class AlternatingBlockSolver:
         For many outputs (one-hot targets), fit the convex step to the top
         ``max_outputs`` left singular directions of the residual (scaled by
         their singular values); the least-squares step re-fits every output.
+    input_basis : int or None
+        Pose every step of the block — the convex step, the polish and the states — on the
+        inputs' top ``input_basis`` principal directions ``P`` plus their bias coordinate
+        (:func:`~cvximplicit.training.reduction.input_basis`, computed once per training on up
+        to 10 000 seeded samples): the block's input weights are ``B_i = W Pᵀ`` with ``W`` found
+        on ``Pᵀ U``, so the model class is the one with ``B``'s rows in ``span(P)``, and every convex
+        step's report lists the reduction. The earlier states are always kept whole. ``None``
+        (default): the full input. On MNIST (wide preset, 128 directions of 784, n = 32, L = 16,
+        2026-12-02) the blocks take 2.5× less time and the test accuracy did not drop (96.37 %
+        against 95.56 % on the full input in the same sweep; single runs, ±0.3 points of noise).
     convex_step : {"gradient", "cross_entropy"}
         Cross-entropy only: the convex step is program (12) with the squared loss fitted to
         the negative gradient ``Y − softmax(Z)`` (``"gradient"``, default: Clarabel certifies
@@ -174,15 +185,15 @@ class AlternatingBlockSolver:
 
     def __init__(self, *, neurons="convex", T=1, tol=1e-3, budget="pool", beta="path", beta_ratio=0.1,
                  pool_start="previous", patterns="auto", n_patterns=30, guided=False, select_on="convex", max_rows=100,
-                 max_features=None, max_outputs=None, polish=0, ridge=1.0, convex_step="gradient", solver="auto",
-                 solver_opts=None):
+                 max_features=None, max_outputs=None, input_basis=None, polish=0, ridge=1.0, convex_step="gradient",
+                 solver="auto", solver_opts=None):
         check_params("AlternatingBlockSolver", locals(), {
             "neurons": [Options(NEURONS)], "T": [Int(1)], "tol": [Real(0.0)],
             "budget": [Options(("pool", "path"))],
             "beta": [Options(("path",)), Real(0.0, closed="neither")], "beta_ratio": [Real(0.0, 1.0, "neither")],
             "pool_start": [Options(("previous", "top"))],
             "n_patterns": [Int(1)], "guided": [BOOL], "select_on": [Options(("all", "convex"))],
-            "polish": [Int(0)], "ridge": [Real(0.0, closed="neither")],
+            "input_basis": [None, Int(1)], "polish": [Int(0)], "ridge": [Real(0.0, closed="neither")],
             "convex_step": [Options(("gradient", "cross_entropy"))],
         })
         if convex_step == "cross_entropy" and (max_outputs is not None or budget != "pool"):
@@ -197,6 +208,8 @@ class AlternatingBlockSolver:
         self.patterns, self.n_patterns, self.max_rows = patterns, n_patterns, max_rows
         self.guided, self.select_on = bool(guided), select_on
         self.max_features, self.max_outputs = max_features, max_outputs
+        self.input_basis = input_basis
+        self._basis_cache = None  # (U, InputBasis): the inputs are the same for every block
         self.solver, self.solver_opts = solver, solver_opts
         self.reduction = ConvexStepReduction(max_rows=max_rows, max_features=max_features, max_outputs=max_outputs,
                                              patterns=patterns, n_patterns=n_patterns, guided=bool(guided))
@@ -213,7 +226,9 @@ class AlternatingBlockSolver:
                 "the cross-entropy loss (9) needs targets whose columns are probability vectors (one-hot labels); "
                 "use loss='squared' for regression targets"
             )
-        features = problem.features  # [X_1; …; X_{i-1}; U], (d, m)
+        basis = self._basis(problem.U)
+        inputs = problem.U if basis is None else basis.U
+        features = np.vstack([X_prev, inputs])  # [X_1; …; X_{i-1}; U] (U in its basis), (d, m)
         M = np.ascontiguousarray(features.T)
         rows = self.reduction.rows(problem.m, seed=problem.seed)
         reports, history = [], []
@@ -228,6 +243,8 @@ class AlternatingBlockSolver:
             Z = C_prev @ X_prev  # the current prediction (logits under the cross-entropy)
             target = _pseudo_residual(Y, Z, loss)  # Ỹ, (q, m)
             step = self.reduction.apply(M, target.T, rows, seed=problem.seed)
+            if basis is not None:
+                step = dataclasses.replace(step, reductions=(basis.reduction,) + step.reductions)
             if self.neurons == "random":
                 fit = _random_neurons(step, problem)
             else:
@@ -260,8 +277,9 @@ class AlternatingBlockSolver:
                 break
             C_prev = C[:, :n_prev]
         objective, W1, C, X_new, fit, reductions, record = best
+        B_row = W1[:, n_prev:] if basis is None else W1[:, n_prev:] @ basis.P.T
         return BlockResult(
-            A_row=W1[:, :n_prev].copy(), B_row=W1[:, n_prev:].copy(), C=C, X_new=X_new, objective=objective,
+            A_row=W1[:, :n_prev].copy(), B_row=np.array(B_row), C=C, X_new=X_new, objective=objective,
             reports=reports, history=history,
             info={"neurons": self.neurons, "beta": _claim(fit.beta), "relu_objective": _claim(fit.objective),
                   "convex_bound": fit.convex_bound, "relu_gap_rel": fit.gap_rel, "certificate": fit.report.certificate,
@@ -269,6 +287,14 @@ class AlternatingBlockSolver:
                   "solver_reason": fit.report.solver_reason, "loss": loss, "polish": record,
                   "pool_level": fit.path[-1].get("level") if fit.path else None},
         )
+
+    def _basis(self, U: np.ndarray):
+        """The inputs' principal basis (``input_basis``), computed once for the inputs every block shares."""
+        if self.input_basis is None:
+            return None
+        if self._basis_cache is None or self._basis_cache[0] is not U:
+            self._basis_cache = (U, input_basis(U, self.input_basis))
+        return self._basis_cache[1]
 
     def _relu_step(self, step, M, target, X_prev, rows, problem, beta, Z):
         """Program (12) on the reduced step, ``n_i`` neurons by the pool or the β path."""
@@ -346,7 +372,7 @@ def _random_neurons(step, problem: BlockProblem) -> BlockFit:
     # MNIST 94.15 % against this draw's 95.63 %: the twin is the stronger of the two, not one chosen to lose).
     W1 = np.random.default_rng(problem.seed).uniform(-1.0, 1.0, (problem.n_i, d)) / np.sqrt(d)
     # The rows and feature basis the neurons live on; patterns and output directions play no part.
-    reductions = tuple(r for r in step.reductions if r.startswith(("rows ", "features ")))
+    reductions = tuple(r for r in step.reductions if r.startswith(("inputs ", "rows ", "features ")))
     report = SolveReport(
         problem="random_init", solver="none", status="not_solved", objective=float("nan"), certificate="none",
         requested_solver="none", solver_reason="neurons='random': no program solved", reductions=reductions,

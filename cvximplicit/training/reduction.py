@@ -19,7 +19,7 @@ import numpy as np
 from .._params import BOOL, Int, check_params
 from ..solvers.relu.arrangements import guided_patterns, resolve_patterns, unique_patterns
 
-__all__ = ["ConvexStepReduction", "ReducedStep", "principal_basis"]
+__all__ = ["ConvexStepReduction", "InputBasis", "ReducedStep", "input_basis", "principal_basis"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +127,50 @@ def principal_basis(M: np.ndarray, k: int | None) -> np.ndarray | None:
     constant = np.flatnonzero((np.ptp(M, axis=0) == 0) & (M[0] != 0))[:1]  # one bias column (zero ones add nothing)
     Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], Vt[:k].T]))
     return Q
+
+
+#: Samples the input basis is computed on (a seeded subset beyond this many).
+INPUT_BASIS_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class InputBasis:
+    """An orthonormal basis ``P`` ``(p, k')`` of the block inputs' coordinates and the inputs in it, ``Pᵀ U``.
+
+    Attributes
+    ----------
+    P : ndarray, shape (p, k')
+        Top principal directions of the inputs, plus the bias coordinate if a row of ``U`` is constant.
+    U : ndarray, shape (k', m)
+        ``Pᵀ U``: every block's input rows, in the basis.
+    reduction : str
+        What was reduced, for the reports.
+    """
+
+    P: np.ndarray
+    U: np.ndarray
+    reduction: str
+
+
+def input_basis(U: np.ndarray, k: int, *, seed: int = 0) -> InputBasis | None:
+    """The top ``k`` principal directions of the inputs ``U`` ``(p, m)`` (columns are samples), or None if ``k ≥ p``.
+
+    Directions are the top eigenvectors of the centred second-moment matrix
+    ``(U − ū)(U − ū)ᵀ`` on every sample, or on a seeded subset of :data:`INPUT_BASIS_ROWS`;
+    the coordinate vector of a constant non-zero row (the bias) is added, as in
+    :func:`principal_basis`. A neuron ``w`` on ``Pᵀ U`` is ``P w`` on ``U``: exact for input
+    weights in ``span(P)``.
+    """
+    p, m = U.shape
+    if k >= p:
+        return None
+    rows = slice(None) if m <= INPUT_BASIS_ROWS else np.sort(
+        np.random.default_rng(seed).choice(m, size=INPUT_BASIS_ROWS, replace=False))
+    S = U[:, rows]
+    centred = S - S.mean(axis=1, keepdims=True)
+    _, vecs = np.linalg.eigh(centred @ centred.T)
+    constant = np.flatnonzero((np.ptp(S, axis=1) == 0) & (S[:, 0] != 0))[:1]
+    P, _ = np.linalg.qr(np.hstack([np.eye(p)[:, constant], vecs[:, ::-1][:, :k]]))
+    sample = "every sample" if isinstance(rows, slice) else f"{INPUT_BASIS_ROWS} seeded samples"
+    return InputBasis(P, P.T @ U, f"inputs {P.shape[1]}/{p} (principal directions of the inputs on {sample}, "
+                                  "with bias; every step of the block)")
