@@ -53,14 +53,15 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=32, help="state size (default: 32, the ablation's)")
     parser.add_argument("--L", type=int, default=16, help="number of blocks (default: 16, the ablation's)")
     parser.add_argument("--n-train", type=int, default=None, help="use the first N training samples (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="the training seed (default: 0, the ablation's)")
     args = parser.parse_args(argv)
     options = {**args.opts, **({"neurons": "random"} if args.random_init else {})}
     data = load_digits_task(args.n_train) if args.task == "digits" else load_task(args.task, n_train=args.n_train)
-    result = run_experiment(data, method="greedy", block_solver="alternating", n=args.n, L=args.L, seed=0,
+    result = run_experiment(data, method="greedy", block_solver="alternating", n=args.n, L=args.L, seed=args.seed,
                             preset="wide", loss=args.loss, block_solver_options=options, verbose=1)
     row = result.row
     print(json.dumps({"task": args.task, "loss": row["loss"], "opts": args.opts, "random_init": args.random_init,
-                      "n": args.n, "L": args.L, "n_train": row["n_train"],
+                      "n": args.n, "L": args.L, "seed": args.seed, "n_train": row["n_train"],
                       "train_time_s": round(row["train_time_s"], 1), "test_accuracy": row["test_accuracy"],
                       "train_loss": row["train_loss"],
                       "certificates": sorted({b["certificate"] for b in row["blocks"]})}))

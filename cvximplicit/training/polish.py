@@ -56,11 +56,14 @@ def _loss_and_grad(Z: np.ndarray, Y: np.ndarray, loss: str) -> tuple[float, np.n
     if loss == "squared":
         R = Z - Y
         return float(np.sum(R * R) / m), (2.0 / m) * R
-    Zs = Z - Z.max(axis=0, keepdims=True)
+    Zs = Z - Z.max(axis=0)
     E = np.exp(Zs)
-    S = E.sum(axis=0, keepdims=True)
-    value = float(np.sum(np.log(S) - np.sum(Y * Zs, axis=0, keepdims=True)) / m)
-    return value, (E / S - Y) / m
+    S = E.sum(axis=0)
+    value = float(np.sum(np.log(S)) - np.vdot(Y, Zs)) / m
+    E /= S
+    E -= Y
+    E /= m
+    return value, E
 
 
 def polish_block(features, X_prev, Y, W1, C, *, loss: str = "squared", max_iter: int = 60) -> PolishResult:
