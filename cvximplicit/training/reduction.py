@@ -124,8 +124,14 @@ def principal_basis(M: np.ndarray, k: int | None) -> np.ndarray | None:
     if k is None or k >= M.shape[1]:
         return None
     _, _, Vt = np.linalg.svd(M - M.mean(axis=0), full_matrices=False)
-    constant = np.flatnonzero((np.ptp(M, axis=0) == 0) & (M[0] != 0))[:1]  # one bias column (zero ones add nothing)
-    Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], Vt[:k].T]))
+    return _with_bias(Vt[:k].T, M)
+
+
+def _with_bias(directions: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of ``directions`` ``(d, k)`` and the coordinate vector of the first constant non-zero
+    column of the samples ``M`` ``(m, d)`` (the bias; zero columns add nothing), that coordinate first."""
+    constant = np.flatnonzero((np.ptp(M, axis=0) == 0) & (M[0] != 0))[:1]
+    Q, _ = np.linalg.qr(np.hstack([np.eye(M.shape[1])[:, constant], directions]))
     return Q
 
 
@@ -168,9 +174,8 @@ def input_basis(U: np.ndarray, k: int, *, seed: int = 0) -> InputBasis | None:
         np.random.default_rng(seed).choice(m, size=INPUT_BASIS_ROWS, replace=False))
     S = U[:, rows]
     centred = S - S.mean(axis=1, keepdims=True)
-    _, vecs = np.linalg.eigh(centred @ centred.T)
-    constant = np.flatnonzero((np.ptp(S, axis=1) == 0) & (S[:, 0] != 0))[:1]
-    P, _ = np.linalg.qr(np.hstack([np.eye(p)[:, constant], vecs[:, ::-1][:, :k]]))
+    _, vecs = np.linalg.eigh(centred @ centred.T)  # the p × p Gram: cheaper than an SVD of the m × p samples
+    P = _with_bias(vecs[:, ::-1][:, :k], S.T)
     sample = "every sample" if isinstance(rows, slice) else f"{INPUT_BASIS_ROWS} seeded samples"
     return InputBasis(P, P.T @ U, f"inputs {P.shape[1]}/{p} (principal directions of the inputs on {sample}, "
                                   "with bias; every step of the block)")
