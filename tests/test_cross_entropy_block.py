@@ -5,7 +5,7 @@ import pytest
 
 from cvximplicit.exceptions import ValidationError
 from cvximplicit.training import AlternatingBlockSolver, BlockProblem, block_loss, train_greedy
-from cvximplicit.training.alternating import whitened_logistic
+from cvximplicit.training.output_step import whitened_logistic
 from cvximplicit.training.polish import polish_block
 
 

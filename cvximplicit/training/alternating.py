@@ -46,15 +46,13 @@ from .._params import BOOL, Int, Options, Real, check_params
 from ..exceptions import ValidationError
 from ..solvers.core.report import SolveReport
 from ..solvers.relu.budget import BlockFit, fit_relu_budget, fit_relu_pool
-from ..solvers.engines import is_engine
 from ..solvers.cross_entropy.certificate_ce import softmax
-from ..solvers.least_squares import solve_least_squares
-from ..solvers.cross_entropy.logistic import solve_multinomial_logistic
 from .block import BlockProblem, BlockResult, block_loss
+from .output_step import output_step
 from .polish import polish_block
 from .reduction import ConvexStepReduction, input_basis
 
-__all__ = ["NEURONS", "POLISH_START_NORM", "AlternatingBlockSolver", "whitened_logistic"]
+__all__ = ["NEURONS", "POLISH_START_NORM", "AlternatingBlockSolver"]
 
 #: Listed in the convex step's reductions under the cross-entropy: program (12) is then the
 #: squared-loss fit of the loss's negative gradient, a surrogate of the block problem (7).
@@ -174,7 +172,7 @@ class AlternatingBlockSolver:
         not matter and nothing is rescaled.
     ridge : float
         Cross-entropy only: the ridge ``r`` of the multinomial logistic output step on the
-        whitened states (:func:`whitened_logistic`; ``r > 0`` makes its optimum exist and its
+        whitened states (:func:`~cvximplicit.training.output_step.whitened_logistic`; ``r > 0`` makes its optimum exist and its
         certificate finite; the loss is a sum over samples, so ``r = 1`` is negligible next to it).
     solver, solver_opts : str, dict
         Solver for both steps (``"auto"``, ``"CLARABEL"``, ``"FISTA"``, ...);
@@ -322,41 +320,9 @@ class AlternatingBlockSolver:
         """All output blocks on every sample: least squares (11) or multinomial logistic regression."""
         if X.shape[0] == 0:
             return np.zeros((Y.shape[0], 0))
-        if loss == "cross_entropy":
-            C, report = whitened_logistic(X, Y, self.ridge, C0)
-        else:
-            # The first-order engines are for the ReLU program only; least squares is
-            # always posed as a (reduced) conic problem.
-            first_order = isinstance(self.solver, str) and is_engine(self.solver.upper())
-            C, report = solve_least_squares(
-                X, Y, solver="auto" if first_order else self.solver,
-                solver_opts=None if first_order else self.solver_opts,
-            )
+        C, report = output_step(X, Y, loss, ridge=self.ridge, solver=self.solver, solver_opts=self.solver_opts, C0=C0)
         reports.append(report)
         return C
-
-
-def whitened_logistic(X: np.ndarray, Y: np.ndarray, ridge: float, C0=None):
-    """The cross-entropy output step: ridge multinomial logistic regression on the whitened states.
-
-    With ``G = X Xᵀ/m = V Λ Vᵀ`` (eigenvalues below ``1e-10 · max`` dropped: dead or duplicate
-    states) and ``T = V Λ^{-1/2}``, solve ``min_{C̃} Σ_i ℓ(C̃ x̃_i; y_i) + (r/2)‖C̃‖²`` on
-    ``x̃_i = Tᵀ x_i`` and return ``C = C̃ Tᵀ`` (the same logits ``C X = C̃ X̃``). The ridge acts on
-    the whitened coefficients, which makes the program well conditioned (≈ 10× fewer L-BFGS
-    iterations than on raw ReLU states, measured on MNIST); its certificate
-    (:func:`~cvximplicit.solvers.solve_multinomial_logistic`) is for this program.
-    ``C0`` ``(q, n₀)``, ``n₀ ≤ n``, warm-starts the first ``n₀`` columns.
-    """
-    n, m = X.shape
-    evals, evecs = np.linalg.eigh(X @ X.T / m)
-    keep = evals > 1e-10 * max(float(evals[-1]), 1e-300)
-    T = evecs[:, keep] / np.sqrt(evals[keep])
-    start = None
-    if C0 is not None and C0.shape[1] <= n:  # earlier blocks' columns, zeros after
-        full = np.hstack([C0, np.zeros((Y.shape[0], n - C0.shape[1]))])
-        start = full @ evecs[:, keep] * np.sqrt(evals[keep])
-    C_white, report = solve_multinomial_logistic((T.T @ X).T, Y.T, ridge=ridge, C0=start)
-    return C_white @ T.T, report
 
 
 def _random_neurons(step, problem: BlockProblem) -> BlockFit:
