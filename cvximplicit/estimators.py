@@ -22,7 +22,7 @@ from .exceptions import (
     ValidationError,
 )
 from .partition import check_block_sizes, partition
-from .presets import resolve_preset
+from .presets import resolve_finetune, resolve_preset
 from .training.block import available_block_solvers
 from .training.greedy import format_block_table, train_greedy
 
@@ -49,6 +49,7 @@ class _ImplicitBase(BaseEstimator):
         solver="auto",
         solver_opts=None,
         block_solver_options=None,
+        finetune="auto",
         loss="auto",
         bias=True,
         self_loop_eps=None,
@@ -71,6 +72,7 @@ class _ImplicitBase(BaseEstimator):
         self.solver = solver
         self.solver_opts = solver_opts
         self.block_solver_options = block_solver_options
+        self.finetune = finetune
         self.loss = loss
         self.bias = bias
         self.self_loop_eps = self_loop_eps
@@ -88,9 +90,10 @@ class _ImplicitBase(BaseEstimator):
             return sizes
         return partition(self.n, self.L)
 
-    def _solver_options(self, n_features: int, n_outputs: int, n_state: int) -> dict:
-        """The block solver's options; for ``"alternating"``, the preset's (``self.preset_``) under the given ones."""
-        self.preset_ = None
+    def _solver_options(self, n_features: int, n_outputs: int, n_state: int) -> tuple[dict, dict | None]:
+        """The block solver's options and the fine-tune's; for ``"alternating"``, the preset's (``self.preset_``) under
+        the given ones."""
+        self.preset_, preset_finetune = None, None
         if self.block_solver not in available_block_solvers():
             raise ValidationError(
                 f"block_solver must be one of {list(available_block_solvers())}; got {self.block_solver!r}"
@@ -99,6 +102,7 @@ class _ImplicitBase(BaseEstimator):
         if self.block_solver == "alternating":
             chosen = resolve_preset(self.preset, n_features=n_features, n_outputs=n_outputs, n_state=n_state)
             self.preset_ = {"name": chosen.name, "reason": chosen.reason}
+            preset_finetune = chosen.finetune
             given = {k: v for k, v in (("n_patterns", self.n_patterns), ("max_rows", self.max_rows)) if v != "auto"}
             options = {**chosen.options, **given, **options}
             options.setdefault("T", self.T)
@@ -106,7 +110,7 @@ class _ImplicitBase(BaseEstimator):
             options.setdefault("beta", self.beta)
             options.setdefault("solver", self.solver)
             options.setdefault("solver_opts", self.solver_opts)
-        return options
+        return options, resolve_finetune(self.finetune, preset_finetune)
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -116,12 +120,12 @@ class _ImplicitBase(BaseEstimator):
 
     def _fit_targets(self, X, Y, loss):
         sizes = self._partition()
+        options, finetune = self._solver_options(X.shape[1], Y.shape[1], sum(sizes))
         result = train_greedy(
-            X.T, Y.T, block_sizes=sizes, block_solver=self.block_solver,
-            block_solver_options=self._solver_options(X.shape[1], Y.shape[1], sum(sizes)), loss=loss,
+            X.T, Y.T, block_sizes=sizes, block_solver=self.block_solver, block_solver_options=options, loss=loss,
             activation=self.activation,
             input_bias=bool(self.bias), seed=self._seed(), checkpoint_dir=self.checkpoint_dir,
-            resume=bool(self.resume), verbose=int(self.verbose),
+            resume=bool(self.resume), verbose=int(self.verbose), finetune=finetune,
         )
         model = result.model
         if self.self_loop_eps is not None:
@@ -131,6 +135,7 @@ class _ImplicitBase(BaseEstimator):
         self.model_ = model
         self.blocks_ = result.blocks
         self.reports_ = [rep for block in result.blocks for rep in block.reports]
+        self.finetune_ = result.finetune
         self.train_time_s_ = result.train_time_s
         self.block_sizes_ = sizes
         self.n_features_in_ = X.shape[1]
@@ -221,6 +226,12 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         Extra options for the block solver (e.g. ``{"epochs": 300}`` for local
         search, ``{"neurons": "random"}`` for the alternating solver's random-neuron
         twin: :class:`~cvximplicit.training.alternating.AlternatingBlockSolver`).
+    finetune : "auto", dict or None
+        The joint fine-tune of every block after the greedy pass (Adam with weight decay on the whole
+        network, :func:`~cvximplicit.training.finetune.finetune_model`; a local step, never certified), then
+        the certified output step again. ``"auto"``: the preset's
+        (:data:`~cvximplicit.presets.FINETUNE_PRESETS`) for the ``"alternating"`` block solver, none for
+        ``"local_search"``; a dict overrides the preset's options (``{"epochs": 0}`` or None: off).
     loss : {"auto", "squared", "cross_entropy"}
         Training loss. Regression: ``"auto"`` and ``"squared"`` (8); classification
         (:class:`ImplicitClassifier`): ``"auto"`` is the cross-entropy (9).
@@ -244,6 +255,8 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         Every solve's report, in order (``report.to_dict()`` for JSON).
     preset_ : dict or None
         The convex-step preset used (``name``, ``reason``); None for other block solvers.
+    finetune_ : dict or None
+        What the fine-tune did (losses before and after, epochs, options, the output step's report), or None.
     train_time_s_ : float
     """
 

@@ -19,7 +19,7 @@ from ._environment import environment
 from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, make_smooth
 from .exceptions import ValidationError
 from .partition import partition
-from .presets import PRESETS, resolve_preset
+from .presets import PRESETS, resolve_finetune, resolve_preset
 from .training.block import LOSSES
 from .training.greedy import block_row, train_greedy
 
@@ -82,6 +82,7 @@ def run_experiment(
     checkpoint_dir=None,
     resume: bool = False,
     verbose: int = 1,
+    finetune="auto",
 ) -> ExperimentResult:
     """Train ``method`` on ``data`` and measure test RMSE (regression) or accuracy.
 
@@ -89,6 +90,12 @@ def run_experiment(
     (:func:`cvximplicit.presets.resolve_preset`: ``"auto"``, ``"narrow"`` or ``"wide"``);
     ``n_patterns`` and ``max_rows`` (``None``: every sample) override the preset's
     unless ``"auto"``; ``block_solver_options`` override everything.
+
+    ``finetune``: the joint fine-tune after the greedy pass (a local step,
+    :func:`~cvximplicit.training.finetune.finetune_model`): ``"auto"`` takes the preset's
+    (:data:`~cvximplicit.presets.FINETUNE_PRESETS`) for the ``"alternating"`` block solver and none for
+    ``"local_search"`` (the paper's row); a dict overrides the preset's options key by key; ``None`` or
+    ``{"epochs": 0}`` turns it off.
 
     ``loss``: ``"squared"`` (8) or ``"cross_entropy"`` (9, classification only); ``"auto"``
     takes the cross-entropy for classification (every method: the alternating solver's
@@ -109,7 +116,7 @@ def run_experiment(
     Y = _targets(data, data.targets_train)
     loss = _resolve_loss(loss, classification)
     blocks: list = []
-    chosen = None
+    chosen, tuned = None, None
     start = time.perf_counter()
     if method == "greedy":
         options = dict(block_solver_options or {})
@@ -120,10 +127,11 @@ def run_experiment(
                        **(block_solver_options or {})}
         elif epochs is not None:
             options.setdefault("epochs", epochs)
+        tune = resolve_finetune(finetune, None if chosen is None else chosen.finetune)
         result = train_greedy(U, Y, block_sizes=partition(n, L), block_solver=block_solver,
                               block_solver_options=options, loss=loss, seed=seed, checkpoint_dir=checkpoint_dir,
-                              resume=resume, verbose=verbose)
-        model, train_time, blocks = result.model, result.train_time_s, result.blocks
+                              resume=resume, verbose=verbose, finetune=tune)
+        model, train_time, blocks, tuned = result.model, result.train_time_s, result.blocks, result.finetune
     else:
         from . import baselines
 
@@ -145,6 +153,7 @@ def run_experiment(
     }
     row.update(_scores(model, data, U, Y, loss))
     row["blocks"] = [block_row(b) for b in blocks]
+    row["finetune"] = tuned
     row["preset"] = None if chosen is None else {"name": chosen.name, "reason": chosen.reason}
     row["environment"] = environment()
     return ExperimentResult(model, row, blocks)

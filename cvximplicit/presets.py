@@ -44,13 +44,20 @@ from .exceptions import ValidationError
 from .solvers.relu.conic import plain_nnz
 from .solvers.relu.convex_relu import CONIC_AUTO_MAX_NNZ
 
-__all__ = ["PRESETS", "PRESET_NAMES", "WIDE_MIN_FEATURES", "Preset", "resolve_preset"]
+__all__ = ["FINETUNE_PRESETS", "PRESETS", "PRESET_NAMES", "WIDE_MIN_FEATURES", "Preset", "resolve_finetune",
+           "resolve_preset"]
 
 #: Options of :class:`~cvximplicit.training.AlternatingBlockSolver` per preset.
 PRESETS: dict[str, dict] = {
     "narrow": {"max_rows": 100, "n_patterns": 30, "select_on": "all"},
     "wide": {"max_rows": 300, "max_features": 30, "max_outputs": 2, "n_patterns": 20, "guided": True,
              "select_on": "all", "beta_ratio": 0.05, "polish": 20, "input_basis": 128},
+}
+#: Options of the joint fine-tune after the greedy pass (:func:`~cvximplicit.training.finetune.finetune_model`,
+#: a local step; ``train_greedy(finetune=...)``) per preset.
+FINETUNE_PRESETS: dict[str, dict] = {
+    "narrow": {"epochs": 100, "batch_size": 64, "lr": 3e-3, "weight_decay": 1.0, "refit_output": False},
+    "wide": {"epochs": 20, "batch_size": 256, "lr": 2e-3, "weight_decay": 0.3, "refit_output": True},
 }
 #: Accepted ``preset`` values.
 PRESET_NAMES = ("auto",) + tuple(PRESETS)
@@ -59,11 +66,13 @@ WIDE_MIN_FEATURES = 100
 
 
 class Preset(NamedTuple):
-    """A resolved preset: its ``name``, a copy of its ``options`` and the ``reason`` it was chosen."""
+    """A resolved preset: its ``name``, a copy of its block-solver ``options``, the ``reason`` it was chosen and a
+    copy of its ``finetune`` options."""
 
     name: str
     options: dict
     reason: str
+    finetune: dict
 
 
 def resolve_preset(preset: str, *, n_features: int, n_outputs: int, n_state: int) -> Preset:
@@ -77,14 +86,37 @@ def resolve_preset(preset: str, *, n_features: int, n_outputs: int, n_state: int
     if preset not in PRESET_NAMES:
         raise ValidationError(f"preset must be one of {list(PRESET_NAMES)}; got preset={preset!r}")
     if preset != "auto":
-        return Preset(preset, dict(PRESETS[preset]), "requested")
+        return _preset(preset, "requested")
     if n_features > WIDE_MIN_FEATURES:
-        return Preset("wide", dict(PRESETS["wide"]), f"auto: {n_features} > {WIDE_MIN_FEATURES} input features")
+        return _preset("wide", f"auto: {n_features} > {WIDE_MIN_FEATURES} input features")
     narrow = PRESETS["narrow"]
     # the last block's input: every earlier state, the features and a bias
     nnz = plain_nnz(narrow["max_rows"], n_features + n_state + 1, narrow["n_patterns"], n_outputs)
     if nnz > CONIC_AUTO_MAX_NNZ:
-        return Preset("wide", dict(PRESETS["wide"]),
-                      f"auto: the narrow preset's last convex step would have {nnz:.3g} > {CONIC_AUTO_MAX_NNZ:.3g} "
-                      "conic non-zeros")
-    return Preset("narrow", dict(narrow), f"auto: {n_features} input features, {n_outputs} outputs")
+        return _preset("wide", f"auto: the narrow preset's last convex step would have {nnz:.3g} > "
+                               f"{CONIC_AUTO_MAX_NNZ:.3g} conic non-zeros")
+    return _preset("narrow", f"auto: {n_features} input features, {n_outputs} outputs")
+
+
+def _preset(name: str, reason: str) -> Preset:
+    return Preset(name, dict(PRESETS[name]), reason, dict(FINETUNE_PRESETS[name]))
+
+
+def resolve_finetune(finetune, preset_finetune: dict | None) -> dict | None:
+    """The fine-tune options a run uses: ``"auto"`` → the preset's (None without a preset); a dict → the
+    preset's options updated by it; ``None``, or ``0`` epochs → None (no fine-tune).
+
+    Raises
+    ------
+    ValidationError
+        If ``finetune`` is neither ``"auto"``, None nor a dict.
+    """
+    if isinstance(finetune, str) and finetune == "auto":
+        options = preset_finetune
+    elif finetune is None:
+        options = None
+    elif isinstance(finetune, dict):
+        options = {**(preset_finetune or {}), **finetune}
+    else:
+        raise ValidationError(f"finetune must be 'auto', None or a dict of fine-tune options; got {finetune!r}")
+    return None if not options or options.get("epochs") == 0 else dict(options)

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--polish", type=int, default=None, metavar="ITERS",
                        help="alternating solver: L-BFGS iterations of the polish step on every sample after each "
                             "convex step (default: the preset's, 0 narrow / 40 wide; 0 = off; never certified)")
+    model.add_argument("--finetune-epochs", type=int, default=None, metavar="EPOCHS",
+                       help="alternating solver: epochs of the joint fine-tune of every block after the greedy pass "
+                            "(Adam with weight decay, then the certified output step again; a local step, never "
+                            "certified; default: the preset's; 0 = off)")
     model.add_argument("--n-patterns", type=int, default=None,
                        help="sampled activation patterns per block (default: the preset's, 30 narrow / 20 wide)")
     model.add_argument("--max-rows", type=int, default=None,

@@ -16,14 +16,14 @@ from ..exceptions import ValidationError
 from ..experiments import load_task, run_experiment
 from ..model import ImplicitModel
 from ..nonstrict import to_nonstrict
-from ..presets import WIDE_MIN_FEATURES, resolve_preset
+from ..presets import WIDE_MIN_FEATURES, resolve_finetune, resolve_preset
 from ..training.greedy import format_block_table
 
 #: Written next to the checkpoints by ``train --checkpoint-dir``: the flags of the run, for ``--resume``.
 RUN_FLAGS_FILE = "cli_run.json"
 #: Flags that change what is trained (a resumed run must repeat them); the others only change outputs.
 TRAINING_FLAGS = ("task", "data", "target", "task_type", "test_size", "method", "block_solver", "n", "L", "T",
-                  "solver", "solver_opts", "n_patterns", "max_rows", "epochs", "seed", "n_train")
+                  "solver", "solver_opts", "n_patterns", "max_rows", "epochs", "seed", "n_train", "finetune_epochs")
 _WIDE_FEATURES = WIDE_MIN_FEATURES  # more input features than this: n=32, L=16 by default (as for MNIST)
 
 
@@ -51,6 +51,7 @@ def _train(args) -> int:
             max_rows="auto" if args.max_rows is None else (args.max_rows or None),
             epochs=args.epochs, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
             block_solver_options=_block_options(args), verbose=0 if args.quiet else 1,
+            finetune=_finetune_option(args),
         )
     except ValidationError as exc:
         if args.resume and "checkpoint" in str(exc):
@@ -75,6 +76,12 @@ def _train(args) -> int:
         worst = f"{max(gaps):.1e}" if gaps else "n/a"
         print(f"certificates: {', '.join(kinds)}; worst relative gap over all block solves {worst}; "
               f"solvers that ran: {', '.join(solvers_used) or 'n/a'}")
+    if row.get("finetune"):
+        tuned = row["finetune"]
+        step = tuned["output_step"]
+        print(f"fine-tune: {tuned['epochs']} epochs of every block jointly (a local step, not certified), training "
+              f"loss {tuned['loss_before']:.4g} -> {tuned['loss_after']:.4g}"
+              + ("" if step is None else f"; then the output step ({step.get('certificate')}) {tuned['final_loss']:.4g}"))
     if args.self_loop_eps is not None:
         if not isinstance(result.model, ImplicitModel) or args.method != "greedy":
             raise ValidationError("--self-loop-eps applies to the greedy method's strictly triangular model")
@@ -160,6 +167,11 @@ def _solvers_used(blocks) -> tuple[list, list]:
     return sorted(names), reasons
 
 
+def _finetune_option(args):
+    """``--finetune-epochs``: the preset's fine-tune (``"auto"``), its epochs changed, or none (0)."""
+    return "auto" if args.finetune_epochs is None else {"epochs": args.finetune_epochs}
+
+
 def _block_options(args) -> dict | None:
     """Options given on the command line that go to the alternating solver itself (``--polish``)."""
     if args.polish is None or args.method != "greedy" or args.block_solver != "alternating":
@@ -186,10 +198,11 @@ def _effective_options(args, data) -> tuple[dict, str | None]:
     if args.max_rows is not None:
         given["max_rows"] = args.max_rows or None
     given.update(_block_options(args) or {})
-    chosen = {**defaults, **given, "T": args.T, "solver": args.solver, "solver_opts": args.solver_opts}
+    chosen_options = {**defaults, **given, "T": args.T, "solver": args.solver, "solver_opts": args.solver_opts}
     signature = _inspect.signature(AlternatingBlockSolver.__init__).parameters
     full = {k: p.default for k, p in signature.items() if p.default is not _inspect.Parameter.empty}
-    return {**full, **chosen}, preset
+    preset["finetune"] = resolve_finetune(_finetune_option(args), chosen.finetune)
+    return {**full, **chosen_options}, preset
 
 
 def _json_default(value):

@@ -23,8 +23,10 @@ from ..exceptions import DataError, ValidationError
 from ..model import ImplicitModel
 from ..partition import block_slices, check_block_sizes
 from ..solvers.core.report import SolveReport
-from .block import LOSSES, BlockProblem, get_block_solver
+from .block import LOSSES, BlockProblem, block_loss, get_block_solver
 from .checkpoint import Checkpoint, fingerprint
+from .finetune import check_finetune_options, finetune_model
+from .output_step import output_step
 
 __all__ = ["train_greedy", "GreedyResult", "BlockRecord", "format_block_table", "block_summary"]
 
@@ -99,15 +101,22 @@ class GreedyResult:
         :class:`~cvximplicit.solvers.core.report.SolveReport`), ``history`` (per
         alternation/epoch) and ``info``.
     train_time_s : float
-        Sum of the blocks' times (a resumed run counts the earlier blocks too).
+        Sum of the blocks' times and the fine-tune's (a resumed run counts the earlier blocks too).
     resumed_from : int
         Number of blocks read from a checkpoint (0 for a fresh run).
+    finetune : dict or None
+        What the joint fine-tune after the blocks did (:meth:`FinetuneResult.summary
+        <cvximplicit.training.finetune.FinetuneResult.summary>`, a local step: ``certified`` False), with
+        ``final_loss`` (the returned model's training loss) and ``output_step``, the report of the certified
+        output step that re-fitted ``C`` after it, as a dict (None with ``refit_output=False``); None without
+        a fine-tune.
     """
 
     model: ImplicitModel
     blocks: list = field(default_factory=list)
     train_time_s: float = 0.0
     resumed_from: int = 0
+    finetune: dict | None = None
 
 
 def train_greedy(
@@ -126,6 +135,7 @@ def train_greedy(
     verbose=1,
     callback: Callable[[BlockRecord], None] | None = None,
     stream=None,
+    finetune=None,
 ) -> GreedyResult:
     """Algorithm 1: train the blocks one after another.
 
@@ -160,6 +170,12 @@ def train_greedy(
         Called with each block's :class:`BlockRecord` after its checkpoint is written.
     stream : file, optional
         Where progress lines go (default ``sys.stderr``).
+    finetune : dict, optional
+        After the last block, fine-tune all blocks jointly
+        (:func:`~cvximplicit.training.finetune.finetune_model`, a local step; the dict holds its options,
+        e.g. ``{"epochs": 20, "weight_decay": 0.5}``), then, unless ``"refit_output": False``, re-fit ``C``
+        by the certified output step (least squares (11), or the block solver's multinomial logistic step
+        with its ``ridge``). None (default): the model of Algorithm 1 as it is.
 
     Returns
     -------
@@ -175,6 +191,8 @@ def train_greedy(
     if resume and checkpoint_dir is None:
         raise ValidationError("resume=True needs checkpoint_dir (where the checkpoint was written)")
     solver = _make_solver(block_solver, block_solver_options)
+    if finetune is not None:
+        finetune = check_finetune_options(finetune)
     n, p_eff, q, m = sum(sizes), U.shape[0] + bool(input_bias), Y.shape[0], U.shape[1]
     check_memory(  # the dense A, B and the training features X, before any is allocated
         f"training n={n} states on m={m} samples",
@@ -222,7 +240,44 @@ def train_greedy(
             callback(record)
 
     model = ImplicitModel(A, B, C, activation=activation, block_sizes=sizes, input_bias=bool(input_bias))
-    return GreedyResult(model, records, float(sum(r.time_s for r in records)), start_block)
+    train_time, tuned = float(sum(r.time_s for r in records)), None
+    if finetune is not None:
+        model, tuned = _finetune(model, U, Y, loss, finetune, solver, seed)
+        train_time += tuned["time_s"]
+        if verbose:
+            print(_finetune_line(tuned), file=out, flush=True)
+    return GreedyResult(model, records, train_time, start_block, tuned)
+
+
+def _finetune(model, U, Y, loss, options, block_solver, seed):
+    """The joint fine-tune, then (``refit_output``, default True) the certified output step on its states."""
+    options = dict(options)
+    refit = options.pop("refit_output", True)
+    t0 = time.perf_counter()
+    tuned = finetune_model(model, U, Y, loss=loss, seed=int(seed), **options)
+    C, report = tuned.C, None
+    if refit:
+        X = _forward_states(tuned.A, tuned.B, model, U)
+        C, report = output_step(X, Y, loss, ridge=getattr(block_solver, "ridge", 1.0),
+                                solver=getattr(block_solver, "solver", "auto"),
+                                solver_opts=getattr(block_solver, "solver_opts", None), C0=tuned.C)
+    model = ImplicitModel(tuned.A, tuned.B, C, activation=model.activation, block_sizes=model.block_sizes,
+                          input_bias=model.input_bias)
+    record = {**tuned.summary(), "refit_output": bool(refit), "final_loss": block_loss(Y, model.predict(U), loss),
+              "output_step": None if report is None else report.to_dict(), "time_s": time.perf_counter() - t0}
+    return model, record
+
+
+def _forward_states(A, B, model, U):
+    return ImplicitModel(A, B, np.zeros((model.q, model.n)), block_sizes=model.block_sizes,
+                         input_bias=model.input_bias).state(U)
+
+
+def _finetune_line(record: dict) -> str:
+    step = record["output_step"]
+    refit = "" if step is None else f", output step {record['final_loss']:.5g} ({step.get('certificate')})"
+    return (f"finetune  {record['epochs']} epochs (local step, not certified)  loss {record['loss_before']:.5g} -> "
+            f"{record['loss_after']:.5g}{refit}  {record['time_s']:.2f}s")
 
 
 def _check_data(U, Y):
