@@ -13,6 +13,8 @@ the solvers) uses the paper's layout, **columns are samples**; the
 scikit-learn estimators use rows.  torch is only needed for the baselines.
 """
 
+import importlib
+
 from ._version import __version__
 from .activations import ACTIVATIONS
 from .exceptions import (
@@ -24,14 +26,12 @@ from .exceptions import (
     InputTypeError,
     MissingDependencyError,
     MosekLicenseError,
-    NotFittedError,
     SolverFailedError,
     SolverUnavailableError,
     ValidationError,
 )
 from .baselines import BaselineResult, FFNModel, LocalSearchBlockSolver, fit_end_to_end, fit_ffn
 from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, make_smooth
-from .estimators import ImplicitClassifier, ImplicitRegressor
 from .experiments import load_task, run_experiment
 from .model import ImplicitModel
 from .nonstrict import StrictEquivalent, check_self_loops, is_nonstrict_triangular, self_loop_state, to_nonstrict, to_strict
@@ -61,6 +61,27 @@ from .training.block import (
 )
 from .training.greedy import GreedyResult, format_block_table, train_greedy
 from .wellposedness import WellPosedness
+
+#: Names loaded on first use (name → module), so that ``import cvximplicit`` imports neither scikit-learn
+#: nor what it pulls in (scipy.stats, ...): the estimators and the scikit-learn-compatible NotFittedError.
+_LAZY = {
+    "ImplicitRegressor": ".estimators",
+    "ImplicitClassifier": ".estimators",
+    "NotFittedError": ".exceptions",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",
