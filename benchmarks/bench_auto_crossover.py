@@ -50,7 +50,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from cvximplicit.solvers import solve_convex_relu
-    from cvximplicit.solvers.relu.budget import beta_max
+    from cvximplicit.solvers import beta_max
 
     warnings.simplefilter("ignore")
     rows = []

@@ -24,6 +24,7 @@ from .exceptions import (
     DataError,
     InaccurateSolutionWarning,
     InputTypeError,
+    MissingBiasWarning,
     MissingDependencyError,
     MosekLicenseError,
     SolverFailedError,
@@ -38,6 +39,7 @@ from .nonstrict import StrictEquivalent, check_self_loops, is_nonstrict_triangul
 from .partition import partition
 from .solvers import (
     available_solvers,
+    beta_max,
     check_solver,
     dual_bound,
     exact_patterns_1d,
@@ -134,6 +136,7 @@ __all__ = [
     "sample_patterns",
     "relu_network_objective",
     "dual_bound",
+    "beta_max",
     "available_solvers",
     "check_solver",
     "mosek_licensed",
@@ -150,4 +153,5 @@ __all__ = [
     "MissingDependencyError",
     "InaccurateSolutionWarning",
     "ConvergenceWarning",
+    "MissingBiasWarning",
 ]

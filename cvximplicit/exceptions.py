@@ -24,6 +24,7 @@ __all__ = [
     "MissingDependencyError",
     "InaccurateSolutionWarning",
     "ConvergenceWarning",
+    "MissingBiasWarning",
 ]
 
 
@@ -106,3 +107,7 @@ class InaccurateSolutionWarning(UserWarning):
 
 class ConvergenceWarning(UserWarning):
     """An iteration stopped at its cap; the message carries the residual."""
+
+
+class MissingBiasWarning(UserWarning):
+    """A solver's input ``M`` has no constant column, so its ReLU neurons have no bias (pass ``bias=``)."""
