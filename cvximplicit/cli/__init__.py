@@ -26,7 +26,8 @@ from pathlib import Path
 from .._version import __version__
 from ..exceptions import CvxImplicitError
 from ..experiments import METHODS, TASKS
-from ..presets import PRESET_NAMES
+from ..presets import PRESET_NAMES, PRESETS, WIDE_MIN_FEATURES
+from ..solvers import DEFAULT_N_PATTERNS
 from .models import _compare, _inspect_model, _predict
 from .train import RUN_FLAGS_FILE, TRAINING_FLAGS, _train
 
@@ -134,11 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
                            "beta); default: exact-1d sampled-d50 wide")
     comp.add_argument("--solvers", default=None,
                       help="comma-separated solver names (default: the installed ones that accept second-order "
-                           "cones, plus FISTA and ADMM)")
+                           "cones, plus our engines ACTIVE_SET (what solver='auto' runs), FISTA and ADMM)")
     comp.add_argument("--time-limit", type=float, default=10.0,
                       help="hard wall-clock limit per solver and problem, seconds (compilation included)")
-    comp.add_argument("--beta", type=float, default=None, help="β for an .npz block (default: its beta, else 1)")
-    comp.add_argument("--n-patterns", type=int, default=50, help="sampled patterns for an .npz block without them")
+    beta = comp.add_mutually_exclusive_group()
+    beta.add_argument("--beta", type=float, default=None,
+                      help="β of every problem (default: the problem's own: 1 for the named ones, an .npz block's "
+                           "beta or 1); the header shows it as a fraction of β_max")
+    beta.add_argument("--beta-ratio", type=float, default=None, metavar="R",
+                      help="β = R · β_max for every problem, where β_max = max over patterns k and outputs c of "
+                           "‖Mᵀ D_k Y_c‖ (from β_max on the zero network is optimal), e.g. 0.1 (default: --beta)")
+    comp.add_argument("--n-patterns", type=int, default=DEFAULT_N_PATTERNS,
+                      help="sampled patterns for an .npz block without them (duplicates removed; the header says how "
+                           "many remain)")
     comp.add_argument("--seed", type=int, default=0)
     comp.add_argument("--json", default=None, help="write the rows here (default: none)")
     comp.add_argument("--plot", default=None, metavar="PNG",

@@ -132,22 +132,27 @@ def _inspect_model(args) -> int:
 def _compare(args) -> int:
     from .. import compare
 
+    for flag, value in (("--beta", args.beta), ("--beta-ratio", args.beta_ratio)):
+        if value is not None and not 0 < value < float("inf"):
+            raise ValidationError(f"{flag} must be a positive finite number; got {flag} {value:g}")
     problems = []
     for name in args.problems:
         if name in compare.PROBLEMS:
-            problems.append(compare.make_problem(name, seed=args.seed))
+            problem = compare.make_problem(name, seed=args.seed)
         elif name.lower().endswith(".npz") or Path(name).is_file():
-            problems.append(compare.load_problem(name, beta=args.beta, n_patterns=args.n_patterns, seed=args.seed))
+            problem = compare.load_problem(name, n_patterns=args.n_patterns, seed=args.seed)
         else:
             raise ValidationError(f"unknown problem {name!r}; use one of {list(compare.PROBLEMS)} or an .npz block "
                                   "file with arrays M and Y")
+        problems.append(problem.with_beta(beta=args.beta, beta_ratio=args.beta_ratio))
     solvers = None if args.solvers is None else [s.strip() for s in args.solvers.split(",") if s.strip()]
     if solvers is not None:
         from ..solvers import check_solver
 
         solvers = [check_solver(s) for s in solvers]
-    print(f"hard limit {args.time_limit:g} s per solver and problem; problems: "
-          + "; ".join(f"{p.name} ({p.shape})" for p in problems), flush=True)
+    print(f"hard limit {args.time_limit:g} s per solver and problem; problems:", flush=True)
+    for p in problems:
+        print(f"  {p.name}: {p.shape}; {p.beta_text}", flush=True)
     print(compare.TABLE_HEADER)
     print("-" * len(compare.TABLE_HEADER), flush=True)
     rows = []
