@@ -6,11 +6,15 @@ well-posed and can be trained block by block (Gautam, Anderson, Sojoudi,
 El Ghaoui, "A Sequential Greedy Approach for Training Implicit Deep Models").
 Each block's squared-loss subproblem alternates a least-squares solve for the
 output blocks and the Ergen–Pilanci convex reformulation of a shallow ReLU
-network, each posed in cvxpy and returned with a certificate.
+network, each solved (by a conic solver through cvxpy, or by our own engines)
+and returned with a certificate recomputed independently of the solver.
 
-Orientation: the maths core (:class:`ImplicitModel`, :func:`train_greedy`,
-the solvers) uses the paper's layout, **columns are samples**; the
-scikit-learn estimators use rows.  torch is only needed for the baselines.
+Orientation: **samples are rows** at every entry point a researcher touches:
+the solvers (``M`` is ``m × d``), the estimators, the data loaders and the
+command line. The model core keeps the paper's layout, **columns are samples**:
+:class:`ImplicitModel` (``U`` is ``p × m``; ``predict(X, layout="rows")`` takes
+rows), :func:`train_greedy` and the block solvers' :class:`BlockProblem`.
+torch is only needed for the baselines; scikit-learn only for the estimators.
 """
 
 import importlib
@@ -27,6 +31,7 @@ from .exceptions import (
     MissingBiasWarning,
     MissingDependencyError,
     MosekLicenseError,
+    OrientationWarning,
     SolverFailedError,
     SolverUnavailableError,
     ValidationError,
@@ -154,4 +159,5 @@ __all__ = [
     "InaccurateSolutionWarning",
     "ConvergenceWarning",
     "MissingBiasWarning",
+    "OrientationWarning",
 ]

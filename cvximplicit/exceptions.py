@@ -25,6 +25,7 @@ __all__ = [
     "InaccurateSolutionWarning",
     "ConvergenceWarning",
     "MissingBiasWarning",
+    "OrientationWarning",
 ]
 
 
@@ -111,3 +112,7 @@ class ConvergenceWarning(UserWarning):
 
 class MissingBiasWarning(UserWarning):
     """A solver's input ``M`` has no constant column, so its ReLU neurons have no bias (pass ``bias=``)."""
+
+
+class OrientationWarning(UserWarning):
+    """A square input reads either way (samples as rows or as columns); the documented layout was used."""
