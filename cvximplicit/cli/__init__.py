@@ -16,6 +16,7 @@ prints one line and, when checkpoints were written, the command that resumes.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import shlex
@@ -42,6 +43,21 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text.lower():
             return text
         return super()._get_help_string(action)
+
+
+def _presets_text() -> str:
+    """Every preset with its options, as :data:`~cvximplicit.presets.PRESETS` holds them (never retyped)."""
+    return "; ".join(f"{name} ({', '.join(f'{k}={v}' for k, v in options.items())})"
+                     for name, options in PRESETS.items())
+
+
+def _per_preset(option: str) -> str:
+    """``30 narrow / 20 wide``: one option of every preset (the block solver's default where a preset sets none)."""
+    from ..training import AlternatingBlockSolver
+
+    default = inspect.signature(AlternatingBlockSolver.__init__).parameters[option].default
+    return " / ".join(f"{'all' if (v := options.get(option, default)) is None else v} {name}"
+                      for name, options in PRESETS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,22 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--solver-opts", type=json.loads, default=None, metavar="JSON",
                        help='options passed unchanged to the solver, e.g. \'{"max_iter": 200}\' (default: none)')
     model.add_argument("--preset", choices=PRESET_NAMES, default="auto",
-                       help="convex-step preset of the alternating solver: narrow (100 rows, 30 patterns) or wide "
-                            "(300 rows, 30 principal directions, 2 residual directions, sampled + guided patterns, a 40-iteration "
-                            "polish); "
-                            "auto picks wide for more than 100 features or when the narrow convex step would be too "
-                            "large for the conic solver")
+                       help=f"convex-step preset of the alternating solver (cvximplicit.presets.PRESETS): "
+                            f"{_presets_text()}; auto picks wide for more than {WIDE_MIN_FEATURES} features or when "
+                            "the narrow convex step would be too large for the conic solver")
     model.add_argument("--loss", choices=("auto", "squared", "cross_entropy"), default="auto",
                        help="training loss: auto takes cross_entropy for classification (the alternating solver's "
                             "output step is then multinomial logistic regression) and squared for regression")
     model.add_argument("--polish", type=int, default=None, metavar="ITERS",
                        help="alternating solver: L-BFGS iterations of the polish step on every sample after each "
-                            "convex step (default: the preset's, 0 narrow / 40 wide; 0 = off; never certified)")
+                            f"convex step (default: the preset's, {_per_preset('polish')}; 0 = off; never "
+                            "certified)")
     model.add_argument("--n-patterns", type=int, default=None,
-                       help="sampled activation patterns per block (default: the preset's, 30 narrow / 20 wide)")
+                       help="sampled activation patterns per block (default: the preset's, "
+                            f"{_per_preset('n_patterns')}; fewer than a single solve's {DEFAULT_N_PATTERNS}, as "
+                            "Algorithm 2 poses several convex programs per block)")
     model.add_argument("--max-rows", type=int, default=None,
-                       help="samples used by the convex step; least squares uses all (default: the preset's, 100 "
-                            "narrow / 300 wide; 0 = all)")
+                       help="samples used by the convex step; least squares uses all (default: the preset's, "
+                            f"{_per_preset('max_rows')}; 0 = all)")
     model.add_argument("--epochs", type=int, default=None,
                        help="epochs for gradient-based methods (default: the method's own)")
     model.add_argument("--seed", type=int, default=0)
@@ -111,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", default=None, help="save the trained model here (.npz; default: not saved)")
     out.add_argument("--json", default=None,
                      help="write the results, solvers that ran and effective options here (default: none)")
-    out.add_argument("--quiet", action="store_true", help="no per-block progress lines")
+    out.add_argument("--quiet", action="store_true",
+                     help="print only the summary lines: no task-type note, per-block progress or block table")
 
     predict = sub.add_parser("predict", help="apply a saved model to inputs (.npy, .npz or .csv; rows are samples)",
                              formatter_class=_HelpFormatter)

@@ -332,15 +332,24 @@ def block_row(record: BlockRecord) -> dict:
 
 
 def format_block_rows(rows: list) -> str:
-    """A plain-text table of :func:`block_row` rows (also those saved in a model's ``info``; missing fields: n/a)."""
+    """A plain-text table of :func:`block_row` rows (also those saved in a model's ``info``; missing fields: n/a).
+
+    The convex step's reductions that every block shares are printed once, under the table; a row lists
+    only its own others.
+    """
+    shared = [x for x in (rows[0].get("reductions") or [])
+              if all(x in (r.get("reductions") or []) for r in rows)] if rows else []
     lines = [f"{'block':>5} {'n_i':>4} {'train loss':>12} {'certificate':>20} {'max gap_rel':>11} "
-             f"{'solves':>6} {'time s':>8}  solvers; reductions"]
+             f"{'solves':>6} {'time s':>8}  solvers; reductions" + (" (besides those below)" if shared else "")]
     for r in rows:
         gap = "n/a" if r.get("max_gap_rel") is None else f"{r['max_gap_rel']:.1e}"
         time_s = "n/a" if r.get("time_s") is None else f"{r['time_s']:.2f}"
+        own = [x for x in (r.get("reductions") or []) if x not in shared]
         lines.append(f"{r['block']:>5} {r['n_i']:>4} {r['train_loss']:>12.6g} {r['certificate']:>20} {gap:>11} "
                      f"{r.get('n_solves', 'n/a'):>6} {time_s:>8}  {','.join(r.get('solvers') or [])}; "
-                     f"{', '.join(r.get('reductions') or []) or 'none'}")
+                     f"{', '.join(own) or 'none'}")
+    if shared:
+        lines.append(f"reductions of every block's convex step: {', '.join(shared)}")
     return "\n".join(lines)
 
 
