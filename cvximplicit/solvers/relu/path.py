@@ -7,8 +7,8 @@ Every point of the path is an ordinary :func:`~cvximplicit.solvers.solve_convex_
 with its own independently recomputed dual bound and certificate kind (``"global"``,
 ``"restricted"``, or ``"none"`` when its gap missed the tolerance: a path never relabels a
 point). The β values are taken in the order given; from the largest down (the usual order)
-each solution is sparse and close to the next one, so the engines (``"ADMM"``, ``"FISTA"``)
-start from the previous ``(V, W)`` through ``warm_start``. Conic solvers ignore a warm start.
+each solution is sparse and close to the next one, so the engines (``"ACTIVE_SET"``, ``"ADMM"``,
+``"FISTA"``) start from the previous ``(V, W)`` through ``warm_start``. Conic solvers ignore a warm start.
 """
 
 from __future__ import annotations
@@ -181,8 +181,8 @@ def solve_convex_relu_path(M, Y, betas, *, patterns="auto", n_patterns=DEFAULT_N
         As in :func:`~cvximplicit.solvers.solve_convex_relu`, the same for every β (so every point
         uses the same patterns; the bias check runs once).
     warm_start : bool
-        Start each solve from the previous ``(V, W)`` (used by the engines ``"ADMM"`` and
-        ``"FISTA"``; conic solvers solve from scratch).
+        Start each solve from the previous ``(V, W)`` (used by the engines ``"ACTIVE_SET"``, ``"ADMM"``
+        and ``"FISTA"``; conic solvers solve from scratch).
 
     Returns
     -------
