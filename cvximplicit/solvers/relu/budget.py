@@ -50,7 +50,7 @@ from ..core.report import SolveReport
 from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
 from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from . import certificate as _cert
-from .arrangements import resolve_patterns
+from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
 from .program import ReluProgram
 
@@ -126,8 +126,8 @@ def _check_n_neurons(n_neurons) -> None:
     check_params("the block budget", {"n_neurons": n_neurons}, {"n_neurons": [Int(1)]})
 
 
-def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=100, seed=0, solver="auto",
-                    solver_opts=None, max_bisection=20, reductions=()) -> BlockFit:
+def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0,
+                    solver="auto", solver_opts=None, max_bisection=20, reductions=()) -> BlockFit:
     """Fit a shallow ReLU network with exactly ``n_neurons`` neurons through program (12).
 
     Parameters
@@ -262,8 +262,8 @@ def forward_select(H, Y, n_select: int, F=None) -> list[int]:
 
 
 def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, beta_ratio=0.1, max_solves=4,
-                  start_level=0, patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None,
-                  reductions=(), offset=None, loss="squared") -> BlockFit:
+                  start_level=0, patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0, solver="auto",
+                  solver_opts=None, reductions=(), offset=None, loss="squared") -> BlockFit:
     """``n_neurons`` neurons chosen from the support of one convex solve (the "pool" rule).
 
     1. Solve program (12) on the ladder ``β_k = beta_ratio · β_max / 4^k``, ``k = start_level, …,
