@@ -74,7 +74,8 @@ def test_quoted_preset_numbers_are_the_presets():
     readme = " ".join((ROOT / "README.md").read_text().split())
     claims = {  # the sentence that states a preset's current value → the value
         r"the wide preset adds a \*\*polish step\*\* — (\d+) L-BFGS iterations": wide["polish"],
-        r"poses every step of a block on the inputs' top (\d+) principal directions \(`input_basis`": wide["input_basis"],
+        r"poses every step of a block on the inputs' top (\d+) principal directions \(`input_basis`":
+            wide["input_basis"],
         r"the first block's exact 1-D step on the preset's (\d+) rows": narrow["max_rows"],
     }
     for claim, value in claims.items():

@@ -196,8 +196,9 @@ def test_partition(n, L, expected):
     "n, L, message",
     [
         (1, 1, r"n must be an integer > 1; got n=1"),
-        (30, 40, r"L must be an integer in \[2, n\]; got L=40 with n=30"),
-        (30, 1, r"L must be an integer in \[2, n\]; got L=1 with n=30"),
+        (30, 40, r"L must be an integer in \[2, n\]; got L=40 with n=30: every block needs at least one state"),
+        (30, 1, r"L must be an integer in \[2, n\]; got L=1 with n=30: with one block the strictly block-triangular "
+                r"A is zero"),
         (30.0, 3, r"n must be an integer > 1; got n=30.0"),
         (30, True, r"L must be an integer in \[2, n\]; got L=True"),
     ],
