@@ -143,6 +143,14 @@ def test_every_solution_has_predict_and_a_readable_summary(name):
         assert len(text.splitlines()) >= 8
 
 
+def test_a_path_summary_has_one_line_per_beta():
+    u, y = _scalar_input()
+    path = solve_convex_relu_path(u[:, None], y, [0.5, 0.2, 0.1], bias=True)
+    lines = path.summary().splitlines()
+    assert lines[0].startswith("ConvexReLUPath: 3 values of β") and len(lines) == 2 + 3
+    assert all(line.rstrip().endswith(("CLARABEL", "ACTIVE_SET")) and " global " in line for line in lines[2:])
+
+
 def test_gated_predict_is_the_gated_fit_on_the_training_input():
     rng = np.random.default_rng(5)
     M = np.c_[rng.standard_normal((70, 2)), np.ones(70)]
