@@ -42,8 +42,8 @@ from ...exceptions import (
     ValidationError,
 )
 from ..core._checks import _as_matrix
-from ..core.bias import apply_bias, bias_scope
 from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from ..core.bias import apply_bias, bias_scope
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,

@@ -32,8 +32,8 @@ import numpy as np
 from ..._validation import as_real_array
 from ...exceptions import ValidationError
 from ..core._checks import _as_beta
-from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.backend import check_solver
+from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,

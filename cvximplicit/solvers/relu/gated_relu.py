@@ -65,8 +65,8 @@ from ..._deprecation import deprecated_call_forms
 from ..._params import BOOL, Int, Real, check_params
 from ...exceptions import ValidationError
 from ..core._checks import _as_groups, _as_matrix, _program_data
-from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core._threads import one_blas_thread as _one_blas_thread
+from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,
