@@ -49,8 +49,7 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
 
-    from cvximplicit.solvers import solve_convex_relu
-    from cvximplicit.solvers.relu.budget import beta_max
+    from cvximplicit.solvers import beta_max, solve_convex_relu
 
     warnings.simplefilter("ignore")
     rows = []

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from cvximplicit.solvers import sample_patterns, solve_convex_relu_first_order
+from cvximplicit.solvers import beta_max, sample_patterns, solve_convex_relu_first_order
 
 
 def small_problem(seed: int, m=2000, d=50, noise=0.1):
@@ -41,15 +41,6 @@ def small_problem(seed: int, m=2000, d=50, noise=0.1):
     b = rng.standard_normal(5)
     y = np.maximum(M @ A.T, 0.0) @ b + noise * rng.standard_normal(m)
     return M, y
-
-
-def beta_max(M, Y, patterns):
-    Y = Y.reshape(len(Y), -1)
-    out = 0.0
-    for c in range(Y.shape[1]):
-        G = M.T @ (patterns * Y[:, c:c + 1])  # (d, P): column k = Mᵀ D_k y_c
-        out = max(out, float(np.linalg.norm(G, axis=0).max()))
-    return out
 
 
 def active(V, W, rel=1e-6):

@@ -6,12 +6,18 @@ well-posed and can be trained block by block (Gautam, Anderson, Sojoudi,
 El Ghaoui, "A Sequential Greedy Approach for Training Implicit Deep Models").
 Each block's squared-loss subproblem alternates a least-squares solve for the
 output blocks and the Ergen–Pilanci convex reformulation of a shallow ReLU
-network, each posed in cvxpy and returned with a certificate.
+network, each solved (by a conic solver through cvxpy, or by our own engines)
+and returned with a certificate recomputed independently of the solver.
 
-Orientation: the maths core (:class:`ImplicitModel`, :func:`train_greedy`,
-the solvers) uses the paper's layout, **columns are samples**; the
-scikit-learn estimators use rows.  torch is only needed for the baselines.
+Orientation: **samples are rows** at every entry point a researcher touches:
+the solvers (``M`` is ``m × d``), the estimators, the data loaders and the
+command line. The model core keeps the paper's layout, **columns are samples**:
+:class:`ImplicitModel` (``U`` is ``p × m``; ``predict(X, layout="rows")`` takes
+rows), :func:`train_greedy` and the block solvers' :class:`BlockProblem`.
+torch is only needed for the baselines; scikit-learn only for the estimators.
 """
+
+import importlib
 
 from ._version import __version__
 from .activations import ACTIVATIONS
@@ -22,22 +28,23 @@ from .exceptions import (
     DataError,
     InaccurateSolutionWarning,
     InputTypeError,
+    MissingBiasWarning,
     MissingDependencyError,
     MosekLicenseError,
-    NotFittedError,
+    OrientationWarning,
     SolverFailedError,
     SolverUnavailableError,
     ValidationError,
 )
 from .baselines import BaselineResult, FFNModel, LocalSearchBlockSolver, fit_end_to_end, fit_ffn
 from .datasets import Dataset, load_fashion_mnist, load_mnist, make_nonsmooth, make_smooth
-from .estimators import ImplicitClassifier, ImplicitRegressor
 from .experiments import load_task, run_experiment
 from .model import ImplicitModel
 from .nonstrict import StrictEquivalent, check_self_loops, is_nonstrict_triangular, self_loop_state, to_nonstrict, to_strict
 from .partition import partition
 from .solvers import (
     available_solvers,
+    beta_max,
     check_solver,
     dual_bound,
     exact_patterns_1d,
@@ -61,6 +68,27 @@ from .training.block import (
 )
 from .training.greedy import GreedyResult, format_block_table, train_greedy
 from .wellposedness import WellPosedness
+
+#: Names loaded on first use (name → module), so that ``import cvximplicit`` imports neither scikit-learn
+#: nor what it pulls in (scipy.stats, ...): the estimators and the scikit-learn-compatible NotFittedError.
+_LAZY = {
+    "ImplicitRegressor": ".estimators",
+    "ImplicitClassifier": ".estimators",
+    "NotFittedError": ".exceptions",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",
@@ -113,6 +141,7 @@ __all__ = [
     "sample_patterns",
     "relu_network_objective",
     "dual_bound",
+    "beta_max",
     "available_solvers",
     "check_solver",
     "mosek_licensed",
@@ -129,4 +158,6 @@ __all__ = [
     "MissingDependencyError",
     "InaccurateSolutionWarning",
     "ConvergenceWarning",
+    "MissingBiasWarning",
+    "OrientationWarning",
 ]

@@ -199,3 +199,43 @@ def _format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} EiB"
+
+
+#: Values of the ``layout`` argument of the models' ``predict`` / ``state``: which axis of ``U`` holds the samples.
+LAYOUTS = (None, "columns", "rows")
+
+
+def samples_as_columns(U, p: int, layout, owner: str, *, stacklevel: int = 3) -> np.ndarray:
+    """``U`` validated and in the paper's layout ``(p, m)``, columns are samples.
+
+    ``layout="columns"``: ``U`` is ``(p, m)``; ``"rows"``: ``U`` is ``(m, p)`` (transposed here);
+    ``None``: ``"columns"``, and a square ``U`` (``p == m > 1``, which reads either way) warns
+    :class:`~cvximplicit.exceptions.OrientationWarning`. A 1-D ``U`` is ``m`` samples of one feature.
+    ``owner`` names the model in messages (``"ImplicitModel"``); ``stacklevel`` points the warning at
+    the user's call.
+    """
+    import warnings
+
+    from .exceptions import OrientationWarning
+
+    if layout not in LAYOUTS:
+        raise ValidationError(f"layout must be 'columns' ((p, m): columns are samples), 'rows' ((m, p): rows are "
+                              f"samples) or None ('columns'); got layout={layout!r}")
+    U = as_real_array(U, "U", ndim=(1, 2))
+    if U.ndim == 1 and p == 1:
+        U = U[None, :] if layout != "rows" else U[:, None]
+    if layout == "rows":
+        if U.ndim != 2 or U.shape[1] != p:
+            raise ValidationError(f"U must have shape (m, p) = (m, {p}) with layout='rows' (rows are samples); "
+                                  f"got {U.shape}")
+        return U.T
+    if U.ndim != 2 or U.shape[0] != p:
+        hint = (" (columns are samples; did you mean U.T, or layout='rows' for rows as samples?)"
+                if U.ndim == 2 and U.shape[1] == p else "")
+        raise ValidationError(f"U must have shape (p, m) = ({p}, m); got {U.shape}{hint}")
+    if layout is None and p > 1 and U.shape[1] == p:
+        warnings.warn(
+            f"U is square ({p} × {p}), so it reads either way: {owner} takes it as (p, m), columns are samples (the "
+            "paper's layout). If your rows are samples pass layout='rows'; pass layout='columns' to confirm the "
+            "columns and silence this warning", OrientationWarning, stacklevel=stacklevel)
+    return U

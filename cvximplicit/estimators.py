@@ -145,7 +145,7 @@ class _ImplicitBase(BaseEstimator):
         """``Ŷ`` with rows as samples."""
         self._check_fitted()
         X = self._validate(X, reset=False)
-        return self.model_.predict(X.T).T
+        return self.model_.predict(X, layout="rows")
 
     def _validate(self, X, y="no_validation", *, y_real=False, **kwargs):
         """scikit-learn's ``validate_data`` after the package's real-array check.

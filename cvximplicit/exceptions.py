@@ -4,11 +4,12 @@ Every error names what is wrong and how to fix it.  All of them derive from
 :class:`CvxImplicitError`, so ``except CvxImplicitError`` catches any of them;
 the validation errors also derive from :class:`ValueError` so that generic
 callers (scikit-learn's checks, argparse wrappers) see the usual type.
+
+:class:`NotFittedError` subclasses scikit-learn's ``NotFittedError``; it is built on first
+use (module ``__getattr__``), so ``import cvximplicit`` does not import scikit-learn.
 """
 
 from __future__ import annotations
-
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
     "CvxImplicitError",
@@ -23,6 +24,8 @@ __all__ = [
     "MissingDependencyError",
     "InaccurateSolutionWarning",
     "ConvergenceWarning",
+    "MissingBiasWarning",
+    "OrientationWarning",
 ]
 
 
@@ -42,12 +45,32 @@ class InputTypeError(ValidationError, TypeError):
     """
 
 
-class NotFittedError(CvxImplicitError, _SklearnNotFittedError):
-    """An estimator was used before ``fit``.
+def _not_fitted_error() -> type:
+    """Build :class:`NotFittedError` once (importing scikit-learn) and keep it as a module attribute."""
+    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+    cls = type("NotFittedError", (CvxImplicitError, _SklearnNotFittedError), {
+        "__module__": __name__,
+        "__qualname__": "NotFittedError",
+        "__doc__": """An estimator was used before ``fit``.
 
     Subclasses scikit-learn's ``NotFittedError`` (itself a ``ValueError`` and an
-    ``AttributeError``), so scikit-learn's tooling recognises it.
-    """
+    ``AttributeError``), so scikit-learn's tooling recognises it. The class is created when
+    first used, so that ``import cvximplicit`` does not import scikit-learn.
+    """,
+    })
+    globals()["NotFittedError"] = cls
+    return cls
+
+
+def __getattr__(name: str):
+    if name == "NotFittedError":
+        return _not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"NotFittedError"})
 
 
 class DataError(CvxImplicitError, OSError):
@@ -85,3 +108,11 @@ class InaccurateSolutionWarning(UserWarning):
 
 class ConvergenceWarning(UserWarning):
     """An iteration stopped at its cap; the message carries the residual."""
+
+
+class MissingBiasWarning(UserWarning):
+    """A solver's input ``M`` has no constant column, so its ReLU neurons have no bias (pass ``bias=``)."""
+
+
+class OrientationWarning(UserWarning):
+    """A square input reads either way (samples as rows or as columns); the documented layout was used."""

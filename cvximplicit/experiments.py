@@ -179,11 +179,13 @@ def _targets(data: Dataset, targets) -> np.ndarray:
 def _scores(model, data: Dataset, U, Y, loss) -> dict:
     from .training.block import block_loss
 
-    out = {"train_loss": block_loss(Y, model.predict(U), loss), "loss": loss}
-    pred = model.predict(np.asarray(data.inputs_test, dtype=float).T)
+    train = model.predict(U, layout="columns")
+    out = {"train_loss": block_loss(Y, train, loss), "loss": loss}
+    pred = model.predict(np.asarray(data.inputs_test, dtype=float), layout="rows").T
     if data.task == "classification":
         out["test_accuracy"] = float(np.mean(np.argmax(pred, axis=0) == np.asarray(data.targets_test)))
-    else:
+    else:  # the same measure on both sets: root mean squared error over samples and outputs
         y = np.asarray(data.targets_test, dtype=float).reshape(pred.shape)
+        out["train_rmse"] = float(np.sqrt(np.mean((train - Y) ** 2)))
         out["test_rmse"] = float(np.sqrt(np.mean((pred - y) ** 2)))
     return out

@@ -1,9 +1,12 @@
 """The implicit model ``ŷ = C x + D u``, ``x = φ(A x + B u)`` (eqs. (2)–(3)).
 
-Orientation: **columns are samples** everywhere in this module (the paper's
-convention): inputs ``U`` are ``p × m``, states ``X`` are ``n × m``, predictions
-``Ŷ`` are ``q × m``.  The estimators in :mod:`cvximplicit.estimators` take the
-scikit-learn orientation (rows are samples) and transpose.
+Orientation: this module is the model core and keeps the paper's layout,
+**columns are samples**: inputs ``U`` are ``p × m``, states ``X`` are ``n × m``,
+predictions ``Ŷ`` are ``q × m``.  :meth:`ImplicitModel.predict` and
+:meth:`ImplicitModel.state` also take ``layout="rows"`` (``U`` is ``m × p`` and the
+result ``m × q``), the orientation of every other public entry point (the
+estimators, the solvers, the CLI); a square ``U`` without a ``layout`` warns,
+since it reads either way.
 
 Storage order: the state is stored in **computation order** ``[X_1; …; X_L]``,
 so a model trained by Algorithm 1 has a strictly *lower* block-triangular ``A``
@@ -22,7 +25,7 @@ import numpy as np
 from ._npz import damaged, read_npz, write_npz
 from ._self_loops import back_substitution, check_self_loop_structure, is_self_loop_structure
 from ._validation import as_finite_matrix as _as_matrix
-from ._validation import as_real_array
+from ._validation import samples_as_columns
 from ._version import __version__
 from .activations import check_activation, get_activation
 from .exceptions import ConvergenceError, ConvergenceWarning, ValidationError
@@ -134,26 +137,29 @@ class ImplicitModel:
         return int(n_a + self.B.size + self.C.size + n_d)
 
     # ------------------------------------------------------------- evaluation
-    def prepare_inputs(self, U) -> np.ndarray:
-        """Validate ``U`` (``p × m``, finite) and append the bias row when ``input_bias``."""
-        U = as_real_array(U, "U", ndim=(1, 2))
-        if U.ndim == 1 and self.p == 1:
-            U = U[None, :]
-        if U.ndim != 2 or U.shape[0] != self.p:
-            hint = " (columns are samples; did you mean U.T?)" if U.ndim == 2 and U.shape[1] == self.p else ""
-            raise ValidationError(
-                f"U must have shape (p, m) = ({self.p}, m); got {U.shape}{hint}"
-            )
+    def prepare_inputs(self, U, *, layout=None) -> np.ndarray:
+        """Validate ``U`` and return it as ``(p, m)`` (columns are samples) with the bias row when ``input_bias``.
+
+        ``layout`` as in :meth:`predict`.
+        """
+        return self._prepare(U, layout, stacklevel=4)
+
+    def _prepare(self, U, layout, *, stacklevel: int) -> np.ndarray:
+        U = samples_as_columns(U, self.p, layout, "ImplicitModel", stacklevel=stacklevel)
         if self.input_bias:
             U = np.vstack([U, np.ones((1, U.shape[1]))])
         return U
 
-    def state(self, U, *, method="auto", tol=1e-10, max_iter=10_000, on_nonconvergence="raise") -> np.ndarray:
-        """The fixed point ``X = φ(A X + B U)``, shape ``(n, m)``.
+    def state(self, U, *, layout=None, method="auto", tol=1e-10, max_iter=10_000,
+              on_nonconvergence="raise") -> np.ndarray:
+        """The fixed point ``X = φ(A X + B U)``, shape ``(n, m)`` (``(m, n)`` with ``layout="rows"``).
 
         Parameters
         ----------
         U : ndarray, shape (p, m)
+            Columns are samples (or ``(m, p)`` with ``layout="rows"``).
+        layout : {None, "columns", "rows"}
+            As in :meth:`predict`.
         method : {"auto", "forward", "self_loop", "picard"}
             ``"forward"``: block forward substitution (5), only for strictly block
             lower-triangular ``A``.  ``"self_loop"``: exact block back-substitution
@@ -169,11 +175,15 @@ class ImplicitModel:
             :class:`ConvergenceError` or warn (:class:`ConvergenceWarning`) and
             return the last iterate.  Both messages give the residual.
         """
+        X = self._state(self._prepare(U, layout, stacklevel=4), method, tol, max_iter, on_nonconvergence)
+        return X.T if layout == "rows" else X
+
+    def _state(self, U, method, tol, max_iter, on_nonconvergence) -> np.ndarray:
+        """:meth:`state` of prepared inputs ``U`` ``(p_eff, m)``."""
         if method not in _STATE_METHODS:
             raise ValidationError(f"method must be one of {_STATE_METHODS}; got {method!r}")
         if on_nonconvergence not in ("raise", "warn"):
             raise ValidationError(f"on_nonconvergence must be 'raise' or 'warn'; got {on_nonconvergence!r}")
-        U = self.prepare_inputs(U)
         strict = self.wellposedness().strictly_block_triangular
         if method == "forward" and not strict:
             raise ValidationError(
@@ -189,10 +199,25 @@ class ImplicitModel:
                 return back_substitution(self.A, self.B @ U, self.block_sizes)
         return self._picard(U, tol, max_iter, on_nonconvergence)
 
-    def predict(self, U, **state_options) -> np.ndarray:
-        """``Ŷ = C X + D U`` (2), shape ``(q, m)``; options as in :meth:`state`."""
-        X = self.state(U, **state_options)
-        return self.C @ X + self.D @ self.prepare_inputs(U)
+    def predict(self, U, *, layout=None, method="auto", tol=1e-10, max_iter=10_000,
+                on_nonconvergence="raise") -> np.ndarray:
+        """``Ŷ = C X + D U`` (2), shape ``(q, m)`` (``(m, q)`` with ``layout="rows"``).
+
+        Parameters
+        ----------
+        U : ndarray, shape (p, m)
+            The inputs, **columns are samples** (the paper's layout), or ``(m, p)`` with ``layout="rows"``.
+        layout : {None, "columns", "rows"}
+            ``"columns"``: ``U`` is ``(p, m)`` and ``Ŷ`` ``(q, m)``; ``"rows"``: ``U`` is ``(m, p)`` and
+            ``Ŷ`` ``(m, q)``, rows are samples as at the estimators, the solvers and the CLI; ``None``
+            (default): ``"columns"``, and a square ``U`` (``m = p``), which reads either way, warns
+            :class:`~cvximplicit.exceptions.OrientationWarning`.
+        method, tol, max_iter, on_nonconvergence
+            As in :meth:`state`.
+        """
+        U = self._prepare(U, layout, stacklevel=4)
+        Y = self.C @ self._state(U, method, tol, max_iter, on_nonconvergence) + self.D @ U
+        return Y.T if layout == "rows" else Y
 
     def _forward(self, U: np.ndarray) -> np.ndarray:
         """Block forward substitution (5): ``X_i = φ(Σ_{j<i} A_{i,j} X_j + B_i U)``."""

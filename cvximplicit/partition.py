@@ -47,7 +47,14 @@ def partition(n: int, L: int) -> list[int]:
     if not _is_int(n) or n <= 1:
         raise ValidationError(f"n must be an integer > 1; got n={n!r}")
     if not _is_int(L) or not 1 < L <= n:
-        raise ValidationError(f"L must be an integer in [2, n]; got L={L!r} with n={n}")
+        why = ""
+        if _is_int(L) and L == 1:
+            why = (": with one block the strictly block-triangular A is zero and the model is a plain two-layer "
+                   "network, not an implicit one (Algorithm 1 needs at least two blocks). Use L >= 2, or fit one "
+                   "hidden layer directly with cvximplicit.solve_convex_relu (program (12))")
+        elif _is_int(L) and L > n:
+            why = ": every block needs at least one state; use L <= n or a larger n"
+        raise ValidationError(f"L must be an integer in [2, n]; got L={L!r} with n={n}{why}")
     n, L = int(n), int(L)
     check_memory(
         f"a model with n={n} states", {"A (n × n)": (n, n)},

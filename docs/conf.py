@@ -36,7 +36,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "results/*.md", "auto_examples/*.ipynb", "auto_examples/*.py",
+exclude_patterns = ["_build", "_generated", "results/*.md", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5"]
 
 # --- API reference from the docstrings
@@ -73,3 +73,37 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"cvximplicit {release}"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 html_static_path: list[str] = []
+
+
+# --- numbers the pages quote from the code, generated at each build (never retyped): the presets' options
+GENERATED = Path(__file__).resolve().parent / "_generated"
+
+
+def presets_table() -> str:
+    """A Markdown table of :data:`cvximplicit.presets.PRESETS`, with the block solver's defaults where unset."""
+    import inspect
+
+    from cvximplicit.presets import PRESETS
+    from cvximplicit.training import AlternatingBlockSolver
+
+    defaults = inspect.signature(AlternatingBlockSolver.__init__).parameters
+    keys = list(dict.fromkeys(k for options in PRESETS.values() for k in options))
+    rows = ["| option | " + " | ".join(f"`{name}`" for name in PRESETS) + " |",
+            "| --- |" + " --- |" * len(PRESETS)]
+    for key in keys:
+        cells = [f"`{options[key]!r}`" if key in options else f"`{defaults[key].default!r}` (default)"
+                 for options in PRESETS.values()]
+        rows.append(f"| `{key}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _write_generated(app) -> None:
+    GENERATED.mkdir(exist_ok=True)
+    target = GENERATED / "presets.md"
+    text = presets_table()
+    if not target.is_file() or target.read_text() != text:  # rewritten only when it changes
+        target.write_text(text)
+
+
+def setup(app):
+    app.connect("builder-inited", _write_generated)

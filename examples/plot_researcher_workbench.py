@@ -31,7 +31,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cvximplicit.solvers import sample_patterns, solve_convex_relu_path, solve_gated_relu
+from cvximplicit.solvers import beta_max, sample_patterns, solve_convex_relu_path, solve_gated_relu
 
 rng = np.random.default_rng(0)
 m = 300
@@ -40,8 +40,7 @@ y = 10 * np.sin(np.pi * X[:, 0] * X[:, 1]) + 20 * (X[:, 2] - 0.5) ** 2 + 10 * X[
 y = y - y.mean() + rng.standard_normal(m)
 M = np.c_[X, np.ones(m)]
 patterns = sample_patterns(M, 30, seed=0)
-beta_max = float(np.linalg.norm(M.T @ (patterns * y[:, None]), axis=0).max())
-betas = np.geomspace(0.5, 0.01, 8) * beta_max
+betas = np.geomspace(0.5, 0.01, 8) * beta_max(M, y, patterns)  # from β_max on, the zero network is optimal
 
 # %%
 # A certified path
@@ -64,7 +63,7 @@ plt.show()
 # without solving program (12). How tight it is depends on the block.
 lower, upper = [], []
 for beta in betas:
-    gated = solve_gated_relu(M, y, beta, gates=patterns)
+    gated = solve_gated_relu(M, y, beta=beta, patterns=patterns)
     lower.append(gated.report.extra["lower_bound_for_program_12"])
     upper.append(gated.report.extra["program_12_objective"])
 fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")

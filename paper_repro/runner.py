@@ -67,7 +67,7 @@ def run_one(spec: RunSpec) -> dict:
                "warmup_s": warmup_s, "error": None}
         if data.task == "regression":
             # Predictions on the test grid, for Figures 3–4.
-            pred = result.model.predict(np.asarray(data.inputs_test, dtype=float).T)
+            pred = result.model.predict(np.asarray(data.inputs_test, dtype=float), layout="rows").T
             row["test_inputs"] = np.asarray(data.inputs_test, dtype=float)[:, 0].tolist()
             row["test_predictions"] = np.asarray(pred)[0].tolist()
         return row

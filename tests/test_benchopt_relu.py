@@ -34,7 +34,7 @@ def test_benchmark_runs_on_exact_1d(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     df = pd.read_parquet(out)
     solvers = set(df["solver_name"])
-    assert {"CLARABEL", "SCS", "ECOS", "FISTA", "ADMM"} <= solvers
+    assert {"CLARABEL", "SCS", "ECOS", "ACTIVE_SET", "FISTA", "ADMM"} <= solvers
     assert not solvers & {"GATED-RELU", "SKGLM-GROUP-LASSO"}  # they solve the gated program only
     # every curve starts at the zero network: ½‖y‖²
     from cvximplicit.datasets import make_smooth

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cvximplicit.exceptions import ValidationError
-from cvximplicit.solvers import exact_patterns_1d, fit_relu_budget, solve_convex_relu
-from cvximplicit.solvers.relu.budget import beta_max, select_neurons
+from cvximplicit.solvers import beta_max, exact_patterns_1d, fit_relu_budget, solve_convex_relu
+from cvximplicit.solvers.relu.budget import select_neurons
 
 from .test_convex_relu import network_objective, smooth_block
 

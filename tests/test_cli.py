@@ -160,7 +160,7 @@ def test_json_records_solvers_options_preset_and_losses(trained):
     # block 1: exact 1-D arrangements on every sample, nothing reduced; block 2: sampled patterns
     assert report["blocks"][0]["reductions"] == [] and report["blocks"][0]["certificate"] == "global"
     assert any(item.startswith("patterns") for item in report["blocks"][1]["reductions"])
-    assert "train MSE on noisy targets" in report["summary"] and "test RMSE vs f1" in report["summary"]
+    assert "train RMSE on noisy targets" in report["summary"] and "test RMSE vs f1" in report["summary"]
 
 
 def _one_line_error(capsys, argv, *needles):
@@ -232,3 +232,85 @@ def test_version_and_defaults_in_help(capsys):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert needle in text and "default: None" not in text
+
+
+def test_predict_takes_csv_columns_by_name_or_refuses(classifier, tmp_path, capsys):
+    out, X, _ = classifier
+    model = str(out / "clf.npz")
+    capsys.readouterr()
+    np.savetxt(tmp_path / "rev.csv", X[:6, ::-1], delimiter=",", header="f2,f1,f0", comments="")
+    assert main(["predict", model, str(tmp_path / "rev.csv")]) == 0
+    by_name = capsys.readouterr().out.split()
+    assert main(["predict", model, str(out / "train.csv")]) == 0
+    assert by_name == capsys.readouterr().out.split()[:6]
+    # a header that misses a feature (here: reversed, and f0 typed F0) is refused, naming both columns
+    np.savetxt(tmp_path / "bad.csv", X[:6, ::-1], delimiter=",", header="f2,f1,F0", comments="")
+    _one_line_error(capsys, ["predict", model, str(tmp_path / "bad.csv")], "lacks the training feature column(s) "
+                    "['f0']", "columns the model does not know: ['F0']")
+    # without a header: by position, and it says so
+    np.savetxt(tmp_path / "bare.csv", X[:6], delimiter=",")
+    assert main(["predict", model, str(tmp_path / "bare.csv")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == by_name
+    assert "columns taken by position: bare.csv has no header row, as the model's features ['f0', 'f1', 'f2']" \
+        in captured.err
+    # too few columns: the missing ones are named
+    np.savetxt(tmp_path / "two.csv", X[:6, :2], delimiter=",")
+    _one_line_error(capsys, ["predict", model, str(tmp_path / "two.csv")], "expected 3 features per row",
+                    "got 2; missing: ['f2']")
+
+
+def test_a_model_trained_without_a_header_has_no_feature_names(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 2))
+    np.savetxt(tmp_path / "train.csv", np.c_[X, X[:, 0] - X[:, 1]], delimiter=",")
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--n", "4", "--L", "2", "--quiet", "--out",
+                 str(tmp_path / "m.npz")]) == 0
+    assert ImplicitModel.load(tmp_path / "m.npz").info["feature_names"] is None
+    np.savetxt(tmp_path / "in.csv", X[:3], delimiter=",", header="a,b", comments="")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "in.csv")]) == 0
+    assert "by position: the model has no feature names" in capsys.readouterr().err
+
+
+def test_regression_summary_shows_one_measure_on_train_and_test(trained):
+    report = json.loads((trained / "report.json").read_text())
+    assert "train RMSE on noisy targets" in report["summary"] and "MSE" not in report["summary"].replace("RMSE", "")
+    assert report["train_rmse"] == pytest.approx(np.sqrt(report["train_loss"]), rel=1e-12)  # q = 1
+
+
+def test_quiet_prints_only_the_summary_and_reductions_once(tmp_path, capsys):
+    argv = ["train", "--task", "smooth", "--n", "6", "--L", "3", "--n-train", "200"]  # the convex steps on 100 rows
+    assert main(argv + ["--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "train loss" not in captured.out and captured.err == ""
+    assert captured.out.splitlines()[0].startswith("smooth: greedy (alternating)")
+    assert main(argv) == 0
+    table = [line for line in capsys.readouterr().out.splitlines()]
+    start = next(i for i, line in enumerate(table) if "train loss" in line)
+    rows, footer = table[start + 1:start + 4], table[start + 4]
+    assert footer.startswith("reductions of every block's convex step: rows 100/200"), footer
+    assert "(besides those below)" in table[start] and not any("rows 100/200" in row for row in rows)
+
+
+def test_one_block_is_refused_with_the_reason(capsys):
+    _one_line_error(capsys, ["train", "--task", "smooth", "--n", "4", "--L", "1", "--quiet"],
+                    "got L=1 with n=4: with one block the strictly block-triangular A is zero",
+                    "cvximplicit.solve_convex_relu")
+
+
+def test_train_help_quotes_the_presets_as_defined():
+    import contextlib
+    import io
+
+    from cvximplicit.presets import PRESETS
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(buf.getvalue().split())
+    for name, options in PRESETS.items():
+        assert f"{name} (" + ", ".join(f"{k}={v}" for k, v in options.items()) + ")" in text
+    narrow, wide = PRESETS["narrow"], PRESETS["wide"]
+    assert f"{narrow['n_patterns']} narrow / {wide['n_patterns']} wide" in text
+    assert f"{narrow.get('polish', 0)} narrow / {wide['polish']} wide" in text

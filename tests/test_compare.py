@@ -99,6 +99,40 @@ def test_default_solvers_take_second_order_cones():
     assert not {"OSQP", "HIGHS", "SCIPY"} & set(names)
 
 
+def test_default_solvers_include_the_engine_auto_runs():
+    names = compare.default_solvers()
+    assert {"ACTIVE_SET", "FISTA", "ADMM"} <= set(names) and "ACTIVE_SET" in compare.TIME_LIMIT_OPTIONS
+
+
+def test_the_shape_states_the_pattern_count_actually_used():
+    rng = np.random.default_rng(2)
+    M = np.c_[rng.standard_normal((40, 2)), np.ones(40)]
+    problem = compare.BlockProblem("b", M, M[:, 0], "auto", n_patterns=500)
+    P = problem.pattern_set.patterns.shape[1]
+    assert P < 500 and problem.shape == f"m=40, d=3, q=1, P={P}"  # duplicates of 500 gates removed
+    exact = tiny_1d()
+    assert exact.shape == f"m=30, d=2, q=1, P={2 * 30 - 1} (every arrangement)"
+    (row,) = compare.compare_solvers(problem, ["ACTIVE_SET"], time_limit_s=60)
+    assert row["n_patterns"] == P and row["shape"] == problem.shape and row["certificate"] == "restricted"
+
+
+def test_beta_as_a_ratio_of_beta_max():
+    from cvximplicit.solvers import beta_max
+
+    problem = tiny_1d()
+    bm = beta_max(problem.M, problem.Y, problem.pattern_set.patterns)
+    assert problem.beta_max == pytest.approx(bm, rel=1e-12)
+    scaled = problem.with_beta(beta_ratio=0.1)
+    assert scaled.beta == pytest.approx(0.1 * bm) and scaled.beta_ratio == pytest.approx(0.1)
+    assert "= 0.1 β_max" in scaled.beta_text and "zero network" not in scaled.beta_text
+    assert "β ≥ β_max: the zero network is optimal" in problem.with_beta(beta=2 * bm).beta_text
+    assert problem.with_beta() is problem
+    with pytest.raises(ValidationError, match="give beta or beta_ratio, not both"):
+        problem.with_beta(beta=1.0, beta_ratio=0.1)
+    with pytest.raises(ValidationError, match="beta_ratio must be a positive finite number; got beta_ratio=0"):
+        problem.with_beta(beta_ratio=0)
+
+
 def test_block_file(tmp_path):
     problem = tiny_1d()
     pats = exact_patterns_1d(problem.M[:, 0])
@@ -146,3 +180,34 @@ def test_cli_compare_writes_json_and_plot(tmp_path, capsys):
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["compare", "no-such-problem"]) == 2
     assert "unknown problem 'no-such-problem'" in capsys.readouterr().err
+
+
+def test_cli_compare_beta_ratio_and_the_header(tmp_path, capsys):
+    problem = tiny_1d()
+    np.savez(tmp_path / "block.npz", M=problem.M, Y=problem.Y)
+    rc = main(["compare", str(tmp_path / "block.npz"), "--solvers", "ACTIVE_SET", "--beta-ratio", "0.25",
+               "--json", str(tmp_path / "rows.json")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "  block: m=30, d=2, q=1, P=59 (every arrangement); β = " in out and "= 0.25 β_max" in out
+    (row,) = json.loads((tmp_path / "rows.json").read_text())
+    assert row["beta_ratio"] == pytest.approx(0.25) and row["beta"] == pytest.approx(0.25 * row["beta_max"])
+    assert row["n_patterns"] == 59 and row["solver"] == "ACTIVE_SET"
+    assert main(["compare", str(tmp_path / "block.npz"), "--solvers", "ACTIVE_SET", "--beta", "1e6"]) == 0
+    assert "(β ≥ β_max: the zero network is optimal)" in capsys.readouterr().out
+    assert main(["compare", str(tmp_path / "block.npz"), "--beta-ratio", "-1"]) == 2
+    assert "--beta-ratio must be a positive finite number; got --beta-ratio -1" in capsys.readouterr().err
+
+
+def test_every_engine_is_compared_and_benchmarked():
+    # our engines (the registry solve_convex_relu dispatches to) are in `compare`'s default list and each has a
+    # solver file in the benchopt benchmark, whose `name` is the engine's
+    from pathlib import Path
+
+    from cvximplicit.solvers.engines.registry import ENGINES
+
+    assert set(ENGINES) <= set(compare.default_solvers())
+    solvers = Path(__file__).resolve().parents[1] / "benchmarks" / "benchopt_relu" / "solvers"
+    names = {line.split("=", 1)[1].strip().strip('"') for f in solvers.glob("*.py")
+             for line in f.read_text().splitlines() if line.strip().startswith("name = ")}
+    assert set(ENGINES) <= names

@@ -75,3 +75,13 @@ def test_learned_attributes_and_report_table():
     assert est.predict(X).shape == (60,)
     table = est.report_table().splitlines()
     assert len(table) == 4 and "train loss" in table[0]
+
+
+def test_the_estimators_state_their_layout(recwarn):
+    from cvximplicit import OrientationWarning
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3, 3))  # as many samples as features
+    est = ImplicitRegressor(n=4, L=2, block_solver="random_features").fit(X, X[:, 0])
+    assert est.predict(X).shape == (3,)
+    assert not [w for w in recwarn if issubclass(w.category, OrientationWarning)]

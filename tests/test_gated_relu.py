@@ -56,7 +56,7 @@ def test_agrees_with_skglm_group_lasso():
         w = gl.coef_
         f_skglm = 0.5 * np.sum((Xe @ w - y) ** 2) + beta * sum(np.linalg.norm(w[k * d:(k + 1) * d])
                                                                for k in range(G.shape[1]))
-        sol = solve_gated_relu(M, y, beta, gates=G)
+        sol = solve_gated_relu(M, y, beta=beta, patterns=G)
         assert sol.report.certificate == "restricted"
         assert abs(sol.report.objective - f_skglm) <= OBJECTIVE_RTOL * max(1.0, abs(f_skglm))
         # skglm's point is feasible for our program: our certified bound lies below its objective
@@ -72,7 +72,7 @@ def test_agrees_with_naive_cvxpy_group_lasso():
     problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(fit - y) + beta * sum(cp.norm(U[k]) for k in range(P))))
     problem.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
     assert problem.status == "optimal"
-    sol = solve_gated_relu(M, y, beta, gates=G)
+    sol = solve_gated_relu(M, y, beta=beta, patterns=G)
     assert abs(sol.report.objective - problem.value) <= OBJECTIVE_RTOL * max(1.0, abs(problem.value))
     assert sol.report.objective == pytest.approx(_gated_objective(M, y, G, beta, sol.U), rel=1e-12)
     # the bound is program (12)'s dual bound with zero cone multipliers, recomputed independently
@@ -84,7 +84,7 @@ def test_agrees_with_naive_cvxpy_group_lasso():
 def test_is_a_lower_bound_of_program_12_and_decomposes_to_a_feasible_point():
     M, y, G, beta_max = _block(m=80, d=4, P=10, seed=5)
     beta = 0.05 * beta_max
-    gated = solve_gated_relu(M, y, beta, gates=G)
+    gated = solve_gated_relu(M, y, beta=beta, patterns=G)
     relu = solve_convex_relu(M, y, beta=beta, patterns=G, solver="CLARABEL")
     assert relu.report.certificate == "restricted"
     lower = gated.report.extra["lower_bound_for_program_12"]
@@ -113,7 +113,7 @@ def test_exact_arrangements_bracket_the_global_optimum():
     M, y = np.c_[u, np.ones(30)], np.abs(u) - 0.5 + 0.1 * rng.standard_normal(30)
     G = exact_patterns_1d(u)
     beta = 0.5
-    gated = solve_gated_relu(M, y, beta, gates=G)
+    gated = solve_gated_relu(M, y, beta=beta, patterns=G)
     relu = solve_convex_relu(M, y, beta=beta, patterns="exact")
     assert relu.report.certificate == "global"
     assert gated.report.extra["lower_bound_for_program_12"] <= relu.report.objective * (1 + CONIC_TOL)
@@ -123,13 +123,13 @@ def test_exact_arrangements_bracket_the_global_optimum():
 def test_vector_outputs_separate_and_warm_start_from_the_optimum_is_immediate():
     M, Y, G, beta_max = _block(m=100, d=4, P=8, seed=7, q=3)
     beta = 0.1 * beta_max
-    joint = solve_gated_relu(M, Y, beta, gates=G, decompose=False)
+    joint = solve_gated_relu(M, Y, beta=beta, patterns=G, decompose=False)
     assert joint.report.certificate == "restricted" and joint.V is None
     for c in range(3):
-        one = solve_gated_relu(M, Y[:, c], beta, gates=G, decompose=False)
+        one = solve_gated_relu(M, Y[:, c], beta=beta, patterns=G, decompose=False)
         assert _gated_objective(M, Y[:, c], G, beta, joint.U[:, :, [c]]) == pytest.approx(
             one.report.objective, rel=1e-8)
-    again = solve_gated_relu(M, Y, beta, gates=G, warm_start=joint.U, decompose=False)
+    again = solve_gated_relu(M, Y, beta=beta, patterns=G, warm_start=joint.U, decompose=False)
     assert again.report.extra["rounds"] == 0 and again.report.iterations == 0
     assert again.report.objective == pytest.approx(joint.report.objective, rel=1e-12)
     with pytest.raises(ValidationError, match="no cone decomposition"):
@@ -138,17 +138,17 @@ def test_vector_outputs_separate_and_warm_start_from_the_optimum_is_immediate():
 
 def test_beta_at_least_beta_max_gives_zero_and_zero_targets_are_exact():
     M, y, G, beta_max = _block(m=60, d=3, P=6, seed=9)
-    sol = solve_gated_relu(M, y, 1.01 * beta_max, gates=G)
+    sol = solve_gated_relu(M, y, beta=1.01 * beta_max, patterns=G)
     assert not sol.U.any() and sol.report.certificate == "restricted"
     assert sol.report.objective == pytest.approx(0.5 * float(y @ y))
-    zero = solve_gated_relu(M, np.zeros_like(y), 1.0, gates=G)
+    zero = solve_gated_relu(M, np.zeros_like(y), beta=1.0, patterns=G)
     assert zero.report.objective == 0.0 and zero.report.gap_abs == 0.0
 
 
 def test_budget_exhausted_is_reported_none_with_a_warning():
     M, y, G, beta_max = _block(m=200, d=6, P=20, seed=11)
     with pytest.warns(InaccurateSolutionWarning, match="gated-ReLU"):
-        sol = solve_gated_relu(M, y, 0.01 * beta_max, gates=G, max_iter=1, decompose=False)
+        sol = solve_gated_relu(M, y, beta=0.01 * beta_max, patterns=G, max_iter=1, decompose=False)
     assert sol.report.certificate == "none" and sol.report.status == "max_iter"
     assert sol.report.gap_rel > 1e-8
 
@@ -170,16 +170,18 @@ def test_non_arrangement_gate_is_not_decomposed():
 
 def test_errors_name_the_argument():
     M, y, G, _ = _block(m=30, d=3, P=4)
-    with pytest.raises(ValidationError, match="patterns must be a bool array"):
-        solve_gated_relu(M, y, 1.0, gates=G.astype(int))
+    with pytest.raises(ValidationError, match=r"patterns array must be boolean \(or 0/1\)"):
+        solve_gated_relu(M, y, beta=1.0, patterns=2.0 * G)
+    with pytest.raises(ValidationError, match=r"patterns must be one of \('auto', 'exact', 'sampled'\)"):
+        solve_gated_relu(M, y, beta=1.0, patterns="every")
     with pytest.raises(ValidationError, match="tol must be a finite number > 0.0 and < 1.0; got tol=0"):
-        solve_gated_relu(M, y, 1.0, gates=G, tol=0)
+        solve_gated_relu(M, y, beta=1.0, patterns=G, tol=0)
     with pytest.raises(ValidationError, match="beta must be a positive finite float"):
-        solve_gated_relu(M, y, -1.0, gates=G)
+        solve_gated_relu(M, y, beta=-1.0, patterns=G)
     with pytest.raises(ValidationError, match=r"warm_start must have shape \(P, d, q\)"):
-        solve_gated_relu(M, y, 1.0, gates=G, warm_start=np.zeros((2, 3, 1)))
+        solve_gated_relu(M, y, beta=1.0, patterns=G, warm_start=np.zeros((2, 3, 1)))
     with pytest.raises(ValidationError, match="reductions must be a sequence"):
-        solve_gated_relu(M, y, 1.0, gates=G, reductions="rows")
+        solve_gated_relu(M, y, beta=1.0, patterns=G, reductions="rows")
     with pytest.raises(ValidationError, match=r"U must have shape \(P, d, q\)"):
         cone_decomposition(M, G, np.zeros((G.shape[1] + 1, M.shape[1], 1)))
 
@@ -188,7 +190,7 @@ def test_deterministic():
     M, y, G, beta_max = _block(m=150, d=5, P=15, seed=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a = solve_gated_relu(M, y, 0.02 * beta_max, gates=G)
-        b = solve_gated_relu(M, y, 0.02 * beta_max, gates=G)
+        a = solve_gated_relu(M, y, beta=0.02 * beta_max, patterns=G)
+        b = solve_gated_relu(M, y, beta=0.02 * beta_max, patterns=G)
     np.testing.assert_array_equal(a.U, b.U)
     assert a.report.iterations == b.report.iterations

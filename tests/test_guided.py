@@ -109,7 +109,7 @@ def test_pool_selection_on_other_data_minimises_that_least_squares():
 
 def _pool_neurons(M, Y, common):
     from cvximplicit.solvers import solve_convex_relu
-    from cvximplicit.solvers.relu.budget import beta_max
+    from cvximplicit.solvers import beta_max
     from cvximplicit.solvers.relu.convex_relu import NEURON_TOL
 
     pats = sample_patterns(M, common["n_patterns"], seed=common["seed"])

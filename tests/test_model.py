@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -173,7 +175,8 @@ def test_validation_messages(kwargs, message):
 
 def test_input_validation_messages():
     model = random_strict_model(3, [1, 2], p=2, seed=0)
-    with pytest.raises(ValidationError, match=r"U must have shape \(p, m\) = \(2, m\); got \(5, 2\) \(columns are samples; did you mean U.T\?\)"):
+    with pytest.raises(ValidationError, match=r"U must have shape \(p, m\) = \(2, m\); got \(5, 2\) \(columns are "
+                                              r"samples; did you mean U.T, or layout='rows' for rows as samples\?\)"):
         model.predict(np.zeros((5, 2)))
     with pytest.raises(ValidationError, match="U contains NaN or inf"):
         model.predict(np.array([[np.nan], [0.0]]))
@@ -193,8 +196,9 @@ def test_partition(n, L, expected):
     "n, L, message",
     [
         (1, 1, r"n must be an integer > 1; got n=1"),
-        (30, 40, r"L must be an integer in \[2, n\]; got L=40 with n=30"),
-        (30, 1, r"L must be an integer in \[2, n\]; got L=1 with n=30"),
+        (30, 40, r"L must be an integer in \[2, n\]; got L=40 with n=30: every block needs at least one state"),
+        (30, 1, r"L must be an integer in \[2, n\]; got L=1 with n=30: with one block the strictly block-triangular "
+                r"A is zero"),
         (30.0, 3, r"n must be an integer > 1; got n=30.0"),
         (30, True, r"L must be an integer in \[2, n\]; got L=True"),
     ],
@@ -208,3 +212,25 @@ def test_n_params_counts_structural_entries():
     model = random_strict_model(30, partition(30, 10), p=1, q=1, input_bias=True)
     # strictly lower block part of A: (30² − 10·3²)/2 = 405; B: 30×2; C: 1×30.
     assert model.n_params == 405 + 60 + 30
+
+
+def test_layout_rows_and_a_square_input():
+    from cvximplicit import OrientationWarning
+
+    model = random_strict_model(3, [1, 2], p=2, seed=0)
+    U = np.random.default_rng(1).standard_normal((2, 5))
+    np.testing.assert_array_equal(model.predict(U.T, layout="rows"), model.predict(U).T)
+    np.testing.assert_array_equal(model.state(U.T, layout="rows"), model.state(U).T)
+    with pytest.raises(ValidationError, match=r"U must have shape \(m, p\) = \(m, 2\) with layout='rows'"):
+        model.predict(U, layout="rows")
+    with pytest.raises(ValidationError, match="layout must be 'columns' .*, 'rows' .* or None .*; got layout='row'"):
+        model.predict(U, layout="row")
+    square = U[:, :2]  # (p, m) = (2, 2): reads either way
+    with pytest.warns(OrientationWarning, match=r"U is square \(2 × 2\).*takes it as \(p, m\), columns are samples.*"
+                                                r"layout='rows'"):
+        out = model.predict(square)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OrientationWarning)  # a stated layout is not ambiguous
+        np.testing.assert_array_equal(out, model.predict(square, layout="columns"))
+        np.testing.assert_array_equal(model.predict(square, layout="rows"), model.predict(square.T, layout="columns").T)
+

@@ -48,3 +48,31 @@ def test_console_script_help():
     proc = subprocess.run([sys.executable, "-m", "cvximplicit.cli", "--help"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and "train" in proc.stdout and "inspect" in proc.stdout
+
+
+def test_import_leaves_heavy_optional_stacks_unimported():
+    # `import cvximplicit` (and the CLI's `--version`) must not pay for scikit-learn, torch or the plotting stack:
+    # they load when an estimator, a baseline or a plot is used.
+    code = ("import sys, cvximplicit, cvximplicit.cli\n"
+            "print(sorted(m for m in ('sklearn', 'torch', 'matplotlib', 'pandas') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_lazy_names_are_the_real_objects():
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    import cvximplicit.estimators
+    import cvximplicit.exceptions
+
+    assert cvximplicit.ImplicitRegressor is cvximplicit.estimators.ImplicitRegressor
+    assert cvximplicit.NotFittedError is cvximplicit.exceptions.NotFittedError
+    assert issubclass(cvximplicit.NotFittedError, (SklearnNotFittedError, cvximplicit.CvxImplicitError))
+    assert {"ImplicitRegressor", "ImplicitClassifier", "NotFittedError"} <= set(dir(cvximplicit))
+    try:
+        cvximplicit.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("an unknown attribute must raise AttributeError")

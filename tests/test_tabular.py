@@ -60,6 +60,9 @@ def test_npz_with_given_test_set_and_string_labels(tmp_path):
     ("a,y\n1,2\nnan,3\n", "NaN or inf"),
     ("a,y\n", "no data rows"),
     ("5\n6\n", "at least one feature column"),
+    ("a,b,y\n1,,2\n3,4,5\n", "row 1, column 'b' is empty, a missing value; fill it in"),
+    ("a,b,y\n1,2,2\n3,NA,5\n", "row 2, column 'b' is 'NA', a missing value"),
+    ("a,y\n1,2.5\n3,\n", "row 2, column 'y' is empty, a missing value"),  # not a string label
 ])
 def test_csv_mistakes(tmp_path, text, message):
     with pytest.raises(DataError, match=message):
@@ -108,6 +111,22 @@ def test_read_inputs_kinds(tmp_path):
         read_inputs(tmp_path / "two.npz")
     path = write(tmp_path / "x.csv", "b,label,a\n1,x,2\n3,y,4\n")
     np.testing.assert_array_equal(read_inputs(path, feature_names=["a", "b"]), [[2.0, 1.0], [4.0, 3.0]])
+    assert read_inputs(path, feature_names=["a", "b"], return_match=True)[1] == "by name"
     write(tmp_path / "in.npy", "1,2\n3,4\n")
     with pytest.raises(DataError, match="is a text \\(CSV\\) file; its name ends in '.npy'"):
         read_inputs(tmp_path / "in.npy")
+
+
+def test_read_inputs_refuses_a_header_without_every_feature(tmp_path):
+    # columns reversed and one name in another case: never matched by position in silence
+    path = write(tmp_path / "x.csv", "f2,f1,F0\n1,2,3\n")
+    with pytest.raises(DataError, match=r"header lacks the training feature column\(s\) \['f0'\]; columns the "
+                                        r"model does not know: \['F0'\].*remove the header row"):
+        read_inputs(path, feature_names=["f0", "f1", "f2"])
+    twice = write(tmp_path / "twice.csv", "f0,f1,f0\n1,2,3\n")
+    with pytest.raises(DataError, match=r"names the feature column\(s\) \['f0'\] more than once"):
+        read_inputs(twice, feature_names=["f0", "f1"])
+    bare = write(tmp_path / "bare.csv", "1,2,3\n4,5,6\n")
+    X, match = read_inputs(bare, feature_names=["f0", "f1", "f2"], return_match=True)
+    assert X.tolist() == [[1, 2, 3], [4, 5, 6]] and match == "by position: bare.csv has no header row"
+    assert read_inputs(path, return_match=True)[1].startswith("by position: the model has no feature names")

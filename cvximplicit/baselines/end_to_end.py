@@ -202,7 +202,7 @@ def fit_end_to_end(U, Y, *, n, activation="relu", loss="squared", kappa=0.95, lr
     weights[0] = project_inf_norm_ball(weights[0], kappa)
     model = ImplicitModel(*weights, activation=activation, input_bias=bool(input_bias),
                           info={"trained_by": "end_to_end", "kappa": kappa})
-    final_loss = block_loss(Y, model.predict(U), loss)
+    final_loss = block_loss(Y, model.predict(U, layout="columns"), loss)
     if stats["forward_capped"] or stats["adjoint_capped"]:
         warnings.warn(
             f"end_to_end: {stats['forward_capped']} forward and {stats['adjoint_capped']} adjoint {solver} solves "

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .._npz import damaged, read_npz, write_npz
+from .._validation import samples_as_columns
 from .._version import __version__
 from ..exceptions import DataError, ValidationError
 from ..training.block import block_loss
@@ -92,18 +93,17 @@ class FFNModel:
         """Number of weights and biases."""
         return int(sum(W.size + b.size for W, b in zip(self.weights, self.biases)))
 
-    def predict(self, U) -> np.ndarray:
-        """``Ŷ``, shape ``(q, m)``, for inputs ``U`` of shape ``(p, m)`` (columns are samples)."""
-        H = np.asarray(U, dtype=float)
-        if H.ndim == 1 and self.p == 1:
-            H = H[None, :]
-        if H.ndim != 2 or H.shape[0] != self.p:
-            raise ValidationError(f"U must have shape (p, m) = ({self.p}, m) (columns are samples); got {H.shape}")
-        if not np.all(np.isfinite(H)):
-            raise ValidationError("U contains NaN or inf")
+    def predict(self, U, *, layout=None) -> np.ndarray:
+        """``Ŷ``, shape ``(q, m)``, for inputs ``U`` of shape ``(p, m)`` (columns are samples).
+
+        ``layout`` as in :meth:`cvximplicit.ImplicitModel.predict`: ``"rows"`` takes ``U`` ``(m, p)`` and
+        returns ``(m, q)``; the default reads ``(p, m)`` and warns on a square ``U``.
+        """
+        H = samples_as_columns(U, self.p, layout, "FFNModel", stacklevel=3)
         for W, b in zip(self.weights[:-1], self.biases[:-1]):
             H = np.maximum(W @ H + b[:, None], 0.0)
-        return self.weights[-1] @ H + self.biases[-1][:, None]
+        Y = self.weights[-1] @ H + self.biases[-1][:, None]
+        return Y.T if layout == "rows" else Y
 
     def to_implicit(self):
         """The same network as an :class:`~cvximplicit.model.ImplicitModel` (with ``input_bias=True``).
@@ -254,7 +254,7 @@ def fit_ffn(U, Y, *, hidden=None, loss="squared", lr=None, epochs=None, batch_si
         arrays = [P.detach().cpu().numpy().astype(float) for P in params]
 
     model = FFNModel(arrays[0::2], arrays[1::2], info={"trained_by": "ffn", "loss": loss})
-    final_loss = block_loss(Y, model.predict(U), loss)
+    final_loss = block_loss(Y, model.predict(U, layout="columns"), loss)
     info = {"lr": lr, "epochs": epochs, "batch_size": batch, "hidden": list(hidden), "loss": loss, "seed": seed,
             "device": str(dev), "dtype": dtype, "weight_decay": weight_decay, "steps": run["steps"],
             "status": run["status"], "final_loss": final_loss}

@@ -16,6 +16,7 @@ prints one line and, when checkpoints were written, the command that resumes.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import shlex
@@ -26,7 +27,8 @@ from pathlib import Path
 from .._version import __version__
 from ..exceptions import CvxImplicitError
 from ..experiments import METHODS, TASKS
-from ..presets import PRESET_NAMES
+from ..presets import FINETUNE_PRESETS, PRESET_NAMES, PRESETS, WIDE_MIN_FEATURES
+from ..solvers import DEFAULT_N_PATTERNS
 from .models import _compare, _inspect_model, _predict
 from .train import RUN_FLAGS_FILE, TRAINING_FLAGS, _train
 
@@ -41,6 +43,26 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text.lower():
             return text
         return super()._get_help_string(action)
+
+
+def _presets_text() -> str:
+    """Every preset with its options, as :data:`~cvximplicit.presets.PRESETS` holds them (never retyped)."""
+    return "; ".join(f"{name} ({', '.join(f'{k}={v}' for k, v in options.items())})"
+                     for name, options in PRESETS.items())
+
+
+def _per_preset(option: str) -> str:
+    """``30 narrow / 20 wide``: one option of every preset (the block solver's default where a preset sets none)."""
+    from ..training import AlternatingBlockSolver
+
+    default = inspect.signature(AlternatingBlockSolver.__init__).parameters[option].default
+    return " / ".join(f"{'all' if (v := options.get(option, default)) is None else v} {name}"
+                      for name, options in PRESETS.items())
+
+
+def _per_finetune(option: str) -> str:
+    """``100 narrow / 20 wide``: one fine-tune option of every preset."""
+    return " / ".join(f"{options.get(option)} {name}" for name, options in FINETUNE_PRESETS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,26 +103,27 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--solver-opts", type=json.loads, default=None, metavar="JSON",
                        help='options passed unchanged to the solver, e.g. \'{"max_iter": 200}\' (default: none)')
     model.add_argument("--preset", choices=PRESET_NAMES, default="auto",
-                       help="convex-step preset of the alternating solver: narrow (100 rows, 30 patterns) or wide "
-                            "(300 rows, 30 principal directions, 2 residual directions, sampled + guided patterns, a 40-iteration "
-                            "polish); "
-                            "auto picks wide for more than 100 features or when the narrow convex step would be too "
-                            "large for the conic solver")
+                       help=f"convex-step preset of the alternating solver (cvximplicit.presets.PRESETS): "
+                            f"{_presets_text()}; auto picks wide for more than {WIDE_MIN_FEATURES} features or when "
+                            "the narrow convex step would be too large for the conic solver")
     model.add_argument("--loss", choices=("auto", "squared", "cross_entropy"), default="auto",
                        help="training loss: auto takes cross_entropy for classification (the alternating solver's "
                             "output step is then multinomial logistic regression) and squared for regression")
     model.add_argument("--polish", type=int, default=None, metavar="ITERS",
                        help="alternating solver: L-BFGS iterations of the polish step on every sample after each "
-                            "convex step (default: the preset's, 0 narrow / 40 wide; 0 = off; never certified)")
+                            f"convex step (default: the preset's, {_per_preset('polish')}; 0 = off; never "
+                            "certified)")
     model.add_argument("--finetune-epochs", type=int, default=None, metavar="EPOCHS",
                        help="alternating solver: epochs of the joint fine-tune of every block after the greedy pass "
-                            "(Adam with weight decay, then the certified output step again; a local step, never "
-                            "certified; default: the preset's; 0 = off)")
+                            "(AdamW, then the certified output step again; a local step, never certified; default: "
+                            f"the preset's, {_per_finetune('epochs')}; 0 = off)")
     model.add_argument("--n-patterns", type=int, default=None,
-                       help="sampled activation patterns per block (default: the preset's, 30 narrow / 20 wide)")
+                       help="sampled activation patterns per block (default: the preset's, "
+                            f"{_per_preset('n_patterns')}; fewer than a single solve's {DEFAULT_N_PATTERNS}, as "
+                            "Algorithm 2 poses several convex programs per block)")
     model.add_argument("--max-rows", type=int, default=None,
-                       help="samples used by the convex step; least squares uses all (default: the preset's, 100 "
-                            "narrow / 300 wide; 0 = all)")
+                       help="samples used by the convex step; least squares uses all (default: the preset's, "
+                            f"{_per_preset('max_rows')}; 0 = all)")
     model.add_argument("--epochs", type=int, default=None,
                        help="epochs for gradient-based methods (default: the method's own)")
     model.add_argument("--seed", type=int, default=0)
@@ -114,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", default=None, help="save the trained model here (.npz; default: not saved)")
     out.add_argument("--json", default=None,
                      help="write the results, solvers that ran and effective options here (default: none)")
-    out.add_argument("--quiet", action="store_true", help="no per-block progress lines")
+    out.add_argument("--quiet", action="store_true",
+                     help="print only the summary lines: no task-type note, per-block progress or block table")
 
     predict = sub.add_parser("predict", help="apply a saved model to inputs (.npy, .npz or .csv; rows are samples)",
                              formatter_class=_HelpFormatter)
@@ -138,11 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
                            "beta); default: exact-1d sampled-d50 wide")
     comp.add_argument("--solvers", default=None,
                       help="comma-separated solver names (default: the installed ones that accept second-order "
-                           "cones, plus FISTA and ADMM)")
+                           "cones, plus our engines ACTIVE_SET (what solver='auto' runs), FISTA and ADMM)")
     comp.add_argument("--time-limit", type=float, default=10.0,
                       help="hard wall-clock limit per solver and problem, seconds (compilation included)")
-    comp.add_argument("--beta", type=float, default=None, help="β for an .npz block (default: its beta, else 1)")
-    comp.add_argument("--n-patterns", type=int, default=50, help="sampled patterns for an .npz block without them")
+    beta = comp.add_mutually_exclusive_group()
+    beta.add_argument("--beta", type=float, default=None,
+                      help="β of every problem (default: the problem's own: 1 for the named ones, an .npz block's "
+                           "beta or 1); the header shows it as a fraction of β_max")
+    beta.add_argument("--beta-ratio", type=float, default=None, metavar="R",
+                      help="β = R · β_max for every problem, where β_max = max over patterns k and outputs c of "
+                           "‖Mᵀ D_k Y_c‖ (from β_max on the zero network is optimal), e.g. 0.1 (default: --beta)")
+    comp.add_argument("--n-patterns", type=int, default=DEFAULT_N_PATTERNS,
+                      help="sampled patterns for an .npz block without them (duplicates removed; the header says how "
+                           "many remain)")
     comp.add_argument("--seed", type=int, default=0)
     comp.add_argument("--json", default=None, help="write the rows here (default: none)")
     comp.add_argument("--plot", default=None, metavar="PNG",

@@ -57,14 +57,14 @@ def _predict(args) -> int:
 
     model = _load_model(args.model)
     info = getattr(model, "info", {}) or {}
-    X = read_inputs(args.inputs, feature_names=info.get("feature_names"))
+    names = info.get("feature_names")
+    X, match = read_inputs(args.inputs, feature_names=names, return_match=True)
     if X.shape[1] != model.p:
-        hint = ""
-        if X.shape[0] == model.p:
-            hint = f" (the file has {model.p} rows: if its samples are columns, transpose it)"
-        raise ValidationError(f"{args.inputs}: expected {model.p} feature{'s' if model.p != 1 else ''} per row "
-                              f"(one sample per row), got {X.shape[1]}{hint}")
-    Z = np.asarray(model.predict(X.T)).T  # (m, q), rows are samples
+        raise ValidationError(_width_error(args.inputs, X.shape, model.p, names, match))
+    if match.startswith("by position:"):  # a CSV file without a header, or a model without feature names
+        known = f", as the model's features {names}" if names else ""
+        print(f"cvximplicit predict: columns taken {match}{known}", file=sys.stderr)
+    Z = model.predict(X, layout="rows")  # (m, q), rows are samples
     classes = info.get("classes") if info.get("task_type", "classification") == "classification" else None
     if classes is None and args.proba:
         raise ValidationError("--proba applies to classifiers; this model was trained for regression")
@@ -86,6 +86,20 @@ def _predict(args) -> int:
     else:
         _print_predictions(result, header)
     return 0
+
+
+def _width_error(path, shape, p: int, names, match: str) -> str:
+    """Why inputs of ``shape`` (columns taken ``match``) do not fit a model of ``p`` features: the columns named."""
+    m, width = shape
+    text = f"{path}: expected {p} feature{'s' if p != 1 else ''} per row (one sample per row), got {width}"
+    if width < p:
+        missing = names[width:] if names and len(names) == p else [f"feature {j + 1}" for j in range(width, p)]
+        text += f"; missing: {missing} (columns are taken {match})"
+    elif names and len(names) == p:
+        text += f"; the model's features are {names}"
+    if match.startswith("by position (an array") and m == p:
+        text += f" (the array has {p} rows: if its samples are columns, transpose it)"
+    return text
 
 
 def _write_predictions(path: Path, result: np.ndarray, header) -> None:
@@ -132,22 +146,27 @@ def _inspect_model(args) -> int:
 def _compare(args) -> int:
     from .. import compare
 
+    for flag, value in (("--beta", args.beta), ("--beta-ratio", args.beta_ratio)):
+        if value is not None and not 0 < value < float("inf"):
+            raise ValidationError(f"{flag} must be a positive finite number; got {flag} {value:g}")
     problems = []
     for name in args.problems:
         if name in compare.PROBLEMS:
-            problems.append(compare.make_problem(name, seed=args.seed))
+            problem = compare.make_problem(name, seed=args.seed)
         elif name.lower().endswith(".npz") or Path(name).is_file():
-            problems.append(compare.load_problem(name, beta=args.beta, n_patterns=args.n_patterns, seed=args.seed))
+            problem = compare.load_problem(name, n_patterns=args.n_patterns, seed=args.seed)
         else:
             raise ValidationError(f"unknown problem {name!r}; use one of {list(compare.PROBLEMS)} or an .npz block "
                                   "file with arrays M and Y")
+        problems.append(problem.with_beta(beta=args.beta, beta_ratio=args.beta_ratio))
     solvers = None if args.solvers is None else [s.strip() for s in args.solvers.split(",") if s.strip()]
     if solvers is not None:
         from ..solvers import check_solver
 
         solvers = [check_solver(s) for s in solvers]
-    print(f"hard limit {args.time_limit:g} s per solver and problem; problems: "
-          + "; ".join(f"{p.name} ({p.shape})" for p in problems), flush=True)
+    print(f"hard limit {args.time_limit:g} s per solver and problem; problems:", flush=True)
+    for p in problems:
+        print(f"  {p.name}: {p.shape}; {p.beta_text}", flush=True)
     print(compare.TABLE_HEADER)
     print("-" * len(compare.TABLE_HEADER), flush=True)
     rows = []

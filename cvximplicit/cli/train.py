@@ -62,7 +62,7 @@ def _train(args) -> int:
             ) from exc
         raise
     row = result.row
-    if result.blocks:
+    if result.blocks and not args.quiet:
         print(format_block_table(result.blocks))
     label = f"{args.method}" + (f" ({args.block_solver})" if args.method == "greedy" else "")
     summary = (f"{data.name}: {label}, n={n}" + (f", L={L}" if args.method == "greedy" else "")
@@ -102,7 +102,7 @@ def _train(args) -> int:
             result.model.info = {
                 "task": data.name, "task_type": data.task, "method": args.method, "block_solver": row["block_solver"],
                 "blocks": row["blocks"], "train_time_s": row["train_time_s"], "loss": row.get("loss"),
-                "feature_names": data.info.get("feature_names"), "target": data.info.get("target"),
+                "feature_names": _feature_names(data), "target": data.info.get("target"),
                 "n_features": data.n_features, "preset": preset, "options": options,
                 **({"classes": _classes(data)} if data.task == "classification" else {}),
             }
@@ -130,6 +130,12 @@ def _load_data(args):
     return data
 
 
+def _feature_names(data) -> list | None:
+    """The training features' names when the file named them (a CSV header), else None: ``predict`` then takes
+    the columns of a CSV file by name, else by position."""
+    return data.info.get("feature_names") if data.info.get("header") else None
+
+
 def _classes(data) -> list:
     return list(data.info.get("classes") or range(data.n_classes))
 
@@ -150,9 +156,10 @@ def _loss_line(data, row) -> str:
     function = str(data.info.get("function", ""))
     if function.endswith(("f_smooth", "f_nonsmooth")):
         f = "f1" if function.endswith("f_smooth") else "f2"
-        return (f"train MSE on noisy targets {row['train_loss']:.4g}; test RMSE vs {f} (noiseless) "
+        return (f"train RMSE on noisy targets {row['train_rmse']:.4g}; test RMSE vs {f} (noiseless) "
                 f"{row['test_rmse']:.4g}")
-    return f"train MSE {row['train_loss']:.4g}; test RMSE {row['test_rmse']:.4g} on {data.n_test} held-out samples"
+    return (f"train RMSE {row['train_rmse']:.4g}; test RMSE {row['test_rmse']:.4g} on {data.n_test} held-out "
+            "samples")
 
 
 def _solvers_used(blocks) -> tuple[list, list]:

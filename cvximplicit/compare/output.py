@@ -13,7 +13,7 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
-TABLE_HEADER = (f"{'problem':<12} {'solver':<9} {'time s':>7} {'objective':>14} {'bound':>14} {'cert. gap':>11} "
+TABLE_HEADER = (f"{'problem':<12} {'solver':<10} {'time s':>7} {'objective':>14} {'bound':>14} {'cert. gap':>11} "
                 f"{'certificate':>17} {'status':<16} {'peak MiB':>8}")
 
 
@@ -28,7 +28,7 @@ def _gap(row: dict) -> str:
 
 def format_row(row: dict) -> str:
     """One line of the comparison table."""
-    line = (f"{row['problem']:<12} {row['solver']:<9} {_fmt(row.get('time_s'), '7.2f')} "
+    line = (f"{row['problem']:<12} {row['solver']:<10} {_fmt(row.get('time_s'), '7.2f')} "
             f"{_fmt(row.get('objective'), '14.8g')} {_fmt(row.get('bound'), '14.8g')} "
             f"{_gap(row):>11} {row.get('certificate') or 'none':>17} "
             f"{row.get('status')!s:<16} {_fmt(row.get('peak_rss_mib'), '8.0f')}")
@@ -107,6 +107,11 @@ def plot_comparison(rows: list[dict], path) -> Path:
     return path
 
 
+def _at_beta(row: dict) -> str:
+    ratio = row.get("beta_ratio")
+    return "" if ratio is None else f" at β = {ratio:.3g} β_max"
+
+
 def summarize(rows: list[dict]) -> str:
     """One line per problem: the fastest solver that returned a certificate other than ``none``."""
     lines = []
@@ -115,7 +120,7 @@ def summarize(rows: list[dict]) -> str:
         if ok:
             best = min(ok, key=lambda r: r["time_s"])
             lines.append(f"{prob}: fastest certified: {best['solver']} ({best['time_s']:.2f} s, "
-                         f"gap {best['gap_rel']:.1e}, {best['certificate']})")
+                         f"gap {best['gap_rel']:.1e}, {best['certificate']}){_at_beta(best)}")
         else:
             lines.append(f"{prob}: no solver returned a certificate within the limit")
     return "\n".join(lines)

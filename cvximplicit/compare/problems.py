@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import DataError, ValidationError
+from ..solvers.relu.arrangements import DEFAULT_N_PATTERNS, PatternSet, resolve_patterns
 
 #: The named block problems, in the order ``cvximplicit compare`` runs them by default.
 PROBLEMS = ("exact-1d", "sampled-d50", "wide")
@@ -20,6 +22,7 @@ TIME_LIMIT_OPTIONS = {
     "MOSEK": lambda s: {"mosek_params": {"MSK_DPAR_OPTIMIZER_MAX_TIME": s}},
     "FISTA": lambda s: {"time_limit_s": s},
     "ADMM": lambda s: {"time_limit_s": s},
+    "ACTIVE_SET": lambda s: {"time_limit_s": s},
 }
 
 
@@ -27,26 +30,71 @@ TIME_LIMIT_OPTIONS = {
 class BlockProblem:
     """One block of program (12): ``M`` ``(m, d)`` and ``Y`` ``(m, q)``, rows are samples.
 
-    ``patterns`` is ``"exact"``, ``"sampled"`` (``n_patterns`` seeded Gaussian
-    gates) or an ``(m, P)`` bool array; ``beta`` is β > 0.
+    ``patterns`` is ``"auto"``, ``"exact"``, ``"sampled"`` (``n_patterns`` seeded Gaussian
+    gates, duplicates removed) or an ``(m, P)`` bool array; ``beta`` is β > 0.
+    :attr:`pattern_set` holds the patterns the solvers get (the same for every solver), so
+    :attr:`shape` states the pattern count actually used, and :attr:`beta_max` the β from which
+    the zero network is optimal.
     """
 
     name: str
     M: np.ndarray
     Y: np.ndarray
     patterns: Any = "sampled"
-    n_patterns: int = 50
+    n_patterns: int = DEFAULT_N_PATTERNS
     beta: float = 1.0
     seed: int = 0
     description: str = ""
     info: dict = field(default_factory=dict)
 
+    @cached_property
+    def pattern_set(self) -> PatternSet:
+        """The patterns as :func:`~cvximplicit.solvers.solve_convex_relu` resolves them for this block."""
+        return resolve_patterns(np.asarray(self.M, dtype=float), self.patterns, self.n_patterns, self.seed)
+
+    @cached_property
+    def beta_max(self) -> float:
+        """:func:`~cvximplicit.solvers.beta_max` of the block on its patterns."""
+        from ..solvers import beta_max
+
+        return beta_max(self.M, self.Y, self.pattern_set.patterns, bias=False)
+
+    @property
+    def beta_ratio(self) -> float:
+        """``β / β_max`` (``inf`` when ``β_max = 0``: ``Y`` is orthogonal to every ``D_k M``)."""
+        return self.beta / self.beta_max if self.beta_max > 0 else float("inf")
+
+    def with_beta(self, *, beta: float | None = None, beta_ratio: float | None = None) -> BlockProblem:
+        """The same block at ``beta``, or at ``beta_ratio · β_max`` (at most one of them; neither: unchanged).
+
+        Raises
+        ------
+        ValidationError
+            Both given, or a value that is not a positive finite number.
+        """
+        if beta is not None and beta_ratio is not None:
+            raise ValidationError("give beta or beta_ratio, not both")
+        for key, value in (("beta", beta), ("beta_ratio", beta_ratio)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value < float("inf")):
+                raise ValidationError(f"{key} must be a positive finite number; got {key}={value!r}")
+        if beta_ratio is not None:
+            beta = beta_ratio * self.beta_max
+        return self if beta is None else replace(self, beta=float(beta))
+
     @property
     def shape(self) -> str:
-        P = self.patterns.shape[1] if isinstance(self.patterns, np.ndarray) else (
-            self.n_patterns if self.patterns == "sampled" else "all")
+        pats = self.pattern_set
+        P = pats.patterns.shape[1]
+        every = " (every arrangement)" if pats.all_arrangements else ""
         q = 1 if self.Y.ndim == 1 else self.Y.shape[1]
-        return f"m={self.M.shape[0]}, d={self.M.shape[1]}, q={q}, P={P}"
+        return f"m={self.M.shape[0]}, d={self.M.shape[1]}, q={q}, P={P}{every}"
+
+    @property
+    def beta_text(self) -> str:
+        """``β = 1 = 0.023 β_max``, and a note when ``β ≥ β_max`` (the zero network is then optimal)."""
+        text = f"β = {self.beta:.6g} = {self.beta_ratio:.3g} β_max"
+        return text + (" (β ≥ β_max: the zero network is optimal)" if self.beta_ratio >= 1 else "")
 
 
 def make_problem(name: str, *, seed: int = 0) -> BlockProblem:
@@ -82,10 +130,12 @@ def make_problem(name: str, *, seed: int = 0) -> BlockProblem:
     raise ValidationError(f"problem must be one of {PROBLEMS} or an .npz block file; got {name!r}")
 
 
-def load_problem(path, *, beta: float | None = None, n_patterns: int = 50, seed: int = 0) -> BlockProblem:
+def load_problem(path, *, beta: float | None = None, n_patterns: int = DEFAULT_N_PATTERNS,
+                 seed: int = 0) -> BlockProblem:
     """A block problem from an ``.npz`` file with ``M``, ``Y`` and optional ``patterns``, ``beta``.
 
-    ``beta`` overrides the file's β (default 1.0 when the file has none);
+    ``beta`` overrides the file's β (default 1.0 when the file has none;
+    :meth:`BlockProblem.with_beta` sets a ratio of β_max instead);
     without ``patterns`` in the file, ``n_patterns`` Gaussian gates are sampled
     (``"auto"`` mode: all arrangements when ``M`` is one input plus a constant).
 
@@ -139,18 +189,20 @@ def default_solvers() -> list[str]:
     cones (program (12) has group norms; LP/QP-only solvers such as OSQP,
     HiGHS or SciPy can only fail on it), without ``ECOS_BB`` (ECOS's
     branch-and-bound wrapper: on a program without integer variables it runs
-    ECOS itself), plus ``"FISTA"`` and, where :func:`~cvximplicit.solvers.check_solver`
-    accepts it, ``"ADMM"``. Any other installed solver can still be named.
+    ECOS itself), plus our engines where :func:`~cvximplicit.solvers.check_solver` accepts them:
+    ``"ACTIVE_SET"`` (what ``solver="auto"`` runs on a plain program), ``"FISTA"`` and ``"ADMM"``.
+    Any other installed solver can still be named.
     """
     from ..exceptions import SolverUnavailableError
     from ..solvers import available_solvers, check_solver
 
-    names = [s for s in available_solvers() if s != "ECOS_BB" and _supports_soc(s)] + ["FISTA"]
-    try:
-        check_solver("ADMM")
-    except SolverUnavailableError:  # not a solver name here, or its engine is not installed
-        return names
-    return names + ["ADMM"]
+    names = [s for s in available_solvers() if s != "ECOS_BB" and _supports_soc(s)]
+    for engine in ("ACTIVE_SET", "FISTA", "ADMM"):
+        try:
+            names.append(check_solver(engine))
+        except SolverUnavailableError:  # not a solver name here, or its engine is not installed
+            pass
+    return names
 
 
 def _supports_soc(name: str) -> bool:

@@ -164,7 +164,8 @@ def compare_solvers(problem, solvers=None, time_limit_s: float = 10.0, *, solver
     Returns
     -------
     list of dict
-        One row per solver: ``problem``, ``shape``, ``solver``, ``status``
+        One row per solver: ``problem``, ``shape``, ``n_patterns`` (the patterns every solver gets),
+        ``beta``, ``beta_max`` and ``beta_ratio`` (``β / β_max``), ``solver``, ``status``
         (solver status, ``"time_limit"`` when stopped, ``"error"``), ``time_s``,
         ``objective``, ``bound``, ``gap_rel`` (the report's certified relative
         gap; None where the report gives none), ``bound_gap_rel``
@@ -192,9 +193,11 @@ def compare_solvers(problem, solvers=None, time_limit_s: float = 10.0, *, solver
         raise ValidationError(f"solvers must name at least one solver, e.g. {default_solvers()}")
     rows = []
     for solver in solvers:
-        row = {"problem": problem.name, "shape": problem.shape, "solver": solver, "status": None, "time_s": None,
-               "objective": None, "bound": None, "gap_rel": None, "certificate": None, "iterations": None,
-               "peak_rss_mib": None, "time_limit_s": float(time_limit_s), "error": None}
+        row = {"problem": problem.name, "shape": problem.shape, "n_patterns": problem.pattern_set.patterns.shape[1],
+               "beta": problem.beta, "beta_max": problem.beta_max, "beta_ratio": problem.beta_ratio,
+               "solver": solver, "status": None, "time_s": None, "objective": None, "bound": None, "gap_rel": None,
+               "certificate": None, "iterations": None, "peak_rss_mib": None, "time_limit_s": float(time_limit_s),
+               "error": None}
         row.update(run_limited(problem, solver, float(time_limit_s), solver_share=float(solver_share),
                                start_method=start_method))
         rows.append(row)

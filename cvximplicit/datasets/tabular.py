@@ -16,7 +16,8 @@ Orientation: **rows are samples** in the files and in the returned
 - :func:`read_inputs` — the inputs to predict on: ``.npy`` (2-D, or 1-D for a
   single feature), ``.npz`` (array ``X``, or its only array) or ``.csv``
   (numeric columns; a header row is allowed and, when ``feature_names`` are
-  given, selects and orders the columns by name).
+  given, must name every feature: the columns are taken by name; without a
+  header they are taken by position).
 
 Files are recognised by their first bytes (``.npy`` magic, zip signature for
 ``.npz``, text for CSV); a file whose content contradicts its extension raises
@@ -123,6 +124,16 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+#: Cells that spreadsheets and data frames write for a missing value (compared in lower case).
+_MISSING_MARKS = ("", "na", "n/a", "null", "none", "?", "-")
+
+
+def _missing_value(path: Path, row: int, name: str, cell: str) -> DataError:
+    what = "empty" if cell == "" else f"{cell!r}"
+    return DataError(f"{path}: row {row}, column {name!r} is {what}, a missing value; fill it in (impute it) or "
+                     "drop the row")
+
+
 def _numeric_columns(path: Path, rows: list[list[str]], columns: list[int], names: list[str]) -> np.ndarray:
     out = np.empty((len(rows), len(columns)))
     for i, r in enumerate(rows):
@@ -130,6 +141,8 @@ def _numeric_columns(path: Path, rows: list[list[str]], columns: list[int], name
             try:
                 out[i, j] = float(r[c])
             except ValueError:
+                if r[c].lower() in _MISSING_MARKS:
+                    raise _missing_value(path, i + 1, names[j], r[c]) from None
                 raise DataError(
                     f"{path}: row {i + 1}, column {names[j]!r} is {r[c]!r}, not a number; feature columns must "
                     "be numeric (encode categories as numbers first)"
@@ -276,6 +289,9 @@ def load_tabular(path, *, target: str | None = None, task: str = "auto", test_si
         names = header if header is not None else [f"x{j}" for j in range(width)]
         feat_cols = [j for j in range(width) if j != t]
         X = _numeric_columns(path, rows, feat_cols, [names[j] for j in feat_cols])
+        empty = next((i for i, r in enumerate(rows) if r[t] == ""), None)
+        if empty is not None:  # else a regression target would become string labels (other marks may be labels)
+            raise _missing_value(path, empty + 1, names[t], rows[empty][t])
         y = _target_values([r[t] for r in rows])
         X_test = y_test = None
         info.update(format="csv", header=header is not None, feature_names=[names[j] for j in feat_cols],
@@ -348,7 +364,7 @@ def load_tabular(path, *, target: str | None = None, task: str = "auto", test_si
                    np.asarray(y_test, dtype=float), info=info)
 
 
-def read_inputs(path, *, feature_names: list[str] | None = None) -> np.ndarray:
+def read_inputs(path, *, feature_names: list[str] | None = None, return_match: bool = False):
     """Inputs to predict on, ``(m, p)`` ``float64``, rows are samples.
 
     Parameters
@@ -357,17 +373,30 @@ def read_inputs(path, *, feature_names: list[str] | None = None) -> np.ndarray:
         ``.npy`` (2-D; a 1-D array is one feature), ``.npz`` (array ``X``, or its
         only array) or ``.csv`` (numeric; a header row is allowed).
     feature_names : list of str, optional
-        For a CSV file with a header: take these columns, in this order (extra
-        columns such as the target are ignored).
+        The training features' names. A CSV file with a header must name every one of them: the
+        columns are taken by name, in this order (other columns, such as the target, are ignored);
+        a header that lacks one is refused, naming the missing and the unexpected columns. A CSV
+        file without a header, and arrays, are taken by position.
+    return_match : bool
+        Also return how the columns were matched: a sentence, ``"by name"`` or ``"by position ..."``
+        saying why (for a caller that tells its user).
+
+    Returns
+    -------
+    X : ndarray, shape (m, p)
+    match : str
+        Only with ``return_match=True``.
 
     Raises
     ------
     DataError
-        The file is missing, of the wrong kind or unreadable, holds non-numeric
-        or non-finite values, or (CSV with a header) lacks a named feature.
+        The file is missing, of the wrong kind or unreadable, holds non-numeric, missing or
+        non-finite values, or (CSV with a header and ``feature_names``) does not name every
+        feature, or names one twice.
     """
     path = Path(path)
     kind = _expect(path, ("npy", "npz", "text"), "an inputs file")
+    match = "by position (an array has no column names)"
     if kind == "npy":
         try:
             X = np.load(path, allow_pickle=False)
@@ -387,13 +416,31 @@ def read_inputs(path, *, feature_names: list[str] | None = None) -> np.ndarray:
         header, rows = _read_csv(path)
         width = len(rows[0])
         names = header if header is not None else [f"x{j}" for j in range(width)]
-        if header is not None and feature_names is not None and set(feature_names) <= set(header) \
-                and list(feature_names) != list(header):
-            cols = [header.index(f) for f in feature_names]
+        if header is not None and feature_names is not None:
+            cols = _columns_by_name(path, header, list(feature_names))
+            match = "by name"
         else:
             cols = list(range(width))
+            match = (f"by position: {path.name} has no header row" if header is None else
+                     "by position: the model has no feature names (it was trained on a file without a header)")
         X = _numeric_columns(path, rows, cols, [names[j] for j in cols])
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise DataError(f"{path} has a NaN or inf value (row {bad[0] + 1}, column {bad[1] + 1}); remove or impute it")
-    return X
+    return (X, match) if return_match else X
+
+
+def _columns_by_name(path: Path, header: list[str], feature_names: list[str]) -> list[int]:
+    """The header's column of each feature; DataError naming the missing and unexpected columns otherwise."""
+    missing = [f for f in feature_names if f not in header]
+    if missing:
+        unexpected = [h for h in header if h not in feature_names]
+        raise DataError(
+            f"{path}: the header lacks the training feature column(s) {missing}; columns the model does not know: "
+            f"{unexpected}. The model takes its features by name: {feature_names}. Rename the columns to match "
+            "(names are case-sensitive), or remove the header row to take the columns by position")
+    twice = sorted({f for f in feature_names if header.count(f) > 1})
+    if twice:
+        raise DataError(f"{path}: the header names the feature column(s) {twice} more than once; which one holds "
+                        "the feature is ambiguous")
+    return [header.index(f) for f in feature_names]

@@ -15,11 +15,17 @@
 - :func:`solve_convex_relu_path` — program (12) along a sequence of β values, each point
   certified on its own and warm-started from the previous one (:class:`ConvexReLUPath`).
 - :func:`dual_bound`, :func:`relu_network_objective` — the certificate and the
-  nonconvex objective it bounds.
+  nonconvex objective it bounds; :func:`beta_max` — the β from which the zero network is optimal.
 - :class:`ReluProgram` — program (12): data, patterns and β validated once; objective,
   violation, dual bound, network objective.
 - :func:`exact_patterns_1d`, :func:`sample_patterns`, :func:`guided_patterns`,
-  :func:`resolve_patterns` — activation patterns.
+  :func:`resolve_patterns` — activation patterns (:data:`DEFAULT_N_PATTERNS` sampled by default).
+
+One convention for the solvers of program (12) (:func:`solve_convex_relu`, :func:`solve_gated_relu`,
+:func:`solve_convex_relu_path`, :func:`solve_convex_relu_ce`): ``M`` ``(m, d)`` and ``Y`` ``(m, q)`` with
+**rows as samples**, β keyword-only (a sequence ``betas`` for the path), ``patterns="auto"`` with
+``n_patterns`` and ``seed``, ``bias=None | True | False`` (:mod:`.core.bias`), and solutions with
+``predict(M_new)`` and ``summary()``.
 - :data:`CERTIFIED_CLASS` — what each certificate kind proves.
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
@@ -48,6 +54,7 @@ from .cross_entropy.logistic import solve_multinomial_logistic
 from .engines.first_order import solve_convex_relu_first_order
 from .least_squares import solve_least_squares
 from .relu.arrangements import (
+    DEFAULT_N_PATTERNS,
     PatternSet,
     exact_patterns_1d,
     guided_patterns,
@@ -64,7 +71,7 @@ from .relu.certificate import (
 from .relu.convex_relu import ConvexReLUSolution, solve_convex_relu
 from .relu.gated_relu import GatedReLUSolution, cone_decomposition, solve_gated_relu
 from .relu.path import ConvexReLUPath, solve_convex_relu_path
-from .relu.program import ReluProgram
+from .relu.program import ReluProgram, beta_max
 
 __all__ = [
     "SOLVER_NAMES",
@@ -91,6 +98,8 @@ __all__ = [
     "convex_objective",
     "constraint_violation",
     "dual_bound",
+    "beta_max",
+    "DEFAULT_N_PATTERNS",
     "SolveReport",
     "CERTIFICATE_KINDS",
     "CERTIFIED_CLASS",

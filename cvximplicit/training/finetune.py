@@ -183,7 +183,7 @@ def finetune_model(model, U, Y, *, loss="squared", epochs=10, batch_size=256, lr
     start = time.perf_counter()
     U_eff = np.vstack([U, np.ones((1, U.shape[1]))]) if model.input_bias else np.asarray(U, dtype=float)
     offset = model.D @ U_eff  # D U: kept as it is
-    before = block_loss(Y, model.C @ model.state(U) + offset, loss)
+    before = block_loss(Y, model.C @ model.state(U, layout="columns") + offset, loss)
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed}
     net = _Network(model)
     rows = np.ascontiguousarray(U_eff.T, dtype=np.float32)

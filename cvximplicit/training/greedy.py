@@ -263,14 +263,15 @@ def _finetune(model, U, Y, loss, options, block_solver, seed):
                                 solver_opts=getattr(block_solver, "solver_opts", None), C0=tuned.C)
     model = ImplicitModel(tuned.A, tuned.B, C, activation=model.activation, block_sizes=model.block_sizes,
                           input_bias=model.input_bias)
-    record = {**tuned.summary(), "refit_output": bool(refit), "final_loss": block_loss(Y, model.predict(U), loss),
+    final = block_loss(Y, model.predict(U, layout="columns"), loss)
+    record = {**tuned.summary(), "refit_output": bool(refit), "final_loss": final,
               "output_step": None if report is None else report.to_dict(), "time_s": time.perf_counter() - t0}
     return model, record
 
 
 def _forward_states(A, B, model, U):
     return ImplicitModel(A, B, np.zeros((model.q, model.n)), block_sizes=model.block_sizes,
-                         input_bias=model.input_bias).state(U)
+                         input_bias=model.input_bias).state(U, layout="columns")
 
 
 def _finetune_line(record: dict) -> str:
@@ -387,15 +388,24 @@ def block_row(record: BlockRecord) -> dict:
 
 
 def format_block_rows(rows: list) -> str:
-    """A plain-text table of :func:`block_row` rows (also those saved in a model's ``info``; missing fields: n/a)."""
+    """A plain-text table of :func:`block_row` rows (also those saved in a model's ``info``; missing fields: n/a).
+
+    The convex step's reductions that every block shares are printed once, under the table; a row lists
+    only its own others.
+    """
+    shared = [x for x in (rows[0].get("reductions") or [])
+              if all(x in (r.get("reductions") or []) for r in rows)] if rows else []
     lines = [f"{'block':>5} {'n_i':>4} {'train loss':>12} {'certificate':>20} {'max gap_rel':>11} "
-             f"{'solves':>6} {'time s':>8}  solvers; reductions"]
+             f"{'solves':>6} {'time s':>8}  solvers; reductions" + (" (besides those below)" if shared else "")]
     for r in rows:
         gap = "n/a" if r.get("max_gap_rel") is None else f"{r['max_gap_rel']:.1e}"
         time_s = "n/a" if r.get("time_s") is None else f"{r['time_s']:.2f}"
+        own = [x for x in (r.get("reductions") or []) if x not in shared]
         lines.append(f"{r['block']:>5} {r['n_i']:>4} {r['train_loss']:>12.6g} {r['certificate']:>20} {gap:>11} "
                      f"{r.get('n_solves', 'n/a'):>6} {time_s:>8}  {','.join(r.get('solvers') or [])}; "
-                     f"{', '.join(r.get('reductions') or []) or 'none'}")
+                     f"{', '.join(own) or 'none'}")
+    if shared:
+        lines.append(f"reductions of every block's convex step: {', '.join(shared)}")
     return "\n".join(lines)
 
 

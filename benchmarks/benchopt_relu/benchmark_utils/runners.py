@@ -2,8 +2,10 @@
 
 - :class:`ConicRun` (Clarabel, SCS, ECOS, MOSEK): benchopt's ``"tolerance"`` strategy; the tolerance
   goes to the solver's own accuracy options, 1 → 1e-2 → 1e-4 → ….
-- :class:`EngineRun` (our engines ``FISTA``, ``ADMM``, and any engine added later): the
-  ``"iteration"`` strategy; the stopping value is the engine's ``max_iter``, 10 → 20 → 40 → ….
+- :class:`EngineRun` (our engines ``ACTIVE_SET``, ``FISTA``, ``ADMM``, and any engine added later): the
+  ``"iteration"`` strategy; the stopping value is the engine's iteration budget (``budget_option``:
+  ``max_iter`` of FISTA and ADMM, 10 → 20 → 40 → …; ``max_outer`` of ACTIVE_SET, its full passes,
+  1 → 2 → 4 → …).
 - :class:`GatedRun` (the gated-ReLU relaxation, ours and skglm's): the ``"tolerance"`` strategy.
 
 The first point of every curve is the zero network (benchopt's initial stopping value). Each run
@@ -84,18 +86,20 @@ class ConicRun(_Run):
 
 
 class EngineRun(_Run):
-    """One of our engines of program (12); the stopping value is its ``max_iter``."""
+    """One of our engines of program (12); the stopping value is its iteration budget ``budget_option``."""
 
     sampling_strategy = "iteration"
+    budget_option = "max_iter"  # the engine option the stopping value sets
+    first_budget = 10  # the budget of the first point after the zero network; then doubled
 
     def get_next(self, stop_val):
-        return max(10, 2 * stop_val)
+        return max(self.first_budget, 2 * stop_val)
 
     def run(self, n_iter):
         if n_iter == 0:
             self.result = zero_result(self.M, self.Y, self.patterns)
             return
-        self._solve_relu({"max_iter": int(n_iter)})
+        self._solve_relu({self.budget_option: int(n_iter)})
 
 
 class GatedRun(_Run):
@@ -117,4 +121,4 @@ class GatedRun(_Run):
     def solve_gated(self, tol: float) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InaccurateSolutionWarning)
-            return solve_gated_relu(self.M, self.Y, self.beta, gates=self.patterns, tol=tol, decompose=False).U
+            return solve_gated_relu(self.M, self.Y, beta=self.beta, patterns=self.patterns, tol=tol, decompose=False).U

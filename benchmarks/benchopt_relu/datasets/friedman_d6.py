@@ -1,10 +1,10 @@
 """A Friedman #1 block: 5 uniform inputs plus bias, ``m = 1000``, 100 sampled gates (duplicates removed)."""
 
 import numpy as np
-from benchmark_utils import beta_max, block
+from benchmark_utils import block
 from benchopt import BaseDataset
 
-from cvximplicit.solvers import sample_patterns
+from cvximplicit.solvers import beta_max, sample_patterns
 
 
 class Dataset(BaseDataset):

@@ -6,11 +6,13 @@
 from benchmark_utils import npz_block
 from benchopt import BaseDataset
 
+from cvximplicit.solvers import DEFAULT_N_PATTERNS
+
 
 class Dataset(BaseDataset):
     name = "npz-block"
     requirements = []
-    parameters = {"path": [""], "n_patterns": [50], "seed": [0]}
+    parameters = {"path": [""], "n_patterns": [DEFAULT_N_PATTERNS], "seed": [0]}
 
     def get_data(self):
         if not self.path:

@@ -1,10 +1,10 @@
 """A deeper block: 49 ReLU features of a random layer plus bias, ``m = 2000``, 50 sampled patterns."""
 
 import numpy as np
-from benchmark_utils import beta_max, block
+from benchmark_utils import block
 from benchopt import BaseDataset
 
-from cvximplicit.solvers import sample_patterns
+from cvximplicit.solvers import beta_max, sample_patterns
 
 
 class Dataset(BaseDataset):

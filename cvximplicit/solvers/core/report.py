@@ -213,9 +213,48 @@ class SolveReport:
             return default
 
     def summary(self) -> str:
-        """One line: solver, status, objective, gap and time."""
+        """One line: solver, status, objective, gap and time (``str(report)`` gives :meth:`describe`)."""
         gap = "n/a" if self.gap_rel is None else f"{self.gap_rel:.1e}"
         return (
             f"{self.problem:<14} {self.solver:<9} {self.status:<18} obj={self.objective:.6g} "
             f"gap_rel={gap} cert={self.certificate} t={self.total_time_s:.2f}s"
         )
+
+    def describe(self) -> str:
+        """Several lines for a person: what was solved, the numbers, what the certificate proves, what ran.
+
+        ``print(report)`` prints this; :meth:`summary` is the one-line form and ``repr(report)`` every field.
+        """
+        scope, extra = dict(self.scope), dict(self.extra)
+        title = scope.get("program") or self.problem
+        lines = [f"{self.problem}: {title}" + (f", {scope['loss']} loss" if scope.get("loss") else "")]
+        data = [f"{scope[k]} {label}{'' if scope[k] == 1 else 's'}"
+                for k, label in (("rows", "row"), ("features", "feature"), ("outputs", "output")) if k in scope]
+        if "n_patterns" in scope:
+            every = ", every arrangement" if scope.get("all_arrangements") else ""
+            data.append(f"{scope['n_patterns']} patterns ({scope.get('patterns', 'given')}{every})")
+        rows = [("data", ", ".join(data))] if data else []
+        if "bias" in scope:
+            rows.append(("bias", str(scope["bias"])))
+        if "beta" in extra:
+            rows.append(("beta", f"{float(extra['beta']):.6g}"))
+        numbers = f"{self.objective:.10g}"
+        if self.bound is not None:
+            gap = "n/a" if self.gap_rel is None else f"{self.gap_rel:.2e}"
+            tol = f" (tolerance {float(scope['gap_tol']):g})" if "gap_tol" in scope else ""
+            numbers += f"; certified lower bound {self.bound:.10g}; gap_rel {gap}{tol}"
+        rows.append(("objective", numbers))
+        rows.append(("certificate", f"{self.certificate}: {CERTIFIED_CLASS[self.certificate][0]}"))
+        if "n_active_neurons" in extra:
+            rows.append(("neurons", f"{extra['n_active_neurons']} active"))
+        ran = f"{self.solver} ({self.solver_reason or 'requested'}); status {self.status}"
+        if self.iterations is not None:
+            ran += f", {self.iterations} iterations"
+        rows.append(("solver", ran + f", {self.total_time_s:.3g} s"))
+        rows.append(("reductions", ", ".join(self.reductions) or "none"))
+        width = max(len(k) for k, _ in rows)
+        lines += [f"  {k + ':':<{width + 1}} {v}" for k, v in rows]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()

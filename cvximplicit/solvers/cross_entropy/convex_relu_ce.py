@@ -43,6 +43,7 @@ from ...exceptions import (
 )
 from ..core._checks import _as_matrix
 from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
+from ..core.bias import apply_bias, bias_scope
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,
@@ -51,7 +52,7 @@ from ..core.report import (
 )
 from ..engines.first_order import solve_convex_relu_first_order
 from ..engines.losses import polish_multipliers
-from ..relu.arrangements import resolve_patterns
+from ..relu.arrangements import DEFAULT_N_PATTERNS, resolve_patterns
 from ..relu.convex_relu import ConvexReLUSolution
 from ..relu.program import NEURON_TOL, decode
 from .certificate_ce import CEReluProgram
@@ -152,14 +153,15 @@ def _engine_options(name: str, solver_opts) -> dict:
     return dict(solver_opts)
 
 
-def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns=100, seed=0, solver="auto",
-                         solver_opts=None, reductions=(), gap_tol=None) -> ConvexReLUSolution:
+def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0,
+                         bias=None, solver="auto", solver_opts=None, reductions=(),
+                         gap_tol=None) -> ConvexReLUSolution:
     """Solve the cross-entropy ReLU program (12) and certify it (see the module docstring).
 
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, rows are samples (bias column included).
+        Block input, rows are samples (bias column included, or see ``bias``).
     Y : array_like, shape (m, q)
         Labels, rows in the probability simplex (one-hot), ``q ≥ 2``.
     beta : float
@@ -167,8 +169,9 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
         which the zero network is optimal.
     offset : array_like, shape (m, q), optional
         Fixed logits ``Z0`` (the earlier blocks' logits); zero by default.
-    patterns, n_patterns, seed
-        As in :func:`~cvximplicit.solvers.solve_convex_relu`.
+    patterns, n_patterns, seed, bias
+        As in :func:`~cvximplicit.solvers.solve_convex_relu` (``bias=True`` appends a column of ones,
+        and ``predict`` appends it to new inputs).
     solver : str
         ``"auto"``: the exponential-cone program (Clarabel, SCS after it on failure) when
         ``3·m·d·P·q ≤`` :data:`CE_CONIC_AUTO_MAX_NNZ`, else ``"FISTA"``; or a named
@@ -196,6 +199,7 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
         An engine without cross-entropy (``"ADMM"``), or the conic solve failed.
     """
     M = _as_matrix(M).astype(float, copy=False)
+    M, appended = apply_bias(M, bias, where="solve_convex_relu_ce")
     program = CEReluProgram.from_data(M, Y, np.ones((M.shape[0], 1), bool), beta, offset)
     if isinstance(reductions, str) or not all(isinstance(r, str) and r for r in reductions):
         raise ValidationError(f"reductions must be a sequence of non-empty strings; got {reductions!r}")
@@ -252,10 +256,12 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
         "program": "Ergen-Pilanci program (12), cross-entropy loss", "loss": "cross_entropy", "rows": m,
         "features": d, "outputs": q, "patterns": pattern_set.source, "all_arrangements": pattern_set.all_arrangements,
         "n_patterns": P, "offset": offset is not None, "network_class": CERTIFIED_CLASS[kind][0], "gap_tol": tol,
+        "bias": bias_scope(program.M, appended),
     }
     report = SolveReport(
         problem="convex_relu_ce", solver=used, status=status, objective=objective, bound=bound, gap_abs=gap_abs,
         gap_rel=gap_rel, iterations=iters, compile_time_s=float(compile_s), solve_time_s=float(solve_s),
         certificate=kind, residual=violation, requested_solver=str(solver), solver_reason=reason,
         reductions=reductions, scope=scope, extra=extra)
-    return ConvexReLUSolution(V=V, W=W, patterns=program.patterns, beta=program.beta, report=report, scale=scale)
+    return ConvexReLUSolution(V=V, W=W, patterns=program.patterns, beta=program.beta, report=report, scale=scale,
+                              bias=appended)

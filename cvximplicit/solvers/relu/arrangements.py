@@ -37,10 +37,16 @@ from ..._params import Int, check_params
 from ...exceptions import ValidationError
 
 __all__ = ["exact_patterns_1d", "guided_patterns", "sample_patterns", "threshold_structure_1d", "unique_patterns",
-           "one_d_columns", "resolve_patterns", "PatternSet", "PATTERN_MODES"]
+           "one_d_columns", "resolve_patterns", "PatternSet", "PATTERN_MODES", "DEFAULT_N_PATTERNS"]
 
 #: The string values of the ``patterns`` argument of program (12).
 PATTERN_MODES = ("auto", "exact", "sampled")
+
+#: Gates drawn for sampled patterns by default, in every public solver of program (12), in
+#: :func:`~cvximplicit.solvers.beta_max` and in ``cvximplicit compare`` (duplicate and all-zero patterns
+#: are removed, so fewer may remain). The trainer's presets (:data:`cvximplicit.presets.PRESETS`) use fewer
+#: per block, since Algorithm 2 poses several programs per block and one block per ``n_i`` neurons.
+DEFAULT_N_PATTERNS = 100
 
 
 def _as_u(u) -> np.ndarray:

@@ -50,11 +50,11 @@ from ..core.report import SolveReport
 from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
 from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from . import certificate as _cert
-from .arrangements import resolve_patterns
+from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
 from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
-from .program import beta_max
+from .program import ReluProgram
 
-__all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "beta_max", "select_neurons",
+__all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "select_neurons",
            "BETA_MIN_RATIO", "BETA_RTOL", "NEW_DIRECTION_TOL"]
 
 #: Lower end of the bisection bracket, relative to β_max.
@@ -126,14 +126,15 @@ def _check_n_neurons(n_neurons) -> None:
     check_params("the block budget", {"n_neurons": n_neurons}, {"n_neurons": [Int(1)]})
 
 
-def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=100, seed=0, solver="auto",
-                    solver_opts=None, max_bisection=20, reductions=()) -> BlockFit:
+def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0,
+                    solver="auto", solver_opts=None, max_bisection=20, reductions=()) -> BlockFit:
     """Fit a shallow ReLU network with exactly ``n_neurons`` neurons through program (12).
 
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, rows are samples (``M = Ũ_iᵀ``, bias column included).
+        Block input, rows are samples (``M = Ũ_iᵀ``, bias column included: it is used as given, as the
+        trainer poses it, without the bias check of :func:`~cvximplicit.solvers.solve_convex_relu`).
     Y : array_like, shape (m, q) or (m,)
         Targets (the residual ``Ỹᵀ`` of Algorithm 2), rows are samples.
     n_neurons : int
@@ -172,7 +173,8 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
         opts = solver_opts
         if warm:  # the previous solve used the first-order engine: warm-start it
             opts = {"V0": warm["V"], "W0": warm["W"], **dict(solver_opts or {})}
-        sol = solve_convex_relu(M, Y, beta=b, patterns=pats, solver=solver, solver_opts=opts, reductions=reductions)
+        sol = solve_convex_relu(M, Y, beta=b, patterns=pats, bias=False, solver=solver, solver_opts=opts,
+                                reductions=reductions)
         if sol.report.solver == "FISTA":
             warm.update(V=sol.V, W=sol.W)
         n_act = int(sol.report.extra["n_active_neurons"])
@@ -184,7 +186,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
     if not path_mode:
         chosen, n_act = solve(float(beta))
     else:
-        hi = beta_max(M, Y, pats)
+        hi = ReluProgram(M, Y, pats, 1.0).beta_max()
         if hi <= 0:  # Y is orthogonal to every D_k M: the zero network is optimal for any β
             chosen, n_act = solve(1.0)
         else:
@@ -260,8 +262,8 @@ def forward_select(H, Y, n_select: int, F=None) -> list[int]:
 
 
 def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, beta_ratio=0.1, max_solves=4,
-                  start_level=0, patterns="auto", n_patterns=100, seed=0, solver="auto", solver_opts=None,
-                  reductions=(), offset=None, loss="squared") -> BlockFit:
+                  start_level=0, patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0, solver="auto",
+                  solver_opts=None, reductions=(), offset=None, loss="squared") -> BlockFit:
     """``n_neurons`` neurons chosen from the support of one convex solve (the "pool" rule).
 
     1. Solve program (12) on the ladder ``β_k = beta_ratio · β_max / 4^k``, ``k = start_level, …,
@@ -312,16 +314,16 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
         M, Y, _ = _validate(M, Y, 1.0)
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
-    top = ce_beta_max(M, Y, pats, offset=offset) if cross_entropy else beta_max(M, Y, pats)
+    top = ce_beta_max(M, Y, pats, offset=offset) if cross_entropy else ReluProgram(M, Y, pats, 1.0).beta_max()
     beta = top * beta_ratio / 4.0 ** start_level if top > 0 else 1.0
     reports, path, warm = [], [], None
     for level in range(start_level, max_solves):
         if cross_entropy:
-            sol = solve_convex_relu_ce(M, Y, beta=beta, offset=offset, patterns=pats, solver=solver,
+            sol = solve_convex_relu_ce(M, Y, beta=beta, offset=offset, patterns=pats, bias=False, solver=solver,
                                        solver_opts=solver_opts, reductions=reductions)
         else:  # each lower β starts from the last solution (the engines use it; conic solvers ignore it)
-            sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, solver=solver, solver_opts=solver_opts,
-                                    reductions=reductions, warm_start=warm)
+            sol = solve_convex_relu(M, Y, beta=beta, patterns=pats, bias=False, solver=solver,
+                                    solver_opts=solver_opts, reductions=reductions, warm_start=warm)
             warm = (sol.V, sol.W)
         n_act = int(sol.report.extra["n_active_neurons"])
         reports.append(sol.report)

@@ -33,6 +33,7 @@ from ..._validation import as_real_array
 from ...exceptions import ValidationError
 from ..core._checks import _as_beta
 from ..core.backend import check_solver
+from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,
@@ -47,7 +48,7 @@ from ..engines.registry import (
     engine_available,
     get_engine,
 )
-from .arrangements import one_d_columns, resolve_patterns
+from .arrangements import DEFAULT_N_PATTERNS, one_d_columns, resolve_patterns
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
 from .program import NEURON_TOL, ReluProgram, decode
 
@@ -110,6 +111,10 @@ class ConvexReLUSolution:
         ``‖Y‖_F / ‖M‖_F``, the natural size of a group norm; the neuron threshold
         is ``tol · max(largest group norm, scale)`` so an all-zero solution
         (β ≥ β_max, groups at ~1e-10) decodes to no neurons.
+    bias : bool
+        Whether the solve appended a column of ones to ``M`` (``bias=True``): it is the last of the
+        ``d`` columns of ``V``, ``W`` and of the decoded input weights (each neuron's bias), and
+        :meth:`predict` appends it to new inputs.
     """
 
     V: np.ndarray
@@ -118,6 +123,7 @@ class ConvexReLUSolution:
     beta: float
     report: SolveReport
     scale: float = 0.0
+    bias: bool = False
 
     def neurons(self, tol: float = NEURON_TOL) -> tuple[np.ndarray, np.ndarray]:
         """Decode the ReLU network: ``W1`` ``(k, d)`` input weights, ``W2`` ``(q, k)`` output weights.
@@ -133,14 +139,21 @@ class ConvexReLUSolution:
     def predict(self, M) -> np.ndarray:
         """Network prediction ``relu(M W1ᵀ) W2ᵀ``, shape ``(m, q)``, for ``M`` ``(m, d)`` (rows are samples).
 
-        Uses every non-zero group (``tol=0``), so on the training ``M`` it equals
-        the convex fit ``Σ_k D_k M (V_k − W_k)`` wherever the cone constraints hold.
+        ``M`` has the columns of the ``M`` solved on; after a solve with ``bias=True`` it has one
+        column fewer (the ones are appended here). Uses every non-zero group (``tol=0``), so on the
+        training ``M`` it equals the convex fit ``Σ_k D_k M (V_k − W_k)`` wherever the cone
+        constraints hold.
         """
-        M = np.asarray(M, dtype=float)
-        if M.ndim != 2 or M.shape[1] != self.V.shape[1]:
-            raise ValidationError(f"M must have shape (m, {self.V.shape[1]}) (rows are samples); got {M.shape}")
+        M = prediction_input(M, self.V.shape[1], self.bias)
         W1, W2 = self.neurons(tol=0.0)
         return np.maximum(M @ W1.T, 0.0) @ W2.T
+
+    def summary(self) -> str:
+        """A few lines: the network found, then the report (:meth:`~cvximplicit.solvers.SolveReport.describe`)."""
+        W1, W2 = self.neurons()
+        bias = "; the last input column is the appended bias" if self.bias else ""
+        return (f"ConvexReLUSolution: {W1.shape[0]} ReLU neurons, prediction relu(M W1ᵀ) W2ᵀ with W1 "
+                f"{W1.shape}, W2 {W2.shape}{bias}\n{self.report.describe()}")
 
 
 # --------------------------------------------------------------------------- validation
@@ -183,27 +196,34 @@ def _check_reductions(reductions) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- public entry point
-def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, solver="auto",
-                      solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None,
+def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0, bias=None,
+                      solver="auto", solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None,
                       warm_start=None) -> ConvexReLUSolution:
     """Solve the Ergen–Pilanci program for step (12) of Algorithm 2 and certify it.
 
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, **rows are samples** (``M = Ũ_iᵀ``, bias column included).
+        Block input, **rows are samples** (``M = Ũ_iᵀ``, bias column included, or see ``bias``).
     Y : array_like, shape (m, q) or (m,)
         Targets (the residual ``Ỹᵀ``), rows are samples.
     beta : float
-        Regularisation weight β > 0 (weight decay ``β/2 (‖W1‖² + ‖W2‖²)`` of the network).
+        Regularisation weight β > 0 (weight decay ``β/2 (‖W1‖² + ‖W2‖²)`` of the network);
+        :func:`~cvximplicit.solvers.beta_max` gives the β from which the zero network is optimal.
     patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
         See :func:`~cvximplicit.solvers.relu.arrangements.resolve_patterns`: ``"exact"`` (all
         arrangements of ``M = [u, 1]``), ``"sampled"`` (``n_patterns`` seeded Gaussian
         gates), ``"auto"`` (exact when possible) or an array used as given.
     n_patterns : int
-        Gates drawn for sampled patterns (duplicates/all-zero removed).
+        Gates drawn for sampled patterns (duplicates/all-zero removed); default
+        :data:`~cvximplicit.solvers.DEFAULT_N_PATTERNS`.
     seed : int
         Seed for the sampled patterns.
+    bias : {None, True, False}
+        ``True`` appends a column of ones to ``M`` (the neurons' biases; :meth:`ConvexReLUSolution.predict`
+        appends it to new inputs); ``None`` uses ``M`` as given and warns
+        (:class:`~cvximplicit.exceptions.MissingBiasWarning`) when it has no constant column;
+        ``False`` uses it as given without the check (:mod:`cvximplicit.solvers.core.bias`).
     solver : str
         ``"auto"``: the reduced 1-D form goes to Clarabel (SCS after it if Clarabel fails); a
         plain program to the working-set engine ``"ACTIVE_SET"`` (above
@@ -245,11 +265,13 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     ------
     ValidationError
         Bad shapes, non-finite data, β ≤ 0, unknown ``patterns`` mode, ``"exact"``
-        for a non-1-D input, unknown ``solver_opts`` keys, malformed ``reductions``.
+        for a non-1-D input, unknown ``solver_opts`` keys, malformed ``reductions``, a bad
+        ``bias`` (or ``bias=True`` for an ``M`` that has a constant column).
     SolverUnavailableError, MosekLicenseError, SolverFailedError
         See :func:`~cvximplicit.solvers.solve_cvxpy`.
     """
     M, Y, beta = _validate(M, Y, beta)
+    M, appended = apply_bias(M, bias, where="solve_convex_relu")
     reductions = _check_reductions(reductions)
     name = check_solver(solver)
     pattern_set = resolve_patterns(M, patterns, n_patterns, seed)
@@ -304,7 +326,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     scope = {
         "program": "Ergen-Pilanci program (12)", "loss": "squared", "rows": m, "features": d, "outputs": q,
         "patterns": pattern_set.source, "all_arrangements": pattern_set.all_arrangements, "n_patterns": P,
-        "network_class": CERTIFIED_CLASS[kind][0], "gap_tol": tol,
+        "network_class": CERTIFIED_CLASS[kind][0], "gap_tol": tol, "bias": bias_scope(M, appended),
     }
     report = SolveReport(
         problem="convex_relu", solver=used, status=status, objective=objective, bound=bound, gap_abs=gap_abs,
@@ -312,7 +334,8 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
         certificate=kind, residual=violation, requested_solver=str(solver), solver_reason=reason,
         reductions=reductions, scope=scope, extra=extra,
     )
-    return ConvexReLUSolution(V=V, W=W, patterns=program.patterns, beta=beta, report=report, scale=scale)
+    return ConvexReLUSolution(V=V, W=W, patterns=program.patterns, beta=beta, report=report, scale=scale,
+                              bias=appended)
 
 
 class _Certification(NamedTuple):

@@ -61,16 +61,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+from ..._deprecation import deprecated_call_forms
 from ..._params import BOOL, Int, Real, check_params
 from ...exceptions import ValidationError
-from ..core._checks import _as_groups, _program_data
+from ..core._checks import _as_groups, _as_matrix, _program_data
 from ..core._threads import one_blas_thread as _one_blas_thread
+from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.report import (
     CERTIFIED_CLASS,
     SolveReport,
     relu_certificate_kind,
     warn_uncertified,
 )
+from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
 from .certificate import _bound, pattern_fit
 from .program import NEURON_TOL, ReluProgram, decode
 
@@ -97,7 +100,8 @@ class GatedReLUSolution:
     U : ndarray, shape (P, d, q)
         ``U[k, :, c]``: the linear map of gate ``k`` for output ``c``.
     gates : ndarray of bool, shape (m, P)
-        The gate patterns (column ``k`` is the diagonal of ``D_k``).
+        The gate patterns (column ``k`` is the diagonal of ``D_k``); also :attr:`patterns`, the name
+        the other solutions use.
     beta : float
         The regularisation weight β.
     report : SolveReport
@@ -112,6 +116,9 @@ class GatedReLUSolution:
         point of program (12) on the same patterns.
     scale : float
         ``‖Y‖_F / ‖M‖_F`` (the neuron threshold's floor, as in program (12)).
+    bias : bool
+        Whether the solve appended a column of ones to ``M`` (``bias=True``; the last of the ``d``
+        columns); :meth:`predict` appends it to new inputs.
     """
 
     U: np.ndarray
@@ -121,6 +128,12 @@ class GatedReLUSolution:
     V: np.ndarray | None = None
     W: np.ndarray | None = None
     scale: float = 0.0
+    bias: bool = False
+
+    @property
+    def patterns(self) -> np.ndarray:
+        """The gate patterns ``(m, P)`` (the same array as :attr:`gates`)."""
+        return self.gates
 
     def neurons(self, tol: float = NEURON_TOL) -> tuple[np.ndarray, np.ndarray]:
         """The ReLU network of the cone decomposition: ``W1`` ``(k, d)``, ``W2`` ``(q, k)``.
@@ -137,10 +150,41 @@ class GatedReLUSolution:
             raise ValidationError("this gated-ReLU solution has no cone decomposition: solve with decompose=True")
         return decode(self.V, self.W, tol, self.scale)
 
+    def predict(self, M) -> np.ndarray:
+        """Prediction ``relu(M W1ᵀ) W2ᵀ`` of the cone decomposition's ReLU network, ``(m, q)``, for ``M`` ``(m, d)``.
+
+        Rows are samples; after a solve with ``bias=True`` ``M`` has one column fewer (the ones are
+        appended here). A gated network needs its gate vectors to predict on new inputs, and the solve
+        keeps only the patterns, so the prediction is the ReLU network of :meth:`neurons` (every
+        non-zero group): on the training ``M`` it equals the gated fit ``Σ_k D_k M U_k``.
+
+        Raises
+        ------
+        ValidationError
+            ``M`` has the wrong shape, or the solve ran with ``decompose=False``.
+        """
+        M = prediction_input(M, self.U.shape[1], self.bias)
+        W1, W2 = self.neurons(tol=0.0)
+        return np.maximum(M @ W1.T, 0.0) @ W2.T
+
+    def summary(self) -> str:
+        """A few lines: the groups, the decomposition's network, then the report's description."""
+        extra = self.report.extra
+        head = f"GatedReLUSolution: {extra.get('n_active_groups', 'n/a')} active groups"
+        if self.V is None:
+            head += "; no cone decomposition (decompose=False), so no ReLU network and no predict"
+        else:
+            head += (f"; cone decomposition: {self.neurons()[0].shape[0]} ReLU neurons, program (12) objective "
+                     f"{extra['program_12_objective']:.10g} (a feasible point; program (12)'s optimum is between "
+                     f"the lower bound {extra['lower_bound_for_program_12']:.10g} and it)")
+        return f"{head}\n{self.report.describe()}"
+
 
 # --------------------------------------------------------------------------- public entry point
-def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds=50, warm_start=None,
-                     decompose=True, reductions=()) -> GatedReLUSolution:
+@deprecated_call_forms(positional=("beta",), renamed=(("gates", "patterns"),))
+def solve_gated_relu(M, Y, *, beta, patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0, bias=None, tol=1e-8,
+                     max_iter=20_000, max_rounds=50, warm_start=None, decompose=True,
+                     reductions=()) -> GatedReLUSolution:
     """Solve the gated-ReLU program (a group lasso), certify it, and decompose it into a ReLU network.
 
     .. math::
@@ -151,17 +195,25 @@ def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds
     Its optimum is a lower bound of program (12) on the same patterns (see the module
     docstring for the method, the certificate and the decomposition).
 
+    The arguments follow :func:`~cvximplicit.solvers.solve_convex_relu` (``beta`` keyword-only,
+    ``patterns="auto"``, ``bias``). The old call form ``solve_gated_relu(M, Y, beta, gates=P)`` still
+    works, with a :class:`FutureWarning`.
+
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, **rows are samples** (bias column included).
+        Block input, **rows are samples** (bias column included, or see ``bias``).
     Y : array_like, shape (m, q) or (m,)
         Targets, rows are samples.
     beta : float
         Regularisation weight β > 0.
-    gates : ndarray of bool, shape (m, P)
-        Column ``k`` is the diagonal of ``D_k`` (e.g. from
-        :func:`~cvximplicit.solvers.sample_patterns`).
+    patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
+        The gates: column ``k`` is the diagonal of ``D_k``; the modes and ``n_patterns``, ``seed`` as
+        in :func:`~cvximplicit.solvers.solve_convex_relu` (an array, e.g. from
+        :func:`~cvximplicit.solvers.sample_patterns`, is used as given). Formerly ``gates``.
+    n_patterns, seed, bias
+        As in :func:`~cvximplicit.solvers.solve_convex_relu` (``bias=True`` appends a column of ones,
+        and :meth:`GatedReLUSolution.predict` appends it to new inputs).
     tol : float
         Relative gap ``(objective − bound) / max(1, |objective|)`` to certify.
     max_iter : int
@@ -184,8 +236,8 @@ def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds
     Raises
     ------
     ValidationError
-        Bad shapes or non-finite data, ``β ≤ 0``, ``gates`` not an ``(m, P)`` bool array,
-        options out of range, malformed ``reductions``.
+        Bad shapes or non-finite data, ``β ≤ 0``, ``patterns`` not a mode or an ``(m, P)`` bool array,
+        options out of range, malformed ``reductions``, a bad ``bias``.
 
     Examples
     --------
@@ -194,13 +246,15 @@ def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds
     >>> rng = np.random.default_rng(0)
     >>> M = np.c_[rng.standard_normal((50, 2)), np.ones(50)]
     >>> y = np.abs(M[:, 0])
-    >>> sol = solve_gated_relu(M, y, 0.5, gates=sample_patterns(M, 10, seed=0))
+    >>> sol = solve_gated_relu(M, y, beta=0.5, patterns=sample_patterns(M, 10, seed=0))
     >>> sol.report.certificate
     'restricted'
     >>> sol.report.extra["lower_bound_for_program_12"] <= sol.report.extra["program_12_objective"]
     True
     """
-    M, Y, gates, beta = _program_data(M, Y, gates, beta)
+    M, appended = apply_bias(_as_matrix(M).astype(float, copy=False), bias, where="solve_gated_relu", stacklevel=4)
+    pattern_set = resolve_patterns(M, patterns, n_patterns, seed)
+    M, Y, gates, beta = _program_data(M, Y, pattern_set.patterns, beta)
     check_params("solve_gated_relu", {"tol": tol, "max_iter": max_iter, "max_rounds": max_rounds,
                                       "decompose": decompose},
                  {"tol": [Real(0.0, 1.0, closed="neither")], "max_iter": [Int(1)], "max_rounds": [Int(1)],
@@ -249,8 +303,8 @@ def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds
                      decomposition_time_s=time.perf_counter() - t_dec)
     scope = {
         "program": "gated ReLU (group lasso; Mishkin, Sahiner & Pilanci 2022)", "loss": "squared", "rows": m,
-        "features": d, "outputs": q, "patterns": "gates given", "all_arrangements": False, "n_patterns": P,
-        "network_class": CERTIFIED_CLASS[kind][0], "gap_tol": float(tol),
+        "features": d, "outputs": q, "patterns": pattern_set.source, "all_arrangements": False, "n_patterns": P,
+        "network_class": CERTIFIED_CLASS[kind][0], "gap_tol": float(tol), "bias": bias_scope(M, appended),
     }
     report = SolveReport(
         problem="gated_relu", solver=GATED_SOLVER_NAME, status=status, objective=objective, bound=float(bound),
@@ -258,7 +312,8 @@ def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds
         certificate=kind, residual=0.0, requested_solver=GATED_SOLVER_NAME, solver_reason="requested",
         reductions=reductions, scope=scope, extra=extra,
     )
-    return GatedReLUSolution(U=U, gates=gates, beta=beta, report=report, V=V, W=W, scale=program.scale)
+    return GatedReLUSolution(U=U, gates=gates, beta=beta, report=report, V=V, W=W, scale=program.scale,
+                             bias=appended)
 
 
 # --------------------------------------------------------------------------- one output

@@ -7,19 +7,22 @@ Every point of the path is an ordinary :func:`~cvximplicit.solvers.solve_convex_
 with its own independently recomputed dual bound and certificate kind (``"global"``,
 ``"restricted"``, or ``"none"`` when its gap missed the tolerance: a path never relabels a
 point). The β values are taken in the order given; from the largest down (the usual order)
-each solution is sparse and close to the next one, so the engines (``"ADMM"``, ``"FISTA"``)
-start from the previous ``(V, W)`` through ``warm_start``. Conic solvers ignore a warm start.
+each solution is sparse and close to the next one, so the engines (``"ACTIVE_SET"``, ``"ADMM"``,
+``"FISTA"``) start from the previous ``(V, W)`` through ``warm_start``. Conic solvers ignore a warm start.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ...exceptions import MissingDependencyError, ValidationError
+from ..core._checks import _as_matrix
+from ..core.bias import apply_bias, bias_scope
+from .arrangements import DEFAULT_N_PATTERNS
 from .convex_relu import ConvexReLUSolution, solve_convex_relu
 
 __all__ = ["ConvexReLUPath", "solve_convex_relu_path"]
@@ -79,6 +82,18 @@ class ConvexReLUPath:
     def certified(self) -> bool:
         """Whether every point of the path is certified (no ``"none"``)."""
         return all(kind != "none" for kind in self.certificates)
+
+    def summary(self) -> str:
+        """One line per β: objective, certified bound, relative gap, active neurons, certificate, solver."""
+        head = (f"{'beta':>12} {'objective':>16} {'bound':>16} {'gap_rel':>9} {'active':>6} {'certificate':>17}  "
+                "solver")
+        lines = [f"ConvexReLUPath: {len(self)} values of β, {self.wall_time_s:.3g} s", head]
+        for r in self.to_records():
+            bound = "n/a" if r["bound"] is None else f"{r['bound']:.10g}"
+            gap = "n/a" if r["gap_rel"] is None else f"{r['gap_rel']:.1e}"
+            lines.append(f"{r['beta']:>12.6g} {r['objective']:>16.10g} {bound:>16} {gap:>9} {r['n_active']:>6} "
+                         f"{r['certificate']:>17}  {r['solver']}")
+        return "\n".join(lines)
 
     def to_records(self) -> list[dict]:
         """One dict per β: ``beta``, ``objective``, ``bound``, ``gap_rel``, ``n_active``, ``certificate``,
@@ -148,26 +163,26 @@ def _as_betas(betas) -> np.ndarray:
     return out
 
 
-def solve_convex_relu_path(M, Y, betas, *, patterns="auto", n_patterns=100, seed=0, solver="auto",
-                           solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None,
+def solve_convex_relu_path(M, Y, betas, *, patterns="auto", n_patterns=DEFAULT_N_PATTERNS, seed=0, bias=None,
+                           solver="auto", solver_opts=None, fallback=("SCS",), reductions=(), gap_tol=None,
                            warm_start=True) -> ConvexReLUPath:
     """Solve program (12) for each β in ``betas``, warm-starting each solve from the previous solution.
 
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, **rows are samples** (bias column included).
+        Block input, **rows are samples** (bias column included, or see ``bias``).
     Y : array_like, shape (m, q) or (m,)
         Targets, rows are samples.
     betas : sequence of float
         The β values, solved in the order given (normally decreasing, e.g.
-        ``np.geomspace(0.5, 0.01, 10) * beta_max``).
-    patterns, n_patterns, seed, solver, solver_opts, fallback, reductions, gap_tol
+        ``np.geomspace(0.5, 0.01, 10) * beta_max(M, y, patterns)``, :func:`~cvximplicit.solvers.beta_max`).
+    patterns, n_patterns, seed, bias, solver, solver_opts, fallback, reductions, gap_tol
         As in :func:`~cvximplicit.solvers.solve_convex_relu`, the same for every β (so every point
-        uses the same patterns).
+        uses the same patterns; the bias check runs once).
     warm_start : bool
-        Start each solve from the previous ``(V, W)`` (used by the engines ``"ADMM"`` and
-        ``"FISTA"``; conic solvers solve from scratch).
+        Start each solve from the previous ``(V, W)`` (used by the engines ``"ACTIVE_SET"``, ``"ADMM"``
+        and ``"FISTA"``; conic solvers solve from scratch).
 
     Returns
     -------
@@ -195,12 +210,16 @@ def solve_convex_relu_path(M, Y, betas, *, patterns="auto", n_patterns=100, seed
     betas = _as_betas(betas)
     if not isinstance(warm_start, bool):
         raise ValidationError(f"warm_start must be True or False; got warm_start={warm_start!r}")
+    M, appended = apply_bias(_as_matrix(M).astype(float, copy=False), bias, where="solve_convex_relu_path")
     solutions: list[ConvexReLUSolution] = []
     previous = None
     for beta in betas:
         start = (previous.V, previous.W) if (warm_start and previous is not None) else None
         previous = solve_convex_relu(M, Y, beta=float(beta), patterns=patterns, n_patterns=n_patterns, seed=seed,
-                                     solver=solver, solver_opts=solver_opts, fallback=fallback,
+                                     bias=False, solver=solver, solver_opts=solver_opts, fallback=fallback,
                                      reductions=reductions, gap_tol=gap_tol, warm_start=start)
+        if appended:  # the solve saw the ones as a column of M: its solution and report say where they came from
+            scope = {**previous.report.scope, "bias": bias_scope(M, True)}
+            previous = replace(previous, bias=True, report=replace(previous.report, scope=scope))
         solutions.append(previous)
     return ConvexReLUPath(betas=betas, solutions=solutions, wall_time_s=time.perf_counter() - t0)

@@ -25,10 +25,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...exceptions import ValidationError
-from ..core._checks import _as_beta, _program_data
+from ..core._checks import _as_beta, _as_matrix, _program_data
+from ..core.bias import apply_bias
 from . import certificate as _cert
+from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
 
-__all__ = ["ReluProgram", "decode", "beta_max", "NEURON_TOL"]
+__all__ = ["ReluProgram", "decode", "beta_max", "max_group_score", "NEURON_TOL"]
 
 #: A group ``V[k,:,c]`` (or ``W``) is an active neuron when its norm exceeds
 #: ``NEURON_TOL · max(largest group norm, ‖Y‖_F/‖M‖_F)`` (interior-point
@@ -105,24 +107,64 @@ class ReluProgram:
 
     def beta_max(self) -> float:
         """``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``: for ``β`` at least this, the zero network is optimal."""
-        return beta_max(self.M, self.Y, self.patterns)
+        return max_group_score(self.M, self.Y, self.patterns)
 
 
-def beta_max(M, Y, patterns) -> float:
-    """``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``: for β at least this, the zero network is optimal.
+def max_group_score(M: np.ndarray, R: np.ndarray, patterns: np.ndarray) -> float:
+    """``max_{k,c} ‖Mᵀ D_k R_{:,c}‖₂`` for float64 ``M`` ``(m, d)``, ``R`` ``(m, q)``, bool ``patterns`` ``(m, P)``.
 
-    At ``λ = Y`` (the zero network's residual) with ``μ = 0`` the dual constraint reads
-    ``‖Mᵀ D_k Y_{:,c}‖₂ ≤ β`` for every ``k, c``. ``M`` ``(m, d)`` and ``Y`` ``(m, q)``
-    have rows as samples; ``patterns`` is ``(m, P)`` bool.
+    The largest dual-constraint value at the dual point ``R`` with zero cone multipliers (no checks:
+    the callers validated their data). At ``R = Y`` it is β_max of program (12).
     """
-    M = np.asarray(M, dtype=float)
-    Y = np.asarray(Y, dtype=float).reshape(M.shape[0], -1)
-    D = np.asarray(patterns, dtype=float)
+    D = patterns.astype(float)
     best = 0.0
-    for c in range(Y.shape[1]):
-        G = M.T @ (D * Y[:, c : c + 1])  # (d, P): column k is Mᵀ D_k y_c
+    for c in range(R.shape[1]):
+        G = M.T @ (D * R[:, c : c + 1])  # (d, P): column k is Mᵀ D_k r_c
         best = max(best, float(np.linalg.norm(G, axis=0).max(initial=0.0)))
     return best
+
+
+def beta_max(M, Y, patterns="auto", *, n_patterns=DEFAULT_N_PATTERNS, seed=0, bias=None) -> float:
+    """β_max of program (12): ``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``; for ``β ≥ β_max`` the zero network is optimal.
+
+    At ``λ = Y`` (the zero network's residual) with zero cone multipliers the dual constraint reads
+    ``‖Mᵀ D_k Y_{:,c}‖₂ ≤ β`` for every pattern ``k`` and output ``c``, so the maximum runs over the
+    patterns **and** the outputs (the programs of the outputs are separate: one-vs-all). A β is
+    usually given as a fraction of it (``beta=0.1 * beta_max(M, y, patterns)``).
+
+    Parameters
+    ----------
+    M : array_like, shape (m, d)
+        Block input, **rows are samples**.
+    Y : array_like, shape (m, q) or (m,)
+        Targets, rows are samples.
+    patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
+        As in :func:`~cvximplicit.solvers.solve_convex_relu` (with the same ``n_patterns``, ``seed``
+        and ``bias`` the patterns are the same as that solve's).
+    n_patterns, seed, bias
+        As in :func:`~cvximplicit.solvers.solve_convex_relu` (``bias=True`` appends a column of ones).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValidationError
+        Bad shapes, non-finite data, a bad ``patterns`` or ``bias``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[1.0, 1.0], [-1.0, 1.0]])
+    >>> beta_max(M, np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[True], [True]]))
+    2.8284271247461903
+    """
+    M = _as_matrix(M).astype(float, copy=False)
+    M, _ = apply_bias(M, bias, where="beta_max")
+    pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
+    M, Y, pats, _ = _program_data(M, Y, pats, 1.0)
+    return max_group_score(M, Y, pats)
 
 
 def decode(V: np.ndarray, W: np.ndarray, tol: float, scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
