@@ -8,7 +8,8 @@ import pytest
 from cvximplicit import ImplicitModel, ValidationError, partition, train_greedy
 from cvximplicit.partition import block_slices
 from cvximplicit.training.block import block_loss
-from cvximplicit.training.finetune import _batch_gradient, _Network, check_finetune_options, finetune_model
+from cvximplicit.training.finetune import _batch_gradient, _Network, finetune_model
+from cvximplicit.training.finetune_stage import check_finetune_options
 
 from . import _fakes  # noqa: F401  (registers "random_features")
 
@@ -108,9 +109,30 @@ def test_finetune_is_deterministic_and_zero_epochs_changes_nothing():
         np.testing.assert_array_equal(x, y)
     c = finetune_model(model, U, Y, epochs=3, batch_size=50, seed=5)
     assert not np.array_equal(a.B, c.B)  # another batch order
-    zero = finetune_model(model, U, Y, epochs=0)
-    np.testing.assert_allclose(zero.B, model.B, rtol=1e-7)  # float32 round trip only
-    assert zero.steps == 0 and zero.loss_after == pytest.approx(zero.loss_before, rel=1e-6)
+    zero = finetune_model(model, U, Y, epochs=0)  # only the balancing rescale: the same function
+    same = ImplicitModel(zero.A, zero.B, zero.C, block_sizes=model.block_sizes, input_bias=True)
+    np.testing.assert_allclose(same.predict(U), model.predict(U), rtol=1e-5, atol=1e-5)
+    assert zero.steps == 0 and zero.loss_after == pytest.approx(zero.loss_before, rel=1e-5)
+
+
+def test_balancing_keeps_the_function_and_equalises_each_state_in_and_out():
+    model = _model(seed=3)
+    model = ImplicitModel(model.A * 5, model.B * np.array([[0.01], [3], [1], [0.2], [7], [1], [0.5]]), model.C,
+                          block_sizes=model.block_sizes, input_bias=True)
+    U, _ = _data()
+    net = _Network(model)
+    net.balance()
+    A = np.zeros_like(model.A)
+    for s, block in zip(net.slices, net.A):
+        A[s, : s.start] = block
+    balanced = ImplicitModel(A, net.B.astype(float), net.C.astype(float), block_sizes=model.block_sizes,
+                             input_bias=True)
+    np.testing.assert_allclose(balanced.predict(U), model.predict(U), rtol=1e-4, atol=1e-4)
+    total = lambda M: np.sum(M.A**2) + np.sum(M.B**2) + np.sum(M.C**2)  # noqa: E731
+    assert total(balanced) < total(model)
+    incoming = np.sum(A**2, axis=1) + np.sum(balanced.B**2, axis=1)
+    outgoing = np.sum(A**2, axis=0) + np.sum(balanced.C**2, axis=0)
+    np.testing.assert_allclose(incoming, outgoing, rtol=1e-2)  # the stationarity of the rescaling
 
 
 def test_weight_decay_shrinks_the_weights():
@@ -180,3 +202,50 @@ def test_train_greedy_finetune_without_the_output_step_keeps_the_finetuned_outpu
     np.testing.assert_array_equal(kept.model.B, refit.model.B)
     assert kept.finetune["final_loss"] == pytest.approx(kept.finetune["loss_after"], rel=1e-12)
     assert refit.finetune["final_loss"] <= kept.finetune["final_loss"] * (1 + 1e-9)
+
+
+def test_stage_chooses_no_finetune_when_the_greedy_model_is_exact():
+    # Targets produced by the model itself: the greedy model has zero loss everywhere, and a fine-tune with a
+    # strong weight decay can only lose on the held-out samples, so "no fine-tune" is chosen and the model kept.
+    from cvximplicit.training.finetune_stage import finetune_stage
+
+    model = _model()
+    U, _ = _data()
+    Y = model.predict(U)
+    tuned, record = finetune_stage(model, U, Y, loss="squared", seed=0,
+                                   options={"epochs": 20, "batch_size": 32, "weight_decay": [50.0]})
+    assert tuned is model
+    selection = record["selection"]
+    assert selection["chosen"] is None and record["epochs"] == 0 and "did best" in record["skipped"]
+    assert [c["weight_decay"] for c in selection["candidates"]] == [None, 50.0]
+    assert selection["candidates"][0]["validation_loss"] == pytest.approx(0.0, abs=1e-20)
+    assert selection["n_validation"] == 40 and selection["validation_fraction"] == 0.2
+
+
+def test_stage_selection_is_the_argmin_of_independently_recomputed_held_out_losses():
+    from cvximplicit.training.finetune_stage import finetune_stage
+
+    U, Y = _data(m=300)
+    greedy = train_greedy(U, Y, block_sizes=partition(9, 3), block_solver="random_features", verbose=0).model
+    options = {"epochs": 40, "batch_size": 32, "lr": 1e-2, "weight_decay": [0.0, 3.0], "validation_fraction": 0.25}
+    tuned, record = finetune_stage(greedy, U, Y, loss="squared", options=options, seed=7)
+    held = np.sort(np.random.default_rng(7).permutation(300)[:75])  # the documented split: seeded by the stage
+    candidates = record["selection"]["candidates"]
+    assert candidates[0]["validation_loss"] == pytest.approx(
+        block_loss(Y[:, held], greedy.predict(U[:, held]), "squared"), rel=1e-12)
+    best = min(candidates, key=lambda c: c["validation_loss"])
+    assert record["selection"]["chosen"] == best["weight_decay"] == 0.0  # random features: the fine-tune helps
+    assert record["options"]["weight_decay"] == 0.0 and record["epochs"] == 40
+    assert record["final_loss"] < block_loss(Y, greedy.predict(U), "squared")
+
+
+def test_stage_options_are_checked():
+    with pytest.raises(ValidationError, match="applies when weight_decay is a list"):
+        check_finetune_options({"validation_fraction": 0.2})
+    with pytest.raises(ValidationError, match="non-empty list"):
+        check_finetune_options({"weight_decay": []})
+    with pytest.raises(ValidationError, match="non-empty list"):
+        check_finetune_options({"weight_decay": [0.1, -1]})
+    with pytest.raises(ValidationError, match="validation_fraction"):
+        check_finetune_options({"weight_decay": [0.1], "validation_fraction": 0.9})
+    assert check_finetune_options({"weight_decay": (0, 1)})["weight_decay"] == [0.0, 1.0]

@@ -39,22 +39,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._params import BOOL, Int, Options, Real, check_params
+from .._params import Int, Options, Real, check_params
 from ..exceptions import ValidationError
 from ..partition import block_slices
 from ..solvers.core._threads import one_blas_thread
 from .block import LOSSES, block_loss
 
-__all__ = ["FINETUNE_OPTIONS", "FinetuneResult", "check_finetune_options", "finetune_model"]
+__all__ = ["FinetuneResult", "finetune_model"]
 
-#: The options of :func:`finetune_model` a preset or a caller may set, with what each must be, and
-#: ``refit_output`` (read by :func:`~cvximplicit.training.greedy.train_greedy`): re-fit ``C`` by the
-#: certified output step after the fine-tune.
-FINETUNE_OPTIONS = {"epochs": [Int(0)], "batch_size": [Int(1)], "lr": [Real(0.0, closed="neither")],
-                    "weight_decay": [Real(0.0)], "refit_output": [BOOL]}
+_OPTIONS = {"loss": [Options(LOSSES)], "epochs": [Int(0)], "batch_size": [Int(1)],
+            "lr": [Real(0.0, closed="neither")], "weight_decay": [Real(0.0)], "seed": [Int(0)]}
 
 _ADAM_BETAS = (0.9, 0.999)  # Kingma & Ba's defaults, as in torch.optim.Adam
 _ADAM_EPS = 1e-8  # likewise
+_WARMUP = 0.05  # the step size rises linearly over this fraction of the steps (Adam's first steps are its largest)
+_BALANCE_SWEEPS = 10  # coordinate sweeps of the balancing rescale (its relative change is < 1e-6 by then here)
 
 
 @dataclass
@@ -91,6 +90,32 @@ class _Network:
         self.C = np.array(model.C, dtype=f32)
         self.params = [*self.A, self.B, self.C]
         self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self.params]
+
+    def balance(self, sweeps=_BALANCE_SWEEPS):
+        """Rescale every state so its incoming and outgoing weights have the least total squared norm.
+
+        ReLU is positively homogeneous: ``x_j → s_j x_j`` (row ``j`` of ``[A, B]`` times ``s_j``, column
+        ``j`` of ``A`` and ``C`` over ``s_j``) leaves every output unchanged. Coordinate descent on
+        ``Σ (s_j/s_i)² A_ji² + Σ s_j² ‖B_j‖² + Σ ‖C_:j‖²/s_j²`` (convex in ``log s``; each ``s_j`` in
+        closed form) gives the balanced representative, the one weight decay prefers.
+        """
+        n = self.B.shape[0]
+        A = np.zeros((n, n))
+        for s, block in zip(self.slices, self.A):
+            A[s, : s.start] = block
+        A2, B2, C2 = A**2, np.sum(self.B.astype(float) ** 2, axis=1), np.sum(self.C.astype(float) ** 2, axis=0)
+        scale = np.ones(n)
+        for _ in range(sweeps):
+            for j in range(n):
+                incoming = B2[j] + np.sum(A2[j] / scale**2)
+                outgoing = C2[j] + np.sum(A2[:, j] * scale**2)
+                if incoming > 0 and outgoing > 0:
+                    scale[j] = (outgoing / incoming) ** 0.25
+        f32 = np.float32
+        for s, block in zip(self.slices, self.A):
+            block *= (scale[s, None] / scale[None, : s.start]).astype(f32)
+        self.B *= scale[:, None].astype(f32)
+        self.C /= scale[None, :].astype(f32)
 
     def forward(self, Ub):
         """Pre-activations ``H`` and states ``X`` ``(b, n)`` by forward substitution (5)."""
@@ -177,8 +202,7 @@ def finetune_model(model, U, Y, *, loss="squared", epochs=10, batch_size=256, lr
         For an option out of range, a model that is not strictly block lower triangular or not ReLU,
         or data of the wrong shape.
     """
-    check_params("finetune_model", locals(), {"loss": [Options(LOSSES)], "seed": [Int(0)],
-                                              **{k: v for k, v in FINETUNE_OPTIONS.items() if k != "refit_output"}})
+    check_params("finetune_model", locals(), _OPTIONS)
     _check_model(model, U, Y)
     start = time.perf_counter()
     U_eff = np.vstack([U, np.ones((1, U.shape[1]))]) if model.input_bias else np.asarray(U, dtype=float)
@@ -187,7 +211,12 @@ def finetune_model(model, U, Y, *, loss="squared", epochs=10, batch_size=256, lr
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed}
     net = _Network(model)
     rows = np.ascontiguousarray(U_eff.T, dtype=np.float32)
-    targets = np.ascontiguousarray((Y - offset).T if loss == "squared" else Y.T, dtype=np.float32)
+    # Squared loss: fit the targets in units of their root mean square s (C / s, then C s back): AdamW's decay
+    # bounds the weights whatever the targets' units, so unscaled targets of size 5 could not be fitted.
+    scale = _rms(Y - offset) if loss == "squared" else 1.0
+    net.C /= np.float32(scale)
+    net.balance()
+    targets = np.ascontiguousarray((Y - offset).T / scale if loss == "squared" else Y.T, dtype=np.float32)
     shift = None if loss == "squared" or not np.any(offset) else np.ascontiguousarray(offset.T, dtype=np.float32)
     m = rows.shape[0]
     batch_size = min(batch_size, m)
@@ -209,34 +238,22 @@ def finetune_model(model, U, Y, *, loss="squared", epochs=10, batch_size=256, lr
                 epoch_loss += value
                 G /= np.float32(len(idx))
                 step += 1
-                step_size = 0.5 * lr * (1.0 + math.cos(math.pi * step / total))
+                step_size = 0.5 * lr * (1.0 + math.cos(math.pi * step / total)) * min(1.0, step / (_WARMUP * total))
                 net.adam_step(net.gradients(Ub, H, X, G), step, step_size, weight_decay)
-            history.append(epoch_loss / m)
+            history.append(epoch_loss * scale**2 / m)
     A = np.zeros_like(model.A)
     for s, block in zip(net.slices, net.A):
         A[s, : s.start] = block
     B = net.B.astype(float)
-    C = net.C.astype(float)
+    C = net.C.astype(float) * scale
     after = block_loss(Y, C @ _states(A, B, U_eff, net.slices) + offset, loss)
     return FinetuneResult(A, B, C, before, after, epochs, step, time.perf_counter() - start, options, history)
 
 
-def check_finetune_options(options) -> dict:
-    """A copy of the fine-tune options ``options`` (a dict), each key one of :data:`FINETUNE_OPTIONS` and in range.
-
-    Raises
-    ------
-    ValidationError
-        Naming an unknown key and the valid ones, or the option out of range.
-    """
-    if not isinstance(options, dict):
-        raise ValidationError(f"finetune must be a dict of options {sorted(FINETUNE_OPTIONS)} or None; "
-                              f"got {options!r}")
-    unknown = sorted(set(options) - set(FINETUNE_OPTIONS))
-    if unknown:
-        raise ValidationError(f"finetune: unknown option(s) {unknown}; valid options are {sorted(FINETUNE_OPTIONS)}")
-    check_params("finetune", options, {k: FINETUNE_OPTIONS[k] for k in options})
-    return dict(options)
+def _rms(R) -> float:
+    """Root mean square of the entries of ``R`` (1 for an all-zero ``R``)."""
+    value = float(np.sqrt(np.mean(np.square(R))))
+    return value if value > 0 else 1.0
 
 
 def _states(A, B, U_eff, slices):

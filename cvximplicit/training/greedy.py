@@ -25,8 +25,7 @@ from ..partition import block_slices, check_block_sizes
 from ..solvers.core.report import SolveReport
 from .block import LOSSES, BlockProblem, block_loss, get_block_solver
 from .checkpoint import Checkpoint, fingerprint
-from .finetune import check_finetune_options, finetune_model
-from .output_step import output_step
+from .finetune_stage import check_finetune_options, finetune_stage
 
 __all__ = ["train_greedy", "GreedyResult", "BlockRecord", "format_block_table", "block_summary"]
 
@@ -172,10 +171,11 @@ def train_greedy(
         Where progress lines go (default ``sys.stderr``).
     finetune : dict, optional
         After the last block, fine-tune all blocks jointly
-        (:func:`~cvximplicit.training.finetune.finetune_model`, a local step; the dict holds its options,
-        e.g. ``{"epochs": 20, "weight_decay": 0.5}``), then, unless ``"refit_output": False``, re-fit ``C``
-        by the certified output step (least squares (11), or the block solver's multinomial logistic step
-        with its ``ridge``). None (default): the model of Algorithm 1 as it is.
+        (:func:`~cvximplicit.training.finetune_stage.finetune_stage`: a local step; the dict holds its
+        options, e.g. ``{"epochs": 20, "weight_decay": 0.3}``, or ``"weight_decay": [0.1, 1.0]`` to choose
+        on held-out samples), then, unless ``"refit_output": False``, re-fit ``C`` by the certified output
+        step (least squares (11), or the block solver's multinomial logistic step with its ``ridge``).
+        None (default): the model of Algorithm 1 as it is.
 
     Returns
     -------
@@ -242,43 +242,23 @@ def train_greedy(
     model = ImplicitModel(A, B, C, activation=activation, block_sizes=sizes, input_bias=bool(input_bias))
     train_time, tuned = float(sum(r.time_s for r in records)), None
     if finetune is not None:
-        model, tuned = _finetune(model, U, Y, loss, finetune, solver, seed)
+        model, tuned = finetune_stage(model, U, Y, loss=loss, options=finetune, seed=seed,
+                                      ridge=getattr(solver, "ridge", 1.0), solver=getattr(solver, "solver", "auto"),
+                                      solver_opts=getattr(solver, "solver_opts", None))
         train_time += tuned["time_s"]
         if verbose:
             print(_finetune_line(tuned), file=out, flush=True)
     return GreedyResult(model, records, train_time, start_block, tuned)
 
 
-def _finetune(model, U, Y, loss, options, block_solver, seed):
-    """The joint fine-tune, then (``refit_output``, default True) the certified output step on its states."""
-    options = dict(options)
-    refit = options.pop("refit_output", True)
-    t0 = time.perf_counter()
-    tuned = finetune_model(model, U, Y, loss=loss, seed=int(seed), **options)
-    C, report = tuned.C, None
-    if refit:
-        X = _forward_states(tuned.A, tuned.B, model, U)
-        C, report = output_step(X, Y, loss, ridge=getattr(block_solver, "ridge", 1.0),
-                                solver=getattr(block_solver, "solver", "auto"),
-                                solver_opts=getattr(block_solver, "solver_opts", None), C0=tuned.C)
-    model = ImplicitModel(tuned.A, tuned.B, C, activation=model.activation, block_sizes=model.block_sizes,
-                          input_bias=model.input_bias)
-    final = block_loss(Y, model.predict(U, layout="columns"), loss)
-    record = {**tuned.summary(), "refit_output": bool(refit), "final_loss": final,
-              "output_step": None if report is None else report.to_dict(), "time_s": time.perf_counter() - t0}
-    return model, record
-
-
-def _forward_states(A, B, model, U):
-    return ImplicitModel(A, B, np.zeros((model.q, model.n)), block_sizes=model.block_sizes,
-                         input_bias=model.input_bias).state(U, layout="columns")
-
-
 def _finetune_line(record: dict) -> str:
+    chosen = "" if record["selection"] is None else f"weight decay {record['selection']['chosen']} (held out), "
+    if record.get("skipped"):
+        return f"finetune  none: {record['skipped']} ({chosen.rstrip(', ')})  {record['time_s']:.2f}s"
     step = record["output_step"]
     refit = "" if step is None else f", output step {record['final_loss']:.5g} ({step.get('certificate')})"
-    return (f"finetune  {record['epochs']} epochs (local step, not certified)  loss {record['loss_before']:.5g} -> "
-            f"{record['loss_after']:.5g}{refit}  {record['time_s']:.2f}s")
+    return (f"finetune  {chosen}{record['epochs']} epochs (local step, not certified)  loss "
+            f"{record['loss_before']:.5g} -> {record['loss_after']:.5g}{refit}  {record['time_s']:.2f}s")
 
 
 def _check_data(U, Y):
