@@ -56,7 +56,7 @@ from ..core._checks import (
     _as_targets,
 )
 from ..relu import certificate as _cert
-from ..relu.program import ReluProgram
+from ..relu.program import ReluProgram, beta_max
 
 __all__ = [
     "softmax",
@@ -238,7 +238,7 @@ class CEReluProgram:
         return self.loss(self.fit(V - W)) + self.beta * reg
 
     def violation(self, V, W) -> float:
-        return _cert._violation(self.M, self.patterns, V, W, self.scale)
+        return _cert.violation_kernel(self.M, self.patterns, V, W, self.scale)
 
     def residual(self, V, W) -> np.ndarray:
         """``λ = Y − softmax(Z0 + fit)``, the dual point of ``(V, W)``."""
@@ -262,16 +262,7 @@ class CEReluProgram:
         return self.loss(pred) + 0.5 * self.beta * (float(np.sum(W1**2)) + float(np.sum(W2**2)))
 
     def beta_max(self) -> float:
-        return _beta_max(self.M, self.Y - softmax(self.Z0), self.patterns)
-
-
-def _beta_max(M, lam, patterns) -> float:
-    D = patterns.astype(float)
-    best = 0.0
-    for c in range(lam.shape[1]):
-        G = M.T @ (D * lam[:, c : c + 1])
-        best = max(best, float(np.linalg.norm(G, axis=0).max(initial=0.0)))
-    return best
+        return beta_max(self.M, self.Y - softmax(self.Z0), self.patterns)  # the scores at λ = Y − softmax(Z0)
 
 
 # --------------------------------------------------------------------------- public functions

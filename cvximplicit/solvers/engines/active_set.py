@@ -760,7 +760,7 @@ def _full_pass(out: _Output, r, mu_c, verbose, npass):
         rho = _norm(h)
         if rho > beta * (1 + 1e-9):
             cands.append((rho, k, s, h, rows))
-    bound, det = _cert._bound(M, out.y[:, None], out.D > 0, beta, r[:, None], mu_c[0][:, :, None],
+    bound, det = _cert.bound_kernel(M, out.y[:, None], out.D > 0, beta, r[:, None], mu_c[0][:, :, None],
                               mu_c[1][:, :, None])
     cands.sort(key=lambda t: (-t[0], t[1], t[2]))
     n_in = out.n

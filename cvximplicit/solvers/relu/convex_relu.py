@@ -29,9 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..._validation import as_real_array
 from ...exceptions import ValidationError
-from ..core._checks import _as_beta
+from ..core._checks import _real_block_data
 from ..core.backend import check_solver
 from ..core.report import (
     CERTIFIED_CLASS,
@@ -143,22 +142,6 @@ class ConvexReLUSolution:
         return np.maximum(M @ W1.T, 0.0) @ W2.T
 
 
-# --------------------------------------------------------------------------- validation
-def _validate(M, Y, beta):
-    """Real, finite float64 ``M`` (m, d) and ``Y`` (m, q), and ``β > 0`` (complex and string data are rejected)."""
-    M = as_real_array(M, "M")
-    if M.ndim != 2:
-        raise ValidationError(f"M must be a 2-D array (m samples × d features, rows are samples); got {M.shape}")
-    Y = as_real_array(Y, "Y")
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != M.shape[0]:
-        raise ValidationError(
-            f"Y must have shape (m, q) or (m,) with m = M.shape[0] = {M.shape[0]} (rows are samples); got {Y.shape}"
-        )
-    return M, Y, _as_beta(beta)
-
-
 def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str, str | None]:
     """What runs, why, and what ``"auto"`` falls back to if that is not certified (the ``"auto"`` rule lives here)."""
     if name != "auto":
@@ -249,7 +232,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=100, seed=0, so
     SolverUnavailableError, MosekLicenseError, SolverFailedError
         See :func:`~cvximplicit.solvers.solve_cvxpy`.
     """
-    M, Y, beta = _validate(M, Y, beta)
+    M, Y, beta = _real_block_data(M, Y, beta)
     reductions = _check_reductions(reductions)
     name = check_solver(solver)
     pattern_set = resolve_patterns(M, patterns, n_patterns, seed)

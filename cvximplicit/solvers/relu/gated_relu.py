@@ -71,7 +71,7 @@ from ..core.report import (
     relu_certificate_kind,
     warn_uncertified,
 )
-from .certificate import _bound, pattern_fit
+from .certificate import bound_kernel, pattern_fit
 from .program import NEURON_TOL, ReluProgram, decode
 
 __all__ = ["GATED_SOLVER_NAME", "GatedReLUSolution", "cone_decomposition", "solve_gated_relu"]
@@ -225,7 +225,7 @@ def solve_gated_relu(M, Y, beta, *, gates, tol=1e-8, max_iter=20_000, max_rounds
     solve_s = time.perf_counter() - t0
     r = Y - pattern_fit(M, gates, U)
     objective = 0.5 * float(np.sum(r * r)) + beta * float(np.linalg.norm(U, axis=1).sum())
-    bound, info = _bound(M, Y, gates, beta, r)
+    bound, info = bound_kernel(M, Y, gates, beta, r)
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     certified = gap_rel is not None and -tol <= gap_rel <= tol
     kind = relu_certificate_kind(all_arrangements=False, q=q, reductions=reductions, certified=certified)
