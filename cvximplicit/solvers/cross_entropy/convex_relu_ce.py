@@ -43,12 +43,7 @@ from ...exceptions import (
 )
 from ..core._checks import _as_matrix
 from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
-from ..core.report import (
-    CERTIFIED_CLASS,
-    SolveReport,
-    relu_certificate_kind,
-    warn_uncertified,
-)
+from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 from ..engines.first_order import solve_convex_relu_first_order
 from ..engines.losses import polish_multipliers
 from ..relu.arrangements import resolve_patterns
@@ -122,8 +117,9 @@ def _conic_bound(program, V, W, mu_pos, mu_neg):
     lam = program.residual(V, W)
     first = program.bound(lam, mu_pos, mu_neg)
     norm_m2 = 1.01 * float(np.linalg.norm(program.M, 2)) ** 2
-    polish_multipliers(program.M, program.patterns, program.beta, lam, mu_pos, mu_neg, norm_m2)
-    return max(first, program.bound(lam, mu_pos, mu_neg), key=lambda bi: bi[0])
+    mu = np.stack([mu_pos, mu_neg])  # the multipliers' layout (2, P, m, q)
+    polish_multipliers(program.M, program.patterns, program.beta, lam, mu, norm_m2)
+    return max(first, program.bound(lam, mu[0], mu[1]), key=lambda bi: bi[0])
 
 
 def _choose(name: str, m: int, d: int, P: int, q: int) -> tuple[str, str]:
