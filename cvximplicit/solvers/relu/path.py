@@ -155,10 +155,8 @@ def solve_convex_relu_path(M, Y, betas, *, patterns="auto", n_patterns=100, seed
 
     Parameters
     ----------
-    M : array_like, shape (m, d)
-        Block input, **rows are samples** (bias column included).
-    Y : array_like, shape (m, q) or (m,)
-        Targets, rows are samples.
+    M, Y
+        The block's data, as in :func:`~cvximplicit.solvers.solve_convex_relu`.
     betas : sequence of float
         The β values, solved in the order given (normally decreasing, e.g.
         ``np.geomspace(0.5, 0.01, 10) * beta_max``).
