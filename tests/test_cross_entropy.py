@@ -146,6 +146,35 @@ def test_auto_picks_and_reports():
         solve_convex_relu_ce(M, Y, beta=1.0, patterns=patterns, solver="FISTA", solver_opts={"loss": "squared"})
 
 
+def test_missed_exp_cone_certificate_is_re_solved_tighter_unless_options_were_given(monkeypatch):
+    """The exponential-cone solve whose bound misses its tolerance is re-solved at tighter tolerances; with the
+    caller's options, not. The miss is forced (the first solve stubbed to the zero network with zero multipliers,
+    whose gap is the zero network's excess over the optimum), so it does not depend on Clarabel's tail here."""
+    import cvximplicit.solvers.cross_entropy.convex_relu_ce as ce
+
+    M, Y, patterns, _ = make_ce(m=30, seed=4)
+    beta = 0.3 * ce_beta_max(M, Y, patterns)
+    real, calls = ce._solve_conic, []
+
+    def first_misses(program, solver, solver_opts):
+        calls.append(solver_opts)
+        V, W, (mu_pos, mu_neg), solved, build_s = real(program, solver, solver_opts)
+        if len(calls) == 1:
+            V, W, mu_pos, mu_neg = (np.zeros_like(a) for a in (V, W, mu_pos, mu_neg))
+        return V, W, (mu_pos, mu_neg), solved, build_s
+
+    monkeypatch.setattr(ce, "_solve_conic", first_misses)
+    sol = solve_convex_relu_ce(M, Y, beta=beta, patterns=patterns, solver="CLARABEL")
+    assert len(calls) >= 2 and calls[0] is None and calls[1]["tol_gap_rel"] == 1e-10
+    assert "re-solved at tolerance 1e-10" in sol.report.solver_reason
+    assert sol.report.certificate == "restricted" and abs(sol.report.gap_rel) <= 1e-6
+    calls.clear()
+    with pytest.warns(InaccurateSolutionWarning, match="without a certificate"):
+        mine = solve_convex_relu_ce(M, Y, beta=beta, patterns=patterns, solver="CLARABEL", solver_opts={"max_iter": 200})
+    assert calls == [{"max_iter": 200}] and mine.report.certificate == "none"
+    assert "re-solved" not in mine.report.solver_reason
+
+
 def test_exact_1d_patterns_are_one_vs_all_global():
     rng = np.random.default_rng(6)
     u = np.sort(rng.standard_normal(12))

@@ -138,6 +138,8 @@ def test_warm_start_from_solution_is_fast(case):
         ({"dtype": np.int64}, "dtype must be 'float64' or 'float32'"),
         ({"V0": np.zeros((8, 3, 2))}, r"V0 must have shape \(P, d, q\) = \(8, 3, 1\)"),
         ({"rho": -1.0}, "FISTA: rho must be None or a finite number > 0.0; got rho=-1.0"),
+        ({"check_every": 0}, "FISTA: check_every must be an integer >= 1"),
+        ({"step_size": 0.1}, r"unknown FISTA option\(s\) \['step_size'\]; valid options are tol, max_iter"),
     ],
 )
 def test_bad_inputs_raise_validation_error(change, match):

@@ -3,7 +3,7 @@
 - :func:`solve_least_squares` — the least-squares step (11), reduced and certified
   by the normal equations.
 - :func:`solve_convex_relu` — the Ergen–Pilanci convex program for step (12)
-  (conic via cvxpy, or the engines ``"FISTA"``, ``"ADMM"``), certified by a dual bound.
+  (the engines ``"ACTIVE_SET"``, ``"ADMM"``, ``"FISTA"``, or conic via cvxpy), certified by a dual bound.
 - :func:`solve_convex_relu_ce`, :func:`solve_multinomial_logistic` — the cross-entropy
   versions of steps (12) and (11), certified by Fenchel duals (:func:`ce_dual_bound`).
 - :func:`fit_relu_pool` (default of Algorithm 2) and :func:`fit_relu_budget` — the block
@@ -30,7 +30,8 @@ One convention for the solvers of program (12) (:func:`solve_convex_relu`, :func
 - :func:`check_solver`, :func:`available_solvers`, :func:`mosek_licensed`,
   :func:`solve_cvxpy` — solver names and status-checked solves.
 
-``solve_convex_relu_first_order`` (module :mod:`.engines.first_order`) is the first-order engine.
+``solve_convex_relu_first_order`` (package :mod:`.engines.first_order`) is the first-order engine; the engines
+and what they share are in :mod:`.engines`.
 """
 
 from __future__ import annotations

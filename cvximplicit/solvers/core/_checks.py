@@ -10,7 +10,15 @@ import math
 
 import numpy as np
 
+from ..._validation import as_real_array
 from ...exceptions import ValidationError
+
+
+def _finite(Z, name: str) -> np.ndarray:
+    """``Z``, or ValidationError when it has a NaN or inf entry."""
+    if not np.all(np.isfinite(Z)):
+        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
+    return Z
 
 
 def _as_matrix(M, name: str = "M") -> np.ndarray:
@@ -21,9 +29,7 @@ def _as_matrix(M, name: str = "M") -> np.ndarray:
         raise ValidationError(
             f"{name} must be a 2-D array of shape (m, d) (rows are samples); got shape {M.shape}"
         )
-    if not np.all(np.isfinite(M)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
-    return M
+    return _finite(M, name)
 
 
 def _as_targets(Y, m: int, name: str = "Y") -> np.ndarray:
@@ -37,9 +43,7 @@ def _as_targets(Y, m: int, name: str = "Y") -> np.ndarray:
             f"{name} must have shape (m, q) or (m,) with m = M.shape[0] = {m} (rows are samples); "
             f"got shape {np.shape(Y)}"
         )
-    if not np.all(np.isfinite(Y)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
-    return Y
+    return _finite(Y, name)
 
 
 def _as_patterns(patterns, m: int) -> np.ndarray:
@@ -76,9 +80,7 @@ def _as_stack(Z, shape: tuple[int, int, int], axes: str, name: str, *, optional:
         Z = Z[:, :, None]
     if Z.shape != shape:
         raise ValidationError(f"{name} must have shape ({axes}) = {shape}{optional}; got shape {Z.shape}")
-    if not np.all(np.isfinite(Z)):
-        raise ValidationError(f"{name} must be finite; got NaN or inf entries")
-    return Z
+    return _finite(Z, name)
 
 
 def _as_groups(Z, P: int, d: int, q: int, name: str) -> np.ndarray:
@@ -112,3 +114,18 @@ def _as_float_dtype(dtype) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValidationError(f"dtype must be 'float64' or 'float32'; got dtype={dtype!r}")
     return dt
+
+
+def _real_block_data(M, Y, beta):
+    """Real, finite float64 ``M`` (m, d) and ``Y`` (m, q), and ``β > 0`` (complex and string data are rejected)."""
+    M = as_real_array(M, "M")
+    if M.ndim != 2:
+        raise ValidationError(f"M must be a 2-D array (m samples × d features, rows are samples); got {M.shape}")
+    Y = as_real_array(Y, "Y")
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape[0] != M.shape[0]:
+        raise ValidationError(
+            f"Y must have shape (m, q) or (m,) with m = M.shape[0] = {M.shape[0]} (rows are samples); got {Y.shape}"
+        )
+    return M, Y, _as_beta(beta)

@@ -1,4 +1,4 @@
-"""A small least-recently-used cache of compiled cvxpy problems (re-solves skip compilation)."""
+"""A small least-recently-used cache and content digests: compiled cvxpy problems, the ADMM engine's operators."""
 
 from __future__ import annotations
 

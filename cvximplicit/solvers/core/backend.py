@@ -5,7 +5,7 @@ checked against the solver's own settings, then passed to ``problem.solve``.
 
 - :data:`SOLVER_NAMES` — every name accepted anywhere in :mod:`cvximplicit.solvers`:
   ``"auto"``, our engines for the Ergen–Pilanci program (:data:`~cvximplicit.solvers.engines.ENGINES`:
-  ``"FISTA"``, ``"ADMM"``) and every cvxpy solver name.
+  ``"ACTIVE_SET"``, ``"ADMM"``, ``"FISTA"``) and every cvxpy solver name.
 - :func:`check_solver` normalises the case and raises a typed error when a name is
   unknown, not installed, or (MOSEK) installed but unlicensed. ``cvxpy.installed_solvers()``
   lists MOSEK even without a licence, so "installed" is not "usable":
@@ -29,27 +29,12 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import cvxpy as cp
 import cvxpy.settings as _cp_settings
 
-from ...exceptions import (
-    InaccurateSolutionWarning,
-    MosekLicenseError,
-    SolverFailedError,
-    SolverUnavailableError,
-    ValidationError,
-)
+from ...exceptions import (InaccurateSolutionWarning, MosekLicenseError, SolverFailedError, SolverUnavailableError,
+                           ValidationError)
 from ..engines.registry import ENGINES, engine_available, is_engine
 
-__all__ = [
-    "SOLVER_NAMES",
-    "DEFAULT_CONIC_SOLVER",
-    "CLARABEL_OPTS",
-    "CvxpySolveResult",
-    "available_solvers",
-    "mosek_licensed",
-    "check_solver",
-    "check_solver_options",
-    "solver_option_names",
-    "solve_cvxpy",
-]
+__all__ = ["SOLVER_NAMES", "DEFAULT_CONIC_SOLVER", "CLARABEL_OPTS", "CvxpySolveResult", "available_solvers",
+           "mosek_licensed", "check_solver", "check_solver_options", "solver_option_names", "solve_cvxpy"]
 
 #: Every cvxpy solver name cvxpy knows about, plus the installed ones it lists
 #: separately (e.g. ``ECOS_BB``).

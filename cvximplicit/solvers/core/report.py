@@ -234,10 +234,8 @@ class SolveReport:
             every = ", every arrangement" if scope.get("all_arrangements") else ""
             data.append(f"{scope['n_patterns']} patterns ({scope.get('patterns', 'given')}{every})")
         rows = [("data", ", ".join(data))] if data else []
-        if "bias" in scope:
-            rows.append(("bias", str(scope["bias"])))
-        if "beta" in extra:
-            rows.append(("beta", f"{float(extra['beta']):.6g}"))
+        rows += [row for row in (("bias", str(scope["bias"])) if "bias" in scope else None,
+                                 ("beta", f"{float(extra['beta']):.6g}") if "beta" in extra else None) if row]
         numbers = f"{self.objective:.10g}"
         if self.bound is not None:
             gap = "n/a" if self.gap_rel is None else f"{self.gap_rel:.2e}"

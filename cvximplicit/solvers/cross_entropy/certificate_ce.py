@@ -238,7 +238,7 @@ class CEReluProgram:
         return self.loss(self.fit(V - W)) + self.beta * reg
 
     def violation(self, V, W) -> float:
-        return _cert._violation(self.M, self.patterns, V, W, self.scale)
+        return _cert.violation_kernel(self.M, self.patterns, V, W, self.scale)
 
     def residual(self, V, W) -> np.ndarray:
         """``λ = Y − softmax(Z0 + fit)``, the dual point of ``(V, W)``."""
@@ -262,7 +262,7 @@ class CEReluProgram:
         return self.loss(pred) + 0.5 * self.beta * (float(np.sum(W1**2)) + float(np.sum(W2**2)))
 
     def beta_max(self) -> float:
-        return max_group_score(self.M, self.Y - softmax(self.Z0), self.patterns)
+        return max_group_score(self.M, self.Y - softmax(self.Z0), self.patterns)  # the scores at λ = Y − softmax(Z0)
 
 
 # --------------------------------------------------------------------------- public functions

@@ -44,12 +44,7 @@ from ...exceptions import (
 from ..core._checks import _as_matrix
 from ..core.backend import CLARABEL_OPTS, check_solver, solve_cvxpy
 from ..core.bias import apply_bias, bias_scope
-from ..core.report import (
-    CERTIFIED_CLASS,
-    SolveReport,
-    relu_certificate_kind,
-    warn_uncertified,
-)
+from ..core.report import CERTIFIED_CLASS, SolveReport, relu_certificate_kind, warn_uncertified
 from ..engines.first_order import solve_convex_relu_first_order
 from ..engines.losses import polish_multipliers
 from ..relu.arrangements import DEFAULT_N_PATTERNS, resolve_patterns
@@ -123,8 +118,9 @@ def _conic_bound(program, V, W, mu_pos, mu_neg):
     lam = program.residual(V, W)
     first = program.bound(lam, mu_pos, mu_neg)
     norm_m2 = 1.01 * float(np.linalg.norm(program.M, 2)) ** 2
-    polish_multipliers(program.M, program.patterns, program.beta, lam, mu_pos, mu_neg, norm_m2)
-    return max(first, program.bound(lam, mu_pos, mu_neg), key=lambda bi: bi[0])
+    mu = np.stack([mu_pos, mu_neg])  # the multipliers' layout (2, P, m, q)
+    polish_multipliers(program.M, program.patterns, program.beta, lam, mu, norm_m2)
+    return max(first, program.bound(lam, mu[0], mu[1]), key=lambda bi: bi[0])
 
 
 def _choose(name: str, m: int, d: int, P: int, q: int) -> tuple[str, str]:
@@ -158,12 +154,15 @@ def solve_convex_relu_ce(M, Y, *, beta, offset=None, patterns="auto", n_patterns
                          gap_tol=None) -> ConvexReLUSolution:
     """Solve the cross-entropy ReLU program (12) and certify it (see the module docstring).
 
+    The loss is the softmax cross-entropy of the logits ``offset + Σ_k D_k M (V_k − W_k)``; the certificate is the
+    softmax Fenchel dual's bound.
+
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, rows are samples (bias column included, or see ``bias``).
+        Block input, as for :func:`~cvximplicit.solvers.solve_convex_relu`.
     Y : array_like, shape (m, q)
-        Labels, rows in the probability simplex (one-hot), ``q ≥ 2``.
+        Labels: rows are samples in the probability simplex (one-hot), ``q ≥ 2``.
     beta : float
         ``β > 0``; :func:`~cvximplicit.solvers.cross_entropy.certificate_ce.ce_beta_max` gives the β from
         which the zero network is optimal.

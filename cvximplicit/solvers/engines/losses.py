@@ -21,21 +21,14 @@ share the constraints).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..._params import Options, check_params
-from ..cross_entropy.certificate_ce import (
-    CEReluProgram,
-    as_offset,
-    as_simplex_targets,
-    best_scaling,
-    cross_entropy,
-)
-from ..relu import certificate as _cert
+from ..cross_entropy.certificate_ce import CEReluProgram, as_offset, as_simplex_targets, best_scaling, cross_entropy
+from ..relu.certificate import dual_constraint_values, scaled_bound
 from ..relu.program import ReluProgram
-from ._groups import fit_operator_norm2
+from .groups import SIGNS, fit_operator_norm2
+from .iterations import fista_theta, power_iteration
 
 __all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "check_loss", "make_loss", "polish_multipliers",
            "power_lambda_max"]
@@ -43,9 +36,14 @@ __all__ = ["LOSSES", "SquaredLoss", "CrossEntropyLoss", "check_loss", "make_loss
 #: The losses of the first-order engine (its ``loss`` option).
 LOSSES = ("squared", "cross_entropy")
 
+#: Projected-gradient steps of one multiplier polish (a few dozen bring ``t`` close to 1 on an inexact inner solve).
 _POLISH_STEPS = 50
+#: Groups whose multipliers are polished, the worst first.
 _POLISH_MAX_GROUPS = 64
+#: Multiply-adds one polish may spend (its steps are cut at large ``m·d``).
 _POLISH_MAX_FLOPS = 5e9
+#: Power iterations of the step sizes.
+_POWER_ITERS = 20
 
 
 class SquaredLoss:
@@ -75,7 +73,7 @@ class SquaredLoss:
     def cheap_bound(self, lam, rho_c, beta: float) -> float:
         lin = np.einsum("mq,mq->q", lam, self.Y).astype(np.float64)
         quad = np.einsum("mq,mq->q", lam, lam).astype(np.float64)
-        return float(_cert.scaled_bound(lin, quad, rho_c.astype(np.float64), beta)[0].sum())
+        return float(scaled_bound(lin, quad, rho_c.astype(np.float64), beta)[0].sum())
 
     def residual(self, V, W):
         return self.program.Y - self.program.fit(V - W)
@@ -137,15 +135,15 @@ def make_loss(name: str, M, Y, patterns, beta: float, offset, dtype):
     return CrossEntropyLoss(M, Y, patterns, beta, np.zeros(Y.shape) if offset is None else offset, dtype)
 
 
-def polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps=_POLISH_STEPS):
+def polish_multipliers(M, patterns, beta, lam, mu, norm_m2, n_steps=_POLISH_STEPS):
     """Lower the dual-constraint values of the groups with ``ρ_{k,c,s} > β`` by adjusting their ``μ ≥ 0``.
 
     For each such group, a few projected-gradient (FISTA) steps on
-    ``½‖Mᵀ(s D_k λ_c + (2D_k − I) μ)‖²`` over ``μ ≥ 0`` (step ``1/‖M‖₂²``), in place. Any
-    ``μ ≥ 0`` keeps the dual bounds valid; this only brings the scaling ``t`` closer to 1
-    when the inner solve was inexact.
+    ``½‖Mᵀ(s D_k λ_c + (2D_k − I) μ)‖²`` over ``μ ≥ 0`` (step ``1/‖M‖₂²``), in place on ``mu`` ``(2, P, m, q)``.
+    Any ``μ ≥ 0`` keeps the dual bounds valid; this only brings the scaling ``t`` closer to 1 when the inner solve
+    was inexact.
     """
-    rho_v, rho_w = _cert.dual_constraint_values(M, patterns, lam, mu_pos, mu_neg)
+    rho_v, rho_w = dual_constraint_values(M, patterns, lam, mu[0], mu[1])
     cols = [(0, k, c) for k, c in zip(*np.nonzero(rho_v > beta))]
     cols += [(1, k, c) for k, c in zip(*np.nonzero(rho_w > beta))]
     if not cols or n_steps <= 0:
@@ -155,36 +153,31 @@ def polish_multipliers(M, patterns, beta, lam, mu_pos, mu_neg, norm_m2, n_steps=
     n_steps = min(n_steps, int(_POLISH_MAX_FLOPS // (4 * m * d * len(cols))))  # bounded cost at large m·d
     if n_steps <= 0:
         return
-    sgn = np.array([1.0 if s == 0 else -1.0 for s, _, _ in cols])
+    sgn = SIGNS[[s for s, _, _ in cols]]
     ks = np.array([k for _, k, _ in cols])
     cs = np.array([c for _, _, c in cols])
     Dm = patterns[:, ks].astype(float)  # (m, n)
     S = 2.0 * Dm - 1.0
     A = Dm * lam[:, cs] * sgn  # s D_k λ_c
-    mus = (mu_pos, mu_neg)
-    Mu = np.stack([mus[s][k, :, c] for s, k, c in cols], axis=1)  # (m, n)
+    Mu = np.stack([mu[s, k, :, c] for s, k, c in cols], axis=1)  # (m, n)
     step = 1.0 / norm_m2
     Z, theta = Mu.copy(), 1.0
     for _ in range(n_steps):
         G = S * (M @ (M.T @ (A + S * Z)))
         Mu_new = np.maximum(Z - step * G, 0.0)
-        theta_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
+        theta_new = fista_theta(theta)
         Z = Mu_new + ((theta - 1.0) / theta_new) * (Mu_new - Mu)
         Mu, theta = Mu_new, theta_new
     for j, (s, k, c) in enumerate(cols):
-        mus[s][k, :, c] = Mu[:, j]
+        mu[s, k, :, c] = Mu[:, j]
 
 
-def power_lambda_max(M, Dm, n_iter: int = 20, seed: int = 0) -> tuple[float, float]:
+def power_lambda_max(M, Dm, n_iter: int = _POWER_ITERS, seed: int = 0) -> tuple[float, float]:
     """``(λ_max(AᵀA), ‖M‖₂²)`` by power iteration, ``A z = Σ_k D_k M z_k`` for ``z`` ``(d, P)``.
 
     The fit's gradient in ``(V, W)`` is Lipschitz with constant ``2 κ λ_max(AᵀA)`` (``κ`` the loss's ``curvature``).
     """
     rng = np.random.default_rng(seed)
-    lam_a, lam_m = fit_operator_norm2(M, Dm, rng, n_iter), 0.0
-    u = rng.standard_normal(M.shape[1]).astype(M.dtype)
-    for _ in range(n_iter):
-        u /= max(float(np.linalg.norm(u)), 1e-300)
-        u = M.T @ (M @ u)
-        lam_m = float(np.linalg.norm(u))
+    lam_a = fit_operator_norm2(M, Dm, rng, n_iter)
+    lam_m = power_iteration(lambda u: M.T @ (M @ u), rng.standard_normal(M.shape[1]).astype(M.dtype), n_iter)
     return lam_a, lam_m

@@ -91,7 +91,7 @@ class EngineSolution(NamedTuple):
     compile_time_s: float
     solve_time_s: float
     formulation: str
-    multipliers: tuple | None = None
+    multipliers: tuple | None = None  # (μ₊, μ₋), the halves of μ (2, P, m, q)
     certificate: OwnCertificate | None = None
     network_objective: float | None = None
     note: str = ""

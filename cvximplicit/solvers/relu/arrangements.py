@@ -144,7 +144,7 @@ def sample_patterns(M, n_patterns, *, seed=0) -> np.ndarray:
     Parameters
     ----------
     M : array_like, shape (m, d)
-        Block input, **rows are samples** (bias column included).
+        The block input (one row per sample, bias column included).
     n_patterns : int
         Number of gates drawn; after removing duplicate and all-zero patterns
         fewer columns may remain.

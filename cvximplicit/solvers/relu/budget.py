@@ -45,13 +45,13 @@ import numpy as np
 
 from ..._params import Int, Real, check_params
 from ...exceptions import ValidationError
-from ..core._checks import _as_matrix
+from ..core._checks import _as_matrix, _real_block_data
 from ..core.report import SolveReport
 from ..cross_entropy.certificate_ce import ce_beta_max, ce_network_objective, softmax
 from ..cross_entropy.convex_relu_ce import solve_convex_relu_ce
 from . import certificate as _cert
 from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
-from .convex_relu import NEURON_TOL, ConvexReLUSolution, _validate, solve_convex_relu
+from .convex_relu import NEURON_TOL, ConvexReLUSolution, solve_convex_relu
 from .program import ReluProgram
 
 __all__ = ["BlockFit", "fit_relu_budget", "fit_relu_pool", "forward_select", "select_neurons",
@@ -163,7 +163,7 @@ def fit_relu_budget(M, Y, n_neurons, *, beta="path", patterns="auto", n_patterns
     path_mode = isinstance(beta, str)
     if path_mode and beta != "path":
         raise ValidationError(f"beta must be 'path' or a positive float; got beta={beta!r}")
-    M, Y, _ = _validate(M, Y, 1.0 if path_mode else beta)
+    M, Y, _ = _real_block_data(M, Y, 1.0 if path_mode else beta)
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
     reports, path = [], []
@@ -311,7 +311,7 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
     if cross_entropy:
         M = _as_matrix(M).astype(float, copy=False)
     else:
-        M, Y, _ = _validate(M, Y, 1.0)
+        M, Y, _ = _real_block_data(M, Y, 1.0)
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     n_neurons = int(n_neurons)
     top = ce_beta_max(M, Y, pats, offset=offset) if cross_entropy else ReluProgram(M, Y, pats, 1.0).beta_max()
@@ -352,7 +352,7 @@ def fit_relu_pool(M, Y, n_neurons, *, F=None, select_on=None, pool_factor=3, bet
 def _block_fit(M, Y, W1, W2, sol: ConvexReLUSolution, reports, n_act, path, objective=None) -> BlockFit:
     """The :class:`BlockFit` of network ``(W1, W2)`` selected from ``sol``: objective, bound and gap at ``sol.beta``."""
     if objective is None:
-        objective = _cert._network_objective(M, Y, W1, W2, float(sol.beta))
+        objective = _cert.network_objective_kernel(M, Y, W1, W2, float(sol.beta))
     bound = sol.report.bound
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     return BlockFit(W1=W1, W2=W2, beta=float(sol.beta), objective=objective, convex_bound=bound, gap_abs=gap_abs,

@@ -1,7 +1,8 @@
 """Objectives, constraint violation and the dual certificate of the Ergen–Pilanci program (12).
 
-Shared by the conic engine (:mod:`cvximplicit.solvers.relu.convex_relu`) and the
-first-order engine (:mod:`cvximplicit.solvers.engines.first_order`).
+The judge of every solve of program (12) (:mod:`cvximplicit.solvers.relu.convex_relu` and every engine of
+:mod:`cvximplicit.solvers.engines`), and the dual side the engines build on: the scores ``‖Mᵀ D_k r‖``
+(:func:`group_scores`) and the scaled bound (:func:`scaled_bound`).
 
 Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, bias
 column included); ``Y`` is ``(m, q)`` (a 1-D ``y`` is ``q = 1``); ``patterns`` is an
@@ -41,6 +42,11 @@ the global optimum of the weight-decayed two-layer ReLU network (Pilanci & Ergen
 (``"global_one_vs_all"``); with sampled patterns, or on a reduced ``M``/``Y``, it
 certifies the program solved (``"restricted"``). The kinds are decided in
 :func:`~cvximplicit.solvers.core.report.relu_certificate_kind`.
+
+The public functions validate their arguments; the kernels (``*_kernel``, :func:`group_scores`,
+:func:`scaled_bound`) trust theirs (validated float64 arrays): :class:`~cvximplicit.solvers.relu.program.ReluProgram`
+and the engines call them. Multipliers ``μ`` are one array ``(2, P, m, q)`` inside the package; ``mu_pos, mu_neg``
+are its halves.
 """
 
 from __future__ import annotations
@@ -50,25 +56,11 @@ import math
 import numpy as np
 
 from ...exceptions import ValidationError
-from ..core._checks import (
-    _as_beta,
-    _as_groups,
-    _as_matrix,
-    _as_multiplier,
-    _as_patterns,
-    _as_targets,
-    _program_data,
-)
+from ..core._checks import _as_beta, _as_groups, _as_matrix, _as_multiplier, _as_patterns, _as_targets, _program_data
 
-__all__ = [
-    "relu_network_objective",
-    "convex_objective",
-    "constraint_violation",
-    "dual_bound",
-    "pattern_fit",
-    "dual_constraint_values",
-    "scaled_bound",
-]
+__all__ = ["relu_network_objective", "convex_objective", "constraint_violation", "dual_bound", "pattern_fit",
+           "dual_constraint_values", "group_scores", "scaled_bound", "scaled_bound_one", "objective_kernel",
+           "violation_kernel", "bound_kernel", "network_objective_kernel"]
 
 #: Work arrays of size ``m · (patterns per chunk) · q`` are kept below this many entries.
 _CHUNK_ENTRIES = 4_000_000
@@ -146,10 +138,10 @@ def relu_network_objective(M, Y, W1, W2, beta) -> float:
         raise ValidationError(f"W2 must have shape (q, k) = {(q, k)}; got shape {W2.shape}")
     if not (np.all(np.isfinite(W1)) and np.all(np.isfinite(W2))):
         raise ValidationError("W1 and W2 must be finite; got NaN or inf entries")
-    return _network_objective(M, Y, W1, W2, beta)
+    return network_objective_kernel(M, Y, W1, W2, beta)
 
 
-def _network_objective(M, Y, W1, W2, beta: float) -> float:
+def network_objective_kernel(M, Y, W1, W2, beta: float) -> float:
     """:func:`relu_network_objective` on validated float64 arrays."""
     pred = np.maximum(M @ W1.T, 0.0) @ W2.T if W1.shape[0] else np.zeros(Y.shape)
     fit = 0.5 * float(np.sum((pred - Y) ** 2))
@@ -185,10 +177,10 @@ def convex_objective(M, Y, patterns, V, W, beta) -> float:
     d, q, P = M.shape[1], Y.shape[1], patterns.shape[1]
     V = _as_groups(V, P, d, q, "V").astype(float, copy=False)
     W = _as_groups(W, P, d, q, "W").astype(float, copy=False)
-    return _objective(M, Y, patterns, V, W, beta)
+    return objective_kernel(M, Y, patterns, V, W, beta)
 
 
-def _objective(M, Y, patterns, V, W, beta: float) -> float:
+def objective_kernel(M, Y, patterns, V, W, beta: float) -> float:
     """:func:`convex_objective` on validated float64 arrays."""
     r = pattern_fit(M, patterns, V - W) - Y
     reg = float(np.linalg.norm(V, axis=1).sum()) + float(np.linalg.norm(W, axis=1).sum())
@@ -221,10 +213,10 @@ def constraint_violation(M, patterns, V, W, *, group_floor: float = 0.0) -> floa
     q = V.shape[2] if V.ndim == 3 else 1
     V = _as_groups(V, P, d, q, "V")
     W = _as_groups(W, P, d, q, "W")
-    return _violation(M, patterns, V, W, group_floor)
+    return violation_kernel(M, patterns, V, W, group_floor)
 
 
-def _violation(M, patterns, V, W, group_floor: float = 0.0) -> float:
+def violation_kernel(M, patterns, V, W, group_floor: float = 0.0) -> float:
     """:func:`constraint_violation` on validated arrays."""
     m, d = M.shape
     P, q = patterns.shape[1], V.shape[2]
@@ -266,10 +258,28 @@ def dual_constraint_values(M, patterns, residual, mu_pos=None, mu_neg=None) -> t
             A = D[:, :, None] * (s * residual)[:, None, :]  # (m, p, q)
             if mu is not None:
                 A += (2.0 * D - 1.0)[:, :, None] * mu[lo:hi].transpose(1, 0, 2)
-            G = M.T @ A.reshape(m, (hi - lo) * q)  # (d, p·q)
-            rho[lo:hi] = np.linalg.norm(G, axis=0).reshape(hi - lo, q)
+            rho[lo:hi] = group_scores(M, A.reshape(m, (hi - lo) * q))[1].reshape(hi - lo, q)
         out.append(rho)
     return out[0], out[1]
+
+
+def group_scores(M, X) -> tuple[np.ndarray, np.ndarray]:
+    """``G = Mᵀ X`` and the norms of its columns (one GEMM).
+
+    With ``X = D ∘ r`` (column ``k`` is ``D_k r``, ``D`` the ``(m, P)`` patterns as numbers) the columns of ``G``
+    are the groups' ascent directions ``Mᵀ D_k r`` and the norms their scores ``‖Mᵀ D_k r‖`` (the dual-constraint
+    values at ``μ = 0``); with ``(2D_k − I) μ`` added to the columns, the dual-constraint values ``ρ``.
+    """
+    G = M.T @ X
+    return G, np.linalg.norm(G, axis=0)
+
+
+def scaled_bound_one(lin: float, quad: float, rho: float, beta: float) -> tuple[float, float]:
+    """One output's bound ``max_{0 ≤ t ≤ β/ρ} t·lin − ½t²·quad`` and its maximiser ``t`` (see :func:`scaled_bound`)."""
+    t = 0.0
+    if quad > 0.0:
+        t = min(max(lin / quad, 0.0), math.inf if rho == 0.0 else beta / rho)
+    return t * lin - 0.5 * t * t * quad, t
 
 
 def scaled_bound(lin, quad, rho, beta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -282,12 +292,8 @@ def scaled_bound(lin, quad, rho, beta: float) -> tuple[np.ndarray, np.ndarray]:
     lin = np.asarray(lin, dtype=float)
     quad = np.asarray(quad, dtype=float)
     rho = np.asarray(rho, dtype=float)
-    t_c = np.zeros(lin.shape)
-    for c in range(lin.size):
-        cap = math.inf if rho[c] == 0.0 else float(beta) / float(rho[c])
-        if quad[c] > 0.0:
-            t_c[c] = min(max(float(lin[c]) / float(quad[c]), 0.0), cap)
-    return t_c * lin - 0.5 * t_c**2 * quad, t_c
+    pairs = [scaled_bound_one(float(lin[c]), float(quad[c]), float(rho[c]), float(beta)) for c in range(lin.size)]
+    return np.array([b for b, _ in pairs]).reshape(lin.shape), np.array([t for _, t in pairs]).reshape(lin.shape)
 
 
 def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
@@ -306,12 +312,8 @@ def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tupl
 
     Parameters
     ----------
-    M : array_like, shape (m, d)
-        Rows are samples.
-    Y : array_like, shape (m, q) or (m,)
-    patterns : ndarray of bool, shape (m, P)
-    beta : float
-        ``β > 0``.
+    M, Y, patterns, beta
+        Program (12)'s data, as in :func:`convex_objective`.
     residual : array_like, shape (m, q) or (m,)
         The dual variable ``λ`` (normally the residual ``Y − prediction``).
     mu_pos, mu_neg : array_like, shape (P, m, q), optional
@@ -340,10 +342,10 @@ def dual_bound(M, Y, patterns, beta, residual, mu_pos=None, mu_neg=None) -> tupl
         raise ValidationError(f"residual must have the shape of Y, {Y.shape}; got shape {lam.shape}")
     mu_pos = _as_multiplier(mu_pos, P, m, q, "mu_pos")
     mu_neg = _as_multiplier(mu_neg, P, m, q, "mu_neg")
-    return _bound(M, Y, patterns, beta, lam, mu_pos, mu_neg)
+    return bound_kernel(M, Y, patterns, beta, lam, mu_pos, mu_neg)
 
 
-def _bound(M, Y, patterns, beta: float, lam, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
+def bound_kernel(M, Y, patterns, beta: float, lam, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
     """:func:`dual_bound` on validated float64 arrays (``μ ≥ 0`` or None)."""
     rho_v, rho_w = dual_constraint_values(M, patterns, lam, mu_pos, mu_neg)
     rho_c = np.maximum(rho_v.max(axis=0), rho_w.max(axis=0))  # (q,)

@@ -29,9 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..._validation import as_real_array
 from ...exceptions import ValidationError
-from ..core._checks import _as_beta
+from ..core._checks import _real_block_data
 from ..core.backend import check_solver
 from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.report import (
@@ -50,7 +49,7 @@ from ..engines.registry import (
 )
 from .arrangements import DEFAULT_N_PATTERNS, one_d_columns, resolve_patterns
 from .conic import CLARABEL_RELU_OPTS, CONIC_GAP_TOL, conic_gap_tol, plain_nnz
-from .program import NEURON_TOL, ReluProgram, decode
+from .program import NEURON_TOL, ReluProgram, decode, relu_network
 
 __all__ = [
     "ConvexReLUSolution",
@@ -144,9 +143,7 @@ class ConvexReLUSolution:
         training ``M`` it equals the convex fit ``Σ_k D_k M (V_k − W_k)`` wherever the cone
         constraints hold.
         """
-        M = prediction_input(M, self.V.shape[1], self.bias)
-        W1, W2 = self.neurons(tol=0.0)
-        return np.maximum(M @ W1.T, 0.0) @ W2.T
+        return relu_network(prediction_input(M, self.V.shape[1], self.bias), *self.neurons(tol=0.0))
 
     def summary(self) -> str:
         """A few lines: the network found, then the report (:meth:`~cvximplicit.solvers.SolveReport.describe`)."""
@@ -154,22 +151,6 @@ class ConvexReLUSolution:
         bias = "; the last input column is the appended bias" if self.bias else ""
         return (f"ConvexReLUSolution: {W1.shape[0]} ReLU neurons, prediction relu(M W1ᵀ) W2ᵀ with W1 "
                 f"{W1.shape}, W2 {W2.shape}{bias}\n{self.report.describe()}")
-
-
-# --------------------------------------------------------------------------- validation
-def _validate(M, Y, beta):
-    """Real, finite float64 ``M`` (m, d) and ``Y`` (m, q), and ``β > 0`` (complex and string data are rejected)."""
-    M = as_real_array(M, "M")
-    if M.ndim != 2:
-        raise ValidationError(f"M must be a 2-D array (m samples × d features, rows are samples); got {M.shape}")
-    Y = as_real_array(Y, "Y")
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != M.shape[0]:
-        raise ValidationError(
-            f"Y must have shape (m, q) or (m,) with m = M.shape[0] = {M.shape[0]} (rows are samples); got {Y.shape}"
-        )
-    return M, Y, _as_beta(beta)
 
 
 def _choose(name: str, reduced: bool, m: int, d: int, P: int, q: int) -> tuple[str, str, str | None]:
@@ -270,7 +251,7 @@ def solve_convex_relu(M, Y, *, beta, patterns="auto", n_patterns=DEFAULT_N_PATTE
     SolverUnavailableError, MosekLicenseError, SolverFailedError
         See :func:`~cvximplicit.solvers.solve_cvxpy`.
     """
-    M, Y, beta = _validate(M, Y, beta)
+    M, Y, beta = _real_block_data(M, Y, beta)
     M, appended = apply_bias(M, bias, where="solve_convex_relu")
     reductions = _check_reductions(reductions)
     name = check_solver(solver)

@@ -1,4 +1,4 @@
-"""The gated-ReLU program (Mishkin, Sahiner & Pilanci 2022), its certificate, and its cone decomposition.
+"""The gated-ReLU program (Mishkin, Sahiner & Pilanci 2022): its public solve, its certificate, its decomposition.
 
 Orientation: ``M`` is ``(m, d)`` with **rows as samples** (``M = Ũ_iᵀ``, bias column
 included); ``Y`` is ``(m, q)`` (a 1-D ``y`` is ``q = 1``); ``gates`` is an ``(m, P)`` bool
@@ -32,40 +32,23 @@ program (12) (:func:`~cvximplicit.solvers.report.relu_certificate_kind`): ``"res
 (optimal, within ``tol``, for the gated program actually solved: never a claim about ReLU
 networks) or ``"none"``.
 
-**Method.** Working sets of groups (as celer and skglm do): start from the groups with the
-largest dual scores ``‖Mᵀ D_k r_c‖``; on the working set, form its Gram matrix once and run
-FISTA with gradient restart on it (the step ``1/L`` from a power estimate, guarded by a
-backtracking check), then polish the support FISTA found with Newton's method (the group
-norms are smooth away from zero; Armijo line search); check the dual bound over all gates,
-and add the groups that violate ``‖Mᵀ D_k r_c‖ ≤ β`` (at most doubling the set) until the
-relative gap meets ``tol``. Deterministic; the budget counts FISTA iterations
-(``max_iter``) and working-set rounds, never time.
-
-**Cone decomposition** (to a ReLU network, a feasible point of program (12)). For every
-non-zero group ``u = U_{k,:,c}`` with sign matrix ``S = 2D_k − I``, write ``u = v − w`` with
-``S M v ≥ 0`` and ``S M w ≥ 0``: take the smallest ``w`` (in ``ℓ₂``) with
-``S M w ≥ (−S M u)_+`` and ``v = u + w``. That least-distance problem is solved exactly by one
-non-negative least-squares problem of size ``(d + 1) × m`` (Lawson & Hanson, *Solving Least
-Squares Problems*, ch. 23: the LDP via NNLS). Then ``Σ_k D_k M (V_k − W_k)`` is the gated fit
-and ``(V, W)`` is feasible for program (12), so its objective is an upper bound of program
-(12)'s optimum. A group whose cone system has no solution (a column of ``gates`` that is not an
-arrangement of ``M``) is set to zero in ``V, W`` and counted in the report.
+**Method** (:mod:`cvximplicit.solvers.relu.group_lasso`): working sets of groups, each solved in Gram form by
+restarted FISTA and a Newton polish; the budget counts FISTA iterations (``max_iter``) and working-set rounds.
+**Cone decomposition** (:mod:`cvximplicit.solvers.relu.cone_decomposition`): one least-distance problem (NNLS)
+per non-zero group gives a feasible point of program (12).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ..._deprecation import deprecated_call_forms
 from ..._params import BOOL, Int, Real, check_params
 from ...exceptions import ValidationError
 from ..core._checks import _as_groups, _as_matrix, _program_data
-from ..core._threads import one_blas_thread as _one_blas_thread
 from ..core.bias import apply_bias, bias_scope, prediction_input
 from ..core.report import (
     CERTIFIED_CLASS,
@@ -74,20 +57,15 @@ from ..core.report import (
     warn_uncertified,
 )
 from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
-from .certificate import _bound, pattern_fit
-from .program import NEURON_TOL, ReluProgram, decode
+from .certificate import bound_kernel, pattern_fit
+from .cone_decomposition import cone_decomposition
+from .group_lasso import solve_output
+from .program import NEURON_TOL, ReluProgram, decode, relu_network
 
 __all__ = ["GATED_SOLVER_NAME", "GatedReLUSolution", "cone_decomposition", "solve_gated_relu"]
 
 #: The ``solver`` field of a gated solve's report.
 GATED_SOLVER_NAME = "GATED_WS"
-
-_WS_START = 10  # groups in the first working set
-_CHECK_EVERY = 10  # FISTA iterations between two working-set gap checks
-_POWER_ITERS = 30  # power iterations for the first step-size estimate
-_NEWTON_MAX = 50  # Newton iterations per polish
-_INNER_TOL0 = 1e-3  # first FISTA tolerance (relative gap on the working set) before a Newton polish
-_DROP_RATIO = 1e-9  # a group this small relative to the largest is dropped from the Newton support
 
 
 # --------------------------------------------------------------------------- solution
@@ -163,9 +141,7 @@ class GatedReLUSolution:
         ValidationError
             ``M`` has the wrong shape, or the solve ran with ``decompose=False``.
         """
-        M = prediction_input(M, self.U.shape[1], self.bias)
-        W1, W2 = self.neurons(tol=0.0)
-        return np.maximum(M @ W1.T, 0.0) @ W2.T
+        return relu_network(prediction_input(M, self.U.shape[1], self.bias), *self.neurons(tol=0.0))
 
     def summary(self) -> str:
         """A few lines: the groups, the decomposition's network, then the report's description."""
@@ -201,10 +177,8 @@ def solve_gated_relu(M, Y, *, beta, patterns="auto", n_patterns=DEFAULT_N_PATTER
 
     Parameters
     ----------
-    M : array_like, shape (m, d)
-        Block input, **rows are samples** (bias column included, or see ``bias``).
-    Y : array_like, shape (m, q) or (m,)
-        Targets, rows are samples.
+    M, Y
+        As for :func:`~cvximplicit.solvers.solve_convex_relu`: block input ``(m, d)`` and targets, samples as rows.
     beta : float
         Regularisation weight β > 0.
     patterns : {"auto", "exact", "sampled"} or ndarray of bool, shape (m, P)
@@ -272,14 +246,14 @@ def solve_gated_relu(M, Y, *, beta, patterns="auto", n_patterns=DEFAULT_N_PATTER
     budget_hit = False
     for c in range(q):
         u0 = None if U0 is None else U0[:, :, c]
-        out = _solve_output(M, D, Y[:, c], beta, tol / q, max_iter - iters, max_rounds, u0)
+        out = solve_output(M, D, Y[:, c], beta, tol / q, max_iter - iters, max_rounds, u0)
         U[:, :, c] = out.U
         iters, rounds, newton = iters + out.iterations, max(rounds, out.rounds), newton + out.newton
         budget_hit |= out.budget_hit
     solve_s = time.perf_counter() - t0
     r = Y - pattern_fit(M, gates, U)
     objective = 0.5 * float(np.sum(r * r)) + beta * float(np.linalg.norm(U, axis=1).sum())
-    bound, info = _bound(M, Y, gates, beta, r)
+    bound, info = bound_kernel(M, Y, gates, beta, r)
     gap_abs, gap_rel = SolveReport.gaps(objective, bound)
     certified = gap_rel is not None and -tol <= gap_rel <= tol
     kind = relu_certificate_kind(all_arrangements=False, q=q, reductions=reductions, certified=certified)
@@ -314,304 +288,3 @@ def solve_gated_relu(M, Y, *, beta, patterns="auto", n_patterns=DEFAULT_N_PATTER
     )
     return GatedReLUSolution(U=U, gates=gates, beta=beta, report=report, V=V, W=W, scale=program.scale,
                              bias=appended)
-
-
-# --------------------------------------------------------------------------- one output
-@dataclass
-class _OutputResult:
-    U: np.ndarray  # (P, d)
-    iterations: int
-    rounds: int
-    newton: int
-    budget_hit: bool
-
-
-def _scores(M, D, r) -> np.ndarray:
-    """``‖Mᵀ D_k r‖`` for every gate ``k`` (one GEMM)."""
-    return np.linalg.norm(M.T @ (D * r[:, None]), axis=0)
-
-
-def _gap(objective: float, lin: float, quad: float, rho: float, beta: float) -> float:
-    """``objective`` minus the bound of the residual scaled into the dual-feasible set (one output)."""
-    if quad <= 0.0:
-        return objective
-    t = max(lin / quad, 0.0)
-    if rho > 0.0:
-        t = min(t, beta / rho)
-    return objective - (t * lin - 0.5 * t * t * quad)
-
-
-def _solve_output(M, D, y, beta, tol, max_iter, max_rounds, u0) -> _OutputResult:
-    """Working-set rounds for one output ``y`` ``(m,)``; ``tol`` is this output's share of the relative gap."""
-    d = M.shape[1]
-    P = D.shape[1]
-    U = np.zeros((P, d)) if u0 is None else np.array(u0, dtype=float)
-    yy = float(y @ y)
-    iters = newton = rounds = 0
-    inner_tol = max(_INNER_TOL0, tol)
-    ws = np.zeros(P, dtype=bool)
-    budget_hit = False
-    while True:
-        r = y - np.einsum("mp,mp->m", D, M @ U.T)
-        scores = _scores(M, D, r)
-        objective = 0.5 * float(r @ r) + beta * float(np.linalg.norm(U, axis=1).sum())
-        gap = _gap(objective, float(r @ y), float(r @ r), float(scores.max()), beta)
-        if gap <= tol * max(1.0, objective) or yy == 0.0:
-            break
-        if rounds >= max_rounds or iters >= max_iter:
-            budget_hit = True
-            break
-        rounds += 1
-        ws |= np.linalg.norm(U, axis=1) > 0
-        if rounds == 1:  # the first set: the largest scores (and a warm start's groups)
-            outside, grow = ~ws, max(_WS_START, 2 * int(ws.sum()))
-        else:  # then the violators of the dual constraint, at most doubling the set
-            outside, grow = ~ws & (scores > beta), max(int(ws.sum()), 1)
-        if outside.any():
-            cand = np.flatnonzero(outside)
-            ws[cand[np.argsort(-scores[cand], kind="stable")[:grow]]] = True
-        else:  # the working set holds every violator: solve it tighter
-            inner_tol = max(inner_tol * 1e-3, 1e-15)
-        idx = np.flatnonzero(ws)
-        u, it, nt = _solve_working_set(M, D[:, idx], y, yy, beta, U[idx], min(inner_tol, tol), inner_tol,
-                                       max_iter - iters)
-        iters, newton = iters + it, newton + nt
-        U[:] = 0.0
-        U[idx] = u
-    return _OutputResult(U, iters, rounds, newton, budget_hit)
-
-
-def _solve_working_set(M, Dw, y, yy, beta, u0, tol, fista_tol, budget):
-    """FISTA then a Newton polish of the group lasso on the working set ``Dw`` ``(m, n)``; returns ``(u, iters, newton)``."""
-    m, d = M.shape
-    n = Dw.shape[1]
-    X = (Dw[:, :, None] * M[:, None, :]).reshape(m, n * d)
-    H = X.T @ X
-    b = X.T @ y
-    x = np.array(u0, dtype=float).reshape(n * d)
-    with _one_blas_thread():
-        return _fista_newton(H, b, yy, beta, x, n, d, tol, fista_tol, budget)
-
-
-def _fista_newton(H, b, yy, beta, x, n, d, tol, fista_tol, budget):
-    """FISTA to ``fista_tol``, Newton polish, and tighter FISTA while the working-set gap exceeds ``tol``."""
-    iters = newton = 0
-    L = _power_lambda_max(H)
-    target = fista_tol
-    while True:
-        x, it, L = _fista(H, b, yy, beta, x, n, d, L, target, budget - iters)
-        iters += it
-        x_newton, nt = _newton_polish(H, b, beta, x, n, d)
-        newton += nt
-        if _ws_gap(H, b, yy, beta, x_newton, n, d) <= _ws_gap(H, b, yy, beta, x, n, d):
-            x = x_newton
-        obj, gap = _ws_objective_gap(H, b, yy, beta, x, n, d)
-        if gap <= tol * max(1.0, obj) or iters >= budget or target <= 1e-15:
-            return x.reshape(n, d), iters, newton
-        target = max(target * 1e-3, 1e-15)
-
-
-def _power_lambda_max(H) -> float:
-    """Power estimate of ``λ_max(H)`` (deterministic start); FISTA's backtracking guards an underestimate."""
-    v = np.ones(H.shape[0]) / math.sqrt(H.shape[0])
-    lam = 0.0
-    for _ in range(_POWER_ITERS):
-        w = H @ v
-        lam = float(np.linalg.norm(w))
-        if lam == 0.0:
-            return 1.0
-        v = w / lam
-    return 1.01 * lam
-
-
-def _shrink(x, thresh: float, n: int, d: int):
-    Z = x.reshape(n, d)
-    norms = np.sqrt(np.einsum("kd,kd->k", Z, Z))
-    scale = np.maximum(1.0 - thresh / np.maximum(norms, 1e-300), 0.0)
-    return (Z * scale[:, None]).reshape(n * d)
-
-
-def _ws_objective_gap(H, b, yy, beta, x, n, d) -> tuple[float, float]:
-    """Objective and duality gap of the working-set problem, from the Gram form (``λ = y − X x``)."""
-    Hx = H @ x
-    bx = float(b @ x)
-    quad = max(yy - 2.0 * bx + float(x @ Hx), 0.0)  # ‖λ‖²
-    lin = yy - bx  # λᵀy
-    G = (b - Hx).reshape(n, d)  # Xᵀλ, group by group
-    rho = float(np.sqrt(np.einsum("kd,kd->k", G, G).max()))
-    objective = 0.5 * quad + beta * float(np.linalg.norm(x.reshape(n, d), axis=1).sum())
-    return objective, _gap(objective, lin, quad, rho, beta)
-
-
-def _ws_gap(H, b, yy, beta, x, n, d) -> float:
-    return _ws_objective_gap(H, b, yy, beta, x, n, d)[1]
-
-
-def _fista(H, b, yy, beta, x, n, d, L, tol, budget):
-    """FISTA with gradient restart on ``½xᵀHx − bᵀx + β Σ‖x_k‖`` until the relative gap is ``≤ tol``."""
-    z = x.copy()
-    tk = 1.0
-    it = 0
-    while it < budget:
-        for _ in range(_CHECK_EVERY):
-            g = H @ z - b
-            while True:  # backtracking guard on the step 1/L: δᵀHδ ≤ L‖δ‖²
-                x_new = _shrink(z - g / L, beta / L, n, d)
-                delta = x_new - z
-                dd = float(delta @ delta)
-                if dd == 0.0 or float(delta @ (H @ delta)) <= L * dd * (1.0 + 1e-12):
-                    break
-                L *= 2.0
-            t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * tk * tk))
-            if float((z - x_new) @ (x_new - x)) > 0.0:  # gradient restart (O'Donoghue & Candès)
-                t_new, z = 1.0, x_new.copy()
-            else:
-                z = x_new + ((tk - 1.0) / t_new) * (x_new - x)
-            x, tk = x_new, t_new
-            it += 1
-        obj, gap = _ws_objective_gap(H, b, yy, beta, x, n, d)
-        if gap <= tol * max(1.0, obj):
-            break
-    return x, it, L
-
-
-def _newton_polish(H, b, beta, x, n, d) -> tuple[np.ndarray, int]:
-    """Newton's method on the support of ``x`` (group norms are smooth away from zero), Armijo line search.
-
-    Groups that shrink below ``_DROP_RATIO`` of the largest leave the support and Newton
-    restarts on the rest. Returns the polished point and the Newton iterations.
-    """
-    support = np.flatnonzero(np.linalg.norm(x.reshape(n, d), axis=1) > 0)
-    z = x.reshape(n, d)[support].ravel()
-    it = 0
-    while support.size and it < _NEWTON_MAX:
-        cols = (support[:, None] * d + np.arange(d)).ravel()
-        Hs, bs = H[np.ix_(cols, cols)], b[cols]
-        z, it = _newton(Hs, bs, beta, z, d, it)
-        norms = np.linalg.norm(z.reshape(-1, d), axis=1)
-        keep = norms > _DROP_RATIO * norms.max(initial=0.0)
-        if keep.all():
-            break
-        support, z = support[keep], z.reshape(-1, d)[keep].ravel()
-    out = np.zeros(n * d)
-    out.reshape(n, d)[support] = z.reshape(-1, d)
-    return out, it
-
-
-def _newton(Hs, bs, beta, z, d, it) -> tuple[np.ndarray, int]:
-    """Damped Newton steps on ``½zᵀHs z − bsᵀz + β Σ‖z_k‖`` (every group non-zero) while ``it < _NEWTON_MAX``."""
-    eye = np.eye(d)
-    while it < _NEWTON_MAX:
-        it += 1
-        Z = z.reshape(-1, d)
-        norms = np.linalg.norm(Z, axis=1)
-        if not norms.min() > 0.0:
-            break
-        unit = Z / norms[:, None]
-        grad = Hs @ z - bs + beta * unit.ravel()
-        hess = Hs.copy()
-        for j in range(norms.size):
-            sl = slice(j * d, (j + 1) * d)
-            hess[sl, sl] += (beta / norms[j]) * (eye - np.outer(unit[j], unit[j]))
-        try:
-            step = -np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(hess, grad, rcond=None)[0]
-        slope = float(grad @ step)
-        if not slope < 0.0:
-            break
-        f0, alpha = _smooth_objective(Hs, bs, beta, z, d), 1.0
-        while _smooth_objective(Hs, bs, beta, z + alpha * step, d) > f0 + 1e-4 * alpha * slope:
-            alpha *= 0.5
-            if alpha < 1e-12:
-                return z, it
-        z = z + alpha * step
-        if float(np.linalg.norm(alpha * step)) <= 1e-15 * float(np.linalg.norm(z)):
-            break
-    return z, it
-
-
-def _smooth_objective(Hs, bs, beta, z, d) -> float:
-    return 0.5 * float(z @ (Hs @ z)) - float(bs @ z) + beta * float(np.linalg.norm(z.reshape(-1, d), axis=1).sum())
-
-
-# --------------------------------------------------------------------------- cone decomposition
-def cone_decomposition(M, gates, U) -> tuple[np.ndarray, np.ndarray, int]:
-    """Split every group ``U_{k,:,c} = V_{k,:,c} − W_{k,:,c}`` into the cones of program (12).
-
-    ``(2D_k − I) M V_k ≥ 0`` and ``(2D_k − I) M W_k ≥ 0``: ``W_k`` is the least-norm ``w`` with
-    ``(2D_k − I) M w ≥ (−(2D_k − I) M u)_+``, found by one NNLS (the least-distance problem of
-    Lawson & Hanson), and ``V_k = U_k + W_k``. So ``Σ_k D_k M (V_k − W_k) = Σ_k D_k M U_k``.
-
-    Parameters
-    ----------
-    M : array_like, shape (m, d)
-        Rows are samples.
-    gates : ndarray of bool, shape (m, P)
-        Column ``k`` is the diagonal of ``D_k``.
-    U : array_like, shape (P, d, q)
-        The groups (``(P, d)`` accepted when ``q = 1``).
-
-    Returns
-    -------
-    V, W : ndarray, shape (P, d, q)
-        Feasible for program (12) on ``gates``.
-    n_failed : int
-        Groups whose cone system has no solution (``gates[:, k]`` is not an arrangement of
-        ``M``); they are zero in ``V`` and ``W``.
-
-    Raises
-    ------
-    ValidationError
-        Bad shapes or non-finite data.
-    """
-    M, _, gates, _ = _program_data(M, np.zeros(np.shape(M)[0]), gates, 1.0)
-    P, d = gates.shape[1], M.shape[1]
-    U = np.asarray(U, dtype=float)
-    q = U.shape[2] if U.ndim == 3 else 1
-    U = _as_groups(U, P, d, q, "U")
-    V, W = np.zeros_like(U), np.zeros_like(U)
-    failed = 0
-    sign = 2.0 * gates - 1.0
-    with _one_blas_thread():
-        for k, c in zip(*np.nonzero(np.linalg.norm(U, axis=1))):
-            failed += _split_group(M, sign[:, k], U, V, W, k, c)
-    return V, W, failed
-
-
-def _split_group(M, sign, U, V, W, k, c) -> int:
-    """Write the cone split of ``U[k, :, c]`` into ``V``, ``W``; 1 when it has none (then both stay 0)."""
-    A = sign[:, None] * M  # (m, d): rows of the cone (2D_k − I) M
-    u = U[k, :, c]
-    h = np.maximum(-(A @ u), 0.0)
-    if not h.any():
-        V[k, :, c] = u
-        return 0
-    w = _least_distance(A, h)
-    if w is None:
-        return 1
-    V[k, :, c], W[k, :, c] = u + w, w
-    return 0
-
-
-def _least_distance(A, h) -> np.ndarray | None:
-    """``argmin ‖w‖ s.t. A w ≥ h`` by NNLS (Lawson & Hanson, ch. 23); None when infeasible.
-
-    With ``E = [Aᵀ; hᵀ]`` and ``f = e_{d+1}``, ``z = argmin_{z ≥ 0} ‖E z − f‖`` gives the residual
-    ``ρ = E z − f``; ``ρ = 0`` means the system is infeasible, else ``w = −ρ_{1:d} / ρ_{d+1}``.
-    The result is checked against the constraints (scale-relative round-off allowed).
-    """
-    scale = float(np.abs(h).max())
-    E = np.vstack([A.T, h[None, :] / scale])
-    f = np.zeros(E.shape[0])
-    f[-1] = 1.0
-    z, _ = nnls(E, f, maxiter=50 * E.shape[1])
-    res = E @ z - f
-    if not res[-1] < -1e-12:
-        return None
-    w = -res[:-1] / res[-1] * scale
-    Aw = A @ w
-    slack = np.maximum(h - Aw, 0.0)
-    if slack.max() > 1e-8 * max(scale, float(np.abs(Aw).max())):
-        return None
-    return w

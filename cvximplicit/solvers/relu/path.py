@@ -170,10 +170,8 @@ def solve_convex_relu_path(M, Y, betas, *, patterns="auto", n_patterns=DEFAULT_N
 
     Parameters
     ----------
-    M : array_like, shape (m, d)
-        Block input, **rows are samples** (bias column included, or see ``bias``).
-    Y : array_like, shape (m, q) or (m,)
-        Targets, rows are samples.
+    M, Y
+        The block's data, rows are samples, as in :func:`~cvximplicit.solvers.solve_convex_relu`.
     betas : sequence of float
         The β values, solved in the order given (normally decreasing, e.g.
         ``np.geomspace(0.5, 0.01, 10) * beta_max(M, y, patterns)``, :func:`~cvximplicit.solvers.beta_max`).

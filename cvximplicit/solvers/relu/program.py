@@ -30,7 +30,7 @@ from ..core.bias import apply_bias
 from . import certificate as _cert
 from .arrangements import DEFAULT_N_PATTERNS, resolve_patterns
 
-__all__ = ["ReluProgram", "decode", "beta_max", "max_group_score", "NEURON_TOL"]
+__all__ = ["ReluProgram", "decode", "relu_network", "beta_max", "max_group_score", "NEURON_TOL"]
 
 #: A group ``V[k,:,c]`` (or ``W``) is an active neuron when its norm exceeds
 #: ``NEURON_TOL · max(largest group norm, ‖Y‖_F/‖M‖_F)`` (interior-point
@@ -85,13 +85,13 @@ class ReluProgram:
 
     def objective(self, V: np.ndarray, W: np.ndarray) -> float:
         """The objective at ``(V, W)`` in float64 (constraints not checked)."""
-        return _cert._objective(self.M, self.Y, self.patterns, V, W, self.beta)
+        return _cert.objective_kernel(self.M, self.Y, self.patterns, V, W, self.beta)
 
     def violation(self, V: np.ndarray, W: np.ndarray) -> float:
         """Largest relative cone-constraint violation (see
         :func:`~cvximplicit.solvers.relu.certificate.constraint_violation`; groups are measured against at least
         :attr:`scale`)."""
-        return _cert._violation(self.M, self.patterns, V, W, self.scale)
+        return _cert.violation_kernel(self.M, self.patterns, V, W, self.scale)
 
     def bound(self, lam: np.ndarray, mu_pos=None, mu_neg=None) -> tuple[float, dict]:
         """A certified lower bound from any ``λ`` ``(m, q)`` and any multipliers ``μ ≥ 0`` ``(P, m, q)``.
@@ -99,11 +99,11 @@ class ReluProgram:
         See :func:`~cvximplicit.solvers.relu.certificate.dual_bound` for the maths; computed in float64.
         """
         lam = np.asarray(lam, dtype=float)
-        return _cert._bound(self.M, self.Y, self.patterns, self.beta, lam, mu_pos, mu_neg)
+        return _cert.bound_kernel(self.M, self.Y, self.patterns, self.beta, lam, mu_pos, mu_neg)
 
     def network_objective(self, W1: np.ndarray, W2: np.ndarray) -> float:
         """``½‖relu(M W1ᵀ) W2ᵀ − Y‖² + (β/2)(‖W1‖² + ‖W2‖²)`` of a network ``W1`` ``(k, d)``, ``W2`` ``(q, k)``."""
-        return _cert._network_objective(self.M, self.Y, W1, W2, self.beta)
+        return _cert.network_objective_kernel(self.M, self.Y, W1, W2, self.beta)
 
     def beta_max(self) -> float:
         """``max_{k,c} ‖Mᵀ D_k Y_{:,c}‖₂``: for ``β`` at least this, the zero network is optimal."""
@@ -119,8 +119,7 @@ def max_group_score(M: np.ndarray, R: np.ndarray, patterns: np.ndarray) -> float
     D = patterns.astype(float)
     best = 0.0
     for c in range(R.shape[1]):
-        G = M.T @ (D * R[:, c : c + 1])  # (d, P): column k is Mᵀ D_k r_c
-        best = max(best, float(np.linalg.norm(G, axis=0).max(initial=0.0)))
+        best = max(best, float(_cert.group_scores(M, D * R[:, c : c + 1])[1].max(initial=0.0)))  # ‖Mᵀ D_k r_c‖
     return best
 
 
@@ -165,6 +164,11 @@ def beta_max(M, Y, patterns="auto", *, n_patterns=DEFAULT_N_PATTERNS, seed=0, bi
     pats = resolve_patterns(M, patterns, n_patterns, seed).patterns
     M, Y, pats, _ = _program_data(M, Y, pats, 1.0)
     return max_group_score(M, Y, pats)
+
+
+def relu_network(M: np.ndarray, W1: np.ndarray, W2: np.ndarray) -> np.ndarray:
+    """The two-layer ReLU network's output ``relu(M W1ᵀ) W2ᵀ`` ``(m, q)`` for ``M`` ``(m, d)`` (rows are samples)."""
+    return np.maximum(M @ W1.T, 0.0) @ W2.T
 
 
 def decode(V: np.ndarray, W: np.ndarray, tol: float, scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,21 +1,31 @@
-"""The ADMM engine's cached operators and its linear solver (``(FᵀF/ϱ + I + γGᵀG) u = r``); see :mod:`.admm`."""
+"""The ADMM engine's cached operators, its linear solver ``(FᵀF/ϱ + I + γGᵀG) u = r``, the row-space basis of
+``M`` and the cheap progress check (see :mod:`cvximplicit.solvers.engines.admm`)."""
 
 from __future__ import annotations
-
-from collections import OrderedDict
 
 import numpy as np
 import scipy.linalg as sla
 
-from ..core._lru import digest
-from ._groups import fit_operator_norm2
+from ...core._lru import LRUCache, digest
+from ...relu.certificate import scaled_bound
+from ..feasibility import ConeRepair
+from ..groups import fit_operator_norm2, group_norms
+from ..iterations import TINY
+
+__all__ = ["ADMM_DIRECT_MAX_M", "LinearSolver", "Operators", "cheap_check", "clear_admm_cache", "operators",
+           "row_space_basis"]
 
 #: ``linear_solver="auto"`` uses the direct (Woodbury/Cholesky) path when ``m`` is at most this,
 #: else preconditioned conjugate gradients (the ``m × m`` factor would be too large).
 ADMM_DIRECT_MAX_M = 6000
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 4
+_CACHE_SIZE = 4  # (M, patterns) pairs whose operators are kept (a pool's few blocks, a β path, the alternations)
+_ROW_SPACE_SIZE = 2  # row-space bases kept
+_POWER_ITERS = 25  # power iterations of λ_max(FᵀF) (float64, seeded)
+_POWER_SLACK = 1.02  # the power estimate is inflated by this (it converges from below)
+_RANK_TOL = 1e-12  # eigenvalues of MᵀM below this times the largest span the dropped directions
+_CACHE = LRUCache(_CACHE_SIZE)  # (digest of M and patterns, dtype) → Operators
+_ROW_SPACE = LRUCache(_ROW_SPACE_SIZE)  # digest of M → its row-space basis (or None)
 
 
 def clear_admm_cache() -> None:
@@ -24,11 +34,7 @@ def clear_admm_cache() -> None:
     _ROW_SPACE.clear()
 
 
-_ROW_SPACE: OrderedDict = OrderedDict()
-_RANK_TOL = 1e-12  # eigenvalues of MᵀM below this times the largest span the dropped directions
-
-
-def _row_space(M64, use_cache):
+def row_space_basis(M64, use_cache):
     """``(Q, M Q)`` with ``Q`` ``(d, r)`` an orthonormal basis of the row space of ``M`` when ``r < d``, else None.
 
     Program (12) depends on ``V_k`` only through ``M V_k`` and ``‖V_k‖``; writing
@@ -38,31 +44,30 @@ def _row_space(M64, use_cache):
     exactly (``Q`` a column selection); if the rest is still rank deficient, ``Q`` also
     rotates onto the eigenvectors of ``MᵀM`` above ``_RANK_TOL · λ_max``.
     """
-    key = digest(M64)
-    if use_cache and key in _ROW_SPACE:
-        return _ROW_SPACE[key]
+    if use_cache:
+        return _ROW_SPACE.get(digest(M64), lambda: _row_space_basis(M64))[0]
+    return _row_space_basis(M64)
+
+
+def _row_space_basis(M64):
     d = M64.shape[1]
     keep = np.flatnonzero(np.any(M64 != 0, axis=0))
     Q = np.eye(d)[:, keep]
     Mk = np.ascontiguousarray(M64[:, keep])
     lam, E = np.linalg.eigh(Mk.T @ Mk)
-    rank = int(np.sum(lam > _RANK_TOL * max(float(lam[-1]), 1e-300))) if keep.size else 0
+    rank = int(np.sum(lam > _RANK_TOL * max(float(lam[-1]), TINY))) if keep.size else 0
     if 0 < rank < keep.size:
         Q, Mk = Q @ E[:, -rank:], Mk @ E[:, -rank:]
-    out = None if keep.size == d and rank == d or rank == 0 else (Q, Mk)
-    if use_cache:
-        _ROW_SPACE[key] = out
-        while len(_ROW_SPACE) > 2:
-            _ROW_SPACE.popitem(last=False)
-    return out
+    return None if keep.size == d and rank == d or rank == 0 else (Q, Mk)
 
 
 # --------------------------------------------------------------------------- cached operators
-class _Operators:
+class Operators:
     """Data-dependent pieces shared by every solve on ``(M, patterns)`` (cached).
 
     Holds ``M`` in the working dtype, the pattern masks, ``MᵀM`` and its eigenpairs,
-    ``DᵀD`` and its eigenpairs, ``λ_max(F_aᵀF_a)`` and the factorisations per ``(ϱ, γ)``.
+    ``DᵀD`` and its eigenpairs, ``λ_max(F_aᵀF_a)``, the factorisations per ``(ϱ, γ)`` and the
+    :class:`~cvximplicit.solvers.engines.feasibility.ConeRepair` (with its interior directions).
     """
 
     def __init__(self, M64, patterns, dtype):
@@ -78,15 +83,12 @@ class _Operators:
         DtD = patterns.T.astype(np.float64) @ patterns.astype(np.float64)  # (P, P) overlap counts
         self.theta, self.E = np.linalg.eigh(DtD)
         self.theta = np.maximum(self.theta, 0.0)
-        self.fit_lmax = self._power(M64, patterns)
+        self.fit_lmax = _POWER_SLACK * fit_operator_norm2(M64, patterns.astype(np.float64), np.random.default_rng(0),
+                                                          _POWER_ITERS)
         self.factors: dict = {}  # (kind, rho, gamma) → factor
-        self.interior: dict = {}  # pattern k → interior direction (or None)
+        self.repair = ConeRepair(M64, patterns)
         self.last_rho: tuple | None = None
         self.last_state: dict | None = None  # duals of the last solve (for warm starts)
-
-    def _power(self, M64, patterns, n_iter=25):
-        """``λ_max(F_aᵀF_a)`` by power iteration (float64, seeded)."""
-        return 1.02 * fit_operator_norm2(M64, patterns.astype(np.float64), np.random.default_rng(0), n_iter)
 
     # ---- the b-system and H = I + γMᵀM (shared by both paths)
     def h_inverse(self, gamma):
@@ -114,21 +116,15 @@ class _Operators:
         return self.factors[key]
 
 
-def _operators(M64, patterns, dtype, use_cache):
-    key = (digest(M64, patterns), np.dtype(dtype).name)
-    if use_cache and key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key], True
-    ops = _Operators(M64, patterns, dtype)
-    if use_cache:
-        _CACHE[key] = ops
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return ops, False
+def operators(M64, patterns, dtype, use_cache) -> tuple[Operators, bool]:
+    """The :class:`Operators` of ``(M, patterns)`` in ``dtype`` (cached when ``use_cache``) and whether cached."""
+    if not use_cache:
+        return Operators(M64, patterns, dtype), False
+    return _CACHE.get((digest(M64, patterns), np.dtype(dtype).name), lambda: Operators(M64, patterns, dtype))
 
 
-# --------------------------------------------------------------------------- helpers
-class _LinearSolver:
+# --------------------------------------------------------------------------- the linear solver
+class LinearSolver:
     """Solves ``(FᵀF/ϱ + I + γGᵀG) u = r`` for ``u, r`` of shape ``(d, 2, P, q)``."""
 
     def __init__(self, ops, rho, gamma, kind, cg_tol, cg_max_iter):
@@ -174,7 +170,6 @@ class _LinearSolver:
 
     def solve_a(self, Ra):
         ops = self.ops
-        Ra.shape[2]
         if self.kind == "direct":
             X = (self.Hinv @ Ra.reshape(ops.d, -1)).reshape(Ra.shape)
             t = self.fa(X).astype(np.float64)
@@ -189,16 +184,16 @@ class _LinearSolver:
         bnorm = np.sqrt(np.einsum("dpq,dpq->q", Ra, Ra))
         for _ in range(self.cg_max_iter):
             rnorm = np.sqrt(np.einsum("dpq,dpq->q", R, R))
-            if np.all(rnorm <= self.cg_tol * np.maximum(bnorm, 1e-300)):
+            if np.all(rnorm <= self.cg_tol * np.maximum(bnorm, TINY)):
                 break
             AP = self._apply_A(Pd)
             pap = np.einsum("dpq,dpq->q", Pd, AP)
-            step = np.where(pap > 0, rz / np.where(pap > 0, pap, 1.0), 0.0).astype(ops.dtype)
+            step = _ratio(rz, pap, ops.dtype)
             A = A + step[None, None, :] * Pd
             R = R - step[None, None, :] * AP
             Z = self._precond(R)
             rz_new = np.einsum("dpq,dpq->q", R, Z)
-            beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0).astype(ops.dtype)
+            beta = _ratio(rz_new, rz, ops.dtype)
             Pd = Z + beta[None, None, :] * Pd
             rz = rz_new
             self.cg_iters += 1
@@ -218,18 +213,19 @@ class _LinearSolver:
         return U
 
 
+def _ratio(num, den, dtype):
+    """``num / den`` where ``den > 0``, else 0 (CG's step and ``β`` per output, safe once converged)."""
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0).astype(dtype)
 
 
-def _cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta):
+def cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta):
     """Cheap progress estimates at a check: ``λ = y − F u`` (float64), the objective at ``z``, a bound estimate
     from the group norms of ``Fᵀλ + Gᵀμ ≈ ϱ(u + α − z)`` (not rigorous) and ``z``'s relative cone violation."""
-    from ..relu import certificate as _cert
-
     m, d, P, q = ops.m, ops.d, ops.P, Y64.shape[1]
     lam64 = (Yw - np.einsum("mpq,mp->mq", MU[:, 0] - MU[:, 1], ops.D)).astype(np.float64)
-    rho_c = np.sqrt(np.einsum("dspq,dspq->spq", dual_vec, dual_vec)).max(axis=(0, 1)).astype(np.float64)
+    rho_c = group_norms(dual_vec).max(axis=(0, 1)).astype(np.float64)
     lin_c, quad_c = np.einsum("mq,mq->q", lam64, Y64), np.einsum("mq,mq->q", lam64, lam64)
-    bound = float(_cert.scaled_bound(lin_c, quad_c, rho_c, beta)[0].sum())
+    bound = float(scaled_bound(lin_c, quad_c, rho_c, beta)[0].sum())
     norms2 = np.einsum("dspq,dspq->spq", Z, Z).reshape(-1)
     act = np.nonzero(norms2 > 0)[0]  # non-zero groups of z
     Zf = Z.reshape(d, -1)[:, act]
@@ -241,6 +237,6 @@ def _cheap_check(ops, Yw, Y64, Z, MU, dual_vec, beta):
     np.add.at(fitz.T, out_of, (MZ * (ops.D[:, pat_of] * sgn)).T)
     r_fit = Y64 - fitz
     obj = 0.5 * float(np.sum(r_fit * r_fit)) + beta * float(np.sqrt(norms2).sum())
-    scale = np.sqrt(max(float(ops.lam_M[-1]), 1e-300) * float(np.einsum("dn,dn->n", Zf, Zf).max(initial=0.0)))
-    viol = float(np.maximum(-(MZ * ops.S[:, pat_of]), 0.0).max(initial=0.0)) / max(float(scale), 1e-300)
+    scale = np.sqrt(max(float(ops.lam_M[-1]), TINY) * float(np.einsum("dn,dn->n", Zf, Zf).max(initial=0.0)))
+    viol = float(np.maximum(-(MZ * ops.S[:, pat_of]), 0.0).max(initial=0.0)) / max(float(scale), TINY)
     return lam64, obj, bound, viol
