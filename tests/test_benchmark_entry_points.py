@@ -130,7 +130,7 @@ def test_bench_tabular_tiny(tmp_path):
     assert doc["errors"] == [] and doc["scale"].startswith("tiny")
     tasks = ["diabetes", "friedman1", "breast_cancer", "wine", "digits"]
     assert [(r["task"], r["method"]) for r in doc["rows"]] == \
-        [(t, m) for t in tasks for m in ("convex", "local_search", "linear")]
+        [(t, m) for t in tasks for m in ("convex", "local_search", "mlp", "hgb", "linear")]
     for row in doc["rows"]:
         assert row["fit_s"] >= 0
         if row["kind"] == "regression":
@@ -139,6 +139,12 @@ def test_bench_tabular_tiny(tmp_path):
             assert 0.0 <= row["test_accuracy"] <= 1.0
         if row["method"] == "convex":
             assert "restricted" in row["certificates"]  # certified convex steps (reduced programs)
+            peers = [r for r in doc["rows"] if r["task"] == row["task"] and r["method"] in ("local_search", "mlp", "hgb")]
+            key = "test_rmse" if row["kind"] == "regression" else "test_accuracy"
+            best = (min if key == "test_rmse" else max)(peers, key=lambda r: r[key])
+            assert row["best_peer"] == best["method"]
+            assert row["meets_rule"] == (row[key] <= 1.05 * best[key] if key == "test_rmse"
+                                         else row[key] >= best[key] - 0.01)
         elif row["method"] == "local_search":
             assert row["certificates"] == ["none"]
     assert "| task |" in proc.stdout and proc.stdout.count("| convex |") == len(tasks)

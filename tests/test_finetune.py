@@ -206,37 +206,46 @@ def test_train_greedy_finetune_without_the_output_step_keeps_the_finetuned_outpu
 
 def test_stage_chooses_no_finetune_when_the_greedy_model_is_exact():
     # Targets produced by the model itself: the greedy model has zero loss everywhere, and a fine-tune with a
-    # strong weight decay can only lose on the held-out samples, so "no fine-tune" is chosen and the model kept.
-    from cvximplicit.training.finetune_stage import finetune_stage
+    # strong weight decay can only lose on the held-out samples, so "no fine-tune" is chosen; its output step
+    # is then re-fitted on every sample (exact here too).
+    from cvximplicit.training.finetune_stage import finetune_stage, holdout_split
 
     model = _model()
     U, _ = _data()
     Y = model.predict(U)
-    tuned, record = finetune_stage(model, U, Y, loss="squared", seed=0,
-                                   options={"epochs": 20, "batch_size": 32, "weight_decay": [50.0]})
-    assert tuned is model
+    options = {"epochs": 20, "batch_size": 32, "weight_decay": [50.0]}
+    split = holdout_split(U.shape[1], check_finetune_options(options), 0)
+    tuned, record = finetune_stage(model, U, Y, loss="squared", seed=0, options=options, split=split)
+    np.testing.assert_array_equal(tuned.B, model.B)
+    assert block_loss(Y, tuned.predict(U), "squared") < 1e-20
     selection = record["selection"]
     assert selection["chosen"] is None and record["epochs"] == 0 and "did best" in record["skipped"]
     assert [c["weight_decay"] for c in selection["candidates"]] == [None, 50.0]
     assert selection["candidates"][0]["validation_loss"] == pytest.approx(0.0, abs=1e-20)
     assert selection["n_validation"] == 40 and selection["validation_fraction"] == 0.2
+    assert record["output_step"]["certificate"] == "normal_equations"
+    with pytest.raises(ValidationError, match="need the held-out split"):
+        finetune_stage(model, U, Y, loss="squared", seed=0, options=options)
 
 
-def test_stage_selection_is_the_argmin_of_independently_recomputed_held_out_losses():
-    from cvximplicit.training.finetune_stage import finetune_stage
-
+def test_selection_holds_samples_out_of_the_greedy_pass_and_scores_them_independently():
     U, Y = _data(m=300)
-    greedy = train_greedy(U, Y, block_sizes=partition(9, 3), block_solver="random_features", verbose=0).model
     options = {"epochs": 40, "batch_size": 32, "lr": 1e-2, "weight_decay": [0.0, 3.0], "validation_fraction": 0.25}
-    tuned, record = finetune_stage(greedy, U, Y, loss="squared", options=options, seed=7)
-    held = np.sort(np.random.default_rng(7).permutation(300)[:75])  # the documented split: seeded by the stage
-    candidates = record["selection"]["candidates"]
+    result = train_greedy(U, Y, block_sizes=partition(9, 3), block_solver="random_features", verbose=0, seed=7,
+                          finetune=options)
+    held = np.sort(np.random.default_rng(7).permutation(300)[:75])  # the documented split: seeded by the seed
+    kept = np.setdiff1d(np.arange(300), held)
+    # the greedy pass saw only the kept samples: the same blocks as a run on them alone
+    alone = train_greedy(U[:, kept], Y[:, kept], block_sizes=partition(9, 3), block_solver="random_features",
+                         verbose=0, seed=7)
+    assert [b.objective for b in result.blocks] == [b.objective for b in alone.blocks]
+    candidates = result.finetune["selection"]["candidates"]
     assert candidates[0]["validation_loss"] == pytest.approx(
-        block_loss(Y[:, held], greedy.predict(U[:, held]), "squared"), rel=1e-12)
+        block_loss(Y[:, held], alone.model.predict(U[:, held]), "squared"), rel=1e-12)
     best = min(candidates, key=lambda c: c["validation_loss"])
-    assert record["selection"]["chosen"] == best["weight_decay"] == 0.0  # random features: the fine-tune helps
-    assert record["options"]["weight_decay"] == 0.0 and record["epochs"] == 40
-    assert record["final_loss"] < block_loss(Y, greedy.predict(U), "squared")
+    assert result.finetune["selection"]["chosen"] == best["weight_decay"] == 0.0  # random features: tuning helps
+    assert result.finetune["options"]["weight_decay"] == 0.0 and result.finetune["epochs"] == 40
+    assert result.finetune["final_loss"] < block_loss(Y, alone.model.predict(U), "squared")
 
 
 def test_stage_options_are_checked():

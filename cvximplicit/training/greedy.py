@@ -25,7 +25,7 @@ from ..partition import block_slices, check_block_sizes
 from ..solvers.core.report import SolveReport
 from .block import LOSSES, BlockProblem, block_loss, get_block_solver
 from .checkpoint import Checkpoint, fingerprint
-from .finetune_stage import check_finetune_options, finetune_stage
+from .finetune_stage import check_finetune_options, finetune_stage, holdout_split
 
 __all__ = ["train_greedy", "GreedyResult", "BlockRecord", "format_block_table", "block_summary"]
 
@@ -172,10 +172,12 @@ def train_greedy(
     finetune : dict, optional
         After the last block, fine-tune all blocks jointly
         (:func:`~cvximplicit.training.finetune_stage.finetune_stage`: a local step; the dict holds its
-        options, e.g. ``{"epochs": 20, "weight_decay": 0.3}``, or ``"weight_decay": [0.1, 1.0]`` to choose
-        on held-out samples), then, unless ``"refit_output": False``, re-fit ``C`` by the certified output
-        step (least squares (11), or the block solver's multinomial logistic step with its ``ridge``).
-        None (default): the model of Algorithm 1 as it is.
+        options, e.g. ``{"epochs": 20, "weight_decay": 0.3}``), then, unless ``"refit_output": False``,
+        re-fit ``C`` by the certified output step (least squares (11), or the block solver's multinomial
+        logistic step with its ``ridge``). With ``"weight_decay": [0.1, 1.0]`` (candidates) a seeded part
+        of the samples is held out of the greedy pass to choose among them (see the stage); the blocks
+        and their records then refer to the kept samples, and the fine-tune uses every sample. None
+        (default): the model of Algorithm 1 as it is.
 
     Returns
     -------
@@ -191,8 +193,11 @@ def train_greedy(
     if resume and checkpoint_dir is None:
         raise ValidationError("resume=True needs checkpoint_dir (where the checkpoint was written)")
     solver = _make_solver(block_solver, block_solver_options)
-    if finetune is not None:
-        finetune = check_finetune_options(finetune)
+    finetune = None if finetune is None else check_finetune_options(finetune)
+    split = holdout_split(U.shape[1], finetune, seed)  # weight-decay candidates: the greedy pass leaves samples out
+    U_all, Y_all = U, Y
+    if split is not None:
+        U, Y = U[:, split.kept], Y[:, split.kept]
     n, p_eff, q, m = sum(sizes), U.shape[0] + bool(input_bias), Y.shape[0], U.shape[1]
     check_memory(  # the dense A, B and the training features X, before any is allocated
         f"training n={n} states on m={m} samples",
@@ -202,8 +207,8 @@ def train_greedy(
     U_eff = np.vstack([U, np.ones((1, U.shape[1]))]) if input_bias else U
     config = {"block_sizes": sizes, "block_solver": getattr(solver, "name", type(solver).__name__),
               "block_solver_options": block_solver_options or {}, "loss": loss, "activation": activation,
-              "input_bias": bool(input_bias), "seed": int(seed)}
-    key = fingerprint(U, Y, config) if checkpoint_dir is not None else None  # hashing MNIST takes ~3 s
+              "input_bias": bool(input_bias), "seed": int(seed), "finetune": finetune}
+    key = fingerprint(U_all, Y_all, config) if checkpoint_dir is not None else None  # hashing MNIST takes ~3 s
 
     A, B, C, X = np.zeros((n, n)), np.zeros((n, p_eff)), np.zeros((q, 0)), np.zeros((0, m))
     records, start_block = [], 0
@@ -242,7 +247,7 @@ def train_greedy(
     model = ImplicitModel(A, B, C, activation=activation, block_sizes=sizes, input_bias=bool(input_bias))
     train_time, tuned = float(sum(r.time_s for r in records)), None
     if finetune is not None:
-        model, tuned = finetune_stage(model, U, Y, loss=loss, options=finetune, seed=seed,
+        model, tuned = finetune_stage(model, U_all, Y_all, loss=loss, options=finetune, seed=seed, split=split,
                                       ridge=getattr(solver, "ridge", 1.0), solver=getattr(solver, "solver", "auto"),
                                       solver_opts=getattr(solver, "solver_opts", None))
         train_time += tuned["time_s"]
