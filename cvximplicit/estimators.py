@@ -90,9 +90,10 @@ class _ImplicitBase(BaseEstimator):
             return sizes
         return partition(self.n, self.L)
 
-    def _solver_options(self, n_features: int, n_outputs: int, n_state: int) -> tuple[dict, dict | None]:
-        """The block solver's options and the fine-tune's; for ``"alternating"``, the preset's (``self.preset_``) under
-        the given ones."""
+    def _solver_options(self, n_features: int, n_outputs: int, n_state: int,
+                        n_samples: int) -> tuple[dict, dict | None]:
+        """The block solver's options and the fine-tune's; for ``"alternating"``, the preset's (``self.preset_``)
+        under the given ones."""
         self.preset_, preset_finetune = None, None
         if self.block_solver not in available_block_solvers():
             raise ValidationError(
@@ -100,7 +101,8 @@ class _ImplicitBase(BaseEstimator):
             )
         options = dict(self.block_solver_options or {})
         if self.block_solver == "alternating":
-            chosen = resolve_preset(self.preset, n_features=n_features, n_outputs=n_outputs, n_state=n_state)
+            chosen = resolve_preset(self.preset, n_features=n_features, n_outputs=n_outputs, n_state=n_state,
+                                    n_samples=n_samples)
             self.preset_ = {"name": chosen.name, "reason": chosen.reason}
             preset_finetune = chosen.finetune
             given = {k: v for k, v in (("n_patterns", self.n_patterns), ("max_rows", self.max_rows)) if v != "auto"}
@@ -120,7 +122,7 @@ class _ImplicitBase(BaseEstimator):
 
     def _fit_targets(self, X, Y, loss):
         sizes = self._partition()
-        options, finetune = self._solver_options(X.shape[1], Y.shape[1], sum(sizes))
+        options, finetune = self._solver_options(X.shape[1], Y.shape[1], sum(sizes), X.shape[0])
         result = train_greedy(
             X.T, Y.T, block_sizes=sizes, block_solver=self.block_solver, block_solver_options=options, loss=loss,
             activation=self.activation,

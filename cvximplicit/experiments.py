@@ -121,7 +121,8 @@ def run_experiment(
     if method == "greedy":
         options = dict(block_solver_options or {})
         if block_solver == "alternating":
-            chosen = resolve_preset(preset, n_features=U.shape[0], n_outputs=Y.shape[0], n_state=n)
+            chosen = resolve_preset(preset, n_features=U.shape[0], n_outputs=Y.shape[0], n_state=n,
+                                    n_samples=U.shape[1])
             given = {k: v for k, v in (("n_patterns", n_patterns), ("max_rows", max_rows)) if v != "auto"}
             options = {**chosen.options, **given, "T": T, "solver": solver, "solver_opts": solver_opts,
                        **(block_solver_options or {})}

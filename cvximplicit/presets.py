@@ -44,8 +44,8 @@ from .exceptions import ValidationError
 from .solvers.relu.conic import plain_nnz
 from .solvers.relu.convex_relu import CONIC_AUTO_MAX_NNZ
 
-__all__ = ["FINETUNE_PRESETS", "PRESETS", "PRESET_NAMES", "WIDE_MIN_FEATURES", "Preset", "resolve_finetune",
-           "resolve_preset"]
+__all__ = ["FINETUNE_PRESETS", "PRESETS", "PRESET_NAMES", "SMALL_DATA", "WIDE_MIN_FEATURES", "Preset",
+           "resolve_finetune", "resolve_preset"]
 
 #: Options of :class:`~cvximplicit.training.AlternatingBlockSolver` per preset.
 PRESETS: dict[str, dict] = {
@@ -53,12 +53,16 @@ PRESETS: dict[str, dict] = {
     "wide": {"max_rows": 300, "max_features": 30, "max_outputs": 2, "n_patterns": 20, "guided": True,
              "select_on": "all", "beta_ratio": 0.05, "polish": 20, "input_basis": 128},
 }
-#: Options of the joint fine-tune after the greedy pass (:func:`~cvximplicit.training.finetune.finetune_model`,
-#: a local step; ``train_greedy(finetune=...)``) per preset.
+#: Options of the stage after the greedy pass (:func:`~cvximplicit.training.finetune_stage.finetune_stage`: the
+#: joint fine-tune, a local step, and the certified output step again), by the size of the data: ``"small"``
+#: chooses the weight decay among candidates on held-out samples (the greedy model itself among them),
+#: ``"large"`` uses a fixed one (held-out choices would cost a fine-tune per candidate).
 FINETUNE_PRESETS: dict[str, dict] = {
-    "narrow": {"epochs": 100, "batch_size": 64, "lr": 3e-3, "weight_decay": 1.0, "refit_output": False},
-    "wide": {"epochs": 20, "batch_size": 256, "lr": 2e-3, "weight_decay": 0.3, "refit_output": True},
+    "small": {"epochs": 100, "batch_size": 64, "lr": 3e-3, "weight_decay": [0.1, 0.3, 1.0], "refit_output": False},
+    "large": {"epochs": 60, "batch_size": 256, "lr": 4e-3, "weight_decay": 0.1, "refit_output": True},
 }
+#: At most this many training samples: the ``"small"`` fine-tune.
+SMALL_DATA = 5_000
 #: Accepted ``preset`` values.
 PRESET_NAMES = ("auto",) + tuple(PRESETS)
 #: More input features than this: ``"auto"`` takes the wide preset.
@@ -67,7 +71,7 @@ WIDE_MIN_FEATURES = 100
 
 class Preset(NamedTuple):
     """A resolved preset: its ``name``, a copy of its block-solver ``options``, the ``reason`` it was chosen and a
-    copy of its ``finetune`` options."""
+    copy of the ``finetune`` options for the data's size (:data:`FINETUNE_PRESETS`)."""
 
     name: str
     options: dict
@@ -75,8 +79,9 @@ class Preset(NamedTuple):
     finetune: dict
 
 
-def resolve_preset(preset: str, *, n_features: int, n_outputs: int, n_state: int) -> Preset:
-    """The preset for data with ``n_features`` inputs, ``n_outputs`` targets and a state of size ``n_state``.
+def resolve_preset(preset: str, *, n_features: int, n_outputs: int, n_state: int, n_samples: int) -> Preset:
+    """The preset for ``n_samples`` samples with ``n_features`` inputs, ``n_outputs`` targets and a state of size
+    ``n_state``; its fine-tune is :data:`FINETUNE_PRESETS` ``["small"]`` up to :data:`SMALL_DATA` samples.
 
     Raises
     ------
@@ -85,21 +90,22 @@ def resolve_preset(preset: str, *, n_features: int, n_outputs: int, n_state: int
     """
     if preset not in PRESET_NAMES:
         raise ValidationError(f"preset must be one of {list(PRESET_NAMES)}; got preset={preset!r}")
+    size = "small" if n_samples <= SMALL_DATA else "large"
     if preset != "auto":
-        return _preset(preset, "requested")
+        return _preset(preset, "requested", size)
     if n_features > WIDE_MIN_FEATURES:
-        return _preset("wide", f"auto: {n_features} > {WIDE_MIN_FEATURES} input features")
+        return _preset("wide", f"auto: {n_features} > {WIDE_MIN_FEATURES} input features", size)
     narrow = PRESETS["narrow"]
     # the last block's input: every earlier state, the features and a bias
     nnz = plain_nnz(narrow["max_rows"], n_features + n_state + 1, narrow["n_patterns"], n_outputs)
     if nnz > CONIC_AUTO_MAX_NNZ:
         return _preset("wide", f"auto: the narrow preset's last convex step would have {nnz:.3g} > "
-                               f"{CONIC_AUTO_MAX_NNZ:.3g} conic non-zeros")
-    return _preset("narrow", f"auto: {n_features} input features, {n_outputs} outputs")
+                               f"{CONIC_AUTO_MAX_NNZ:.3g} conic non-zeros", size)
+    return _preset("narrow", f"auto: {n_features} input features, {n_outputs} outputs", size)
 
 
-def _preset(name: str, reason: str) -> Preset:
-    return Preset(name, dict(PRESETS[name]), reason, dict(FINETUNE_PRESETS[name]))
+def _preset(name: str, reason: str, size: str) -> Preset:
+    return Preset(name, dict(PRESETS[name]), reason, dict(FINETUNE_PRESETS[size]))
 
 
 def resolve_finetune(finetune, preset_finetune: dict | None) -> dict | None:

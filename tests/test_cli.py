@@ -280,7 +280,8 @@ def test_regression_summary_shows_one_measure_on_train_and_test(trained):
 
 
 def test_quiet_prints_only_the_summary_and_reductions_once(tmp_path, capsys):
-    argv = ["train", "--task", "smooth", "--n", "6", "--L", "3", "--n-train", "200"]  # the convex steps on 100 rows
+    # the convex steps on 100 rows of the 160 the greedy pass keeps (40 held out to choose the fine-tune's decay)
+    argv = ["train", "--task", "smooth", "--n", "6", "--L", "3", "--n-train", "200"]
     assert main(argv + ["--quiet"]) == 0
     captured = capsys.readouterr()
     assert "train loss" not in captured.out and captured.err == ""
@@ -289,8 +290,9 @@ def test_quiet_prints_only_the_summary_and_reductions_once(tmp_path, capsys):
     table = [line for line in capsys.readouterr().out.splitlines()]
     start = next(i for i, line in enumerate(table) if "train loss" in line)
     rows, footer = table[start + 1:start + 4], table[start + 4]
-    assert footer.startswith("reductions of every block's convex step: rows 100/200"), footer
-    assert "(besides those below)" in table[start] and not any("rows 100/200" in row for row in rows)
+    assert footer.startswith("reductions of every block's convex step: rows 100/160"), footer
+    assert "(besides those below)" in table[start] and not any("rows 100/160" in row for row in rows)
+    assert any(line.startswith("fine-tune: 40 samples held out of the greedy pass chose weight decay") for line in table)
 
 
 def test_one_block_is_refused_with_the_reason(capsys):

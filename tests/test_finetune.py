@@ -185,7 +185,8 @@ def test_train_greedy_finetune_reports_a_local_step_then_a_certified_output_step
     assert final <= record["loss_after"] * (1 + 1e-9)
     assert result.model.wellposedness().strictly_block_triangular
     assert result.train_time_s >= record["time_s"]
-    assert "finetune  30 epochs (local step, not certified)" in capsys.readouterr().err
+    assert "fine-tune: 30 epochs of every block jointly (AdamW, weight decay 0; a local step, not certified)" \
+        in capsys.readouterr().err
     with pytest.raises(ValidationError, match="valid options are"):
         train_greedy(U, Y, block_sizes=[3, 3], block_solver="random_features", finetune={"rate": 1})
 

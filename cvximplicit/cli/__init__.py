@@ -27,7 +27,7 @@ from pathlib import Path
 from .._version import __version__
 from ..exceptions import CvxImplicitError
 from ..experiments import METHODS, TASKS
-from ..presets import FINETUNE_PRESETS, PRESET_NAMES, PRESETS, WIDE_MIN_FEATURES
+from ..presets import FINETUNE_PRESETS, PRESET_NAMES, PRESETS, SMALL_DATA, WIDE_MIN_FEATURES
 from ..solvers import DEFAULT_N_PATTERNS
 from .models import _compare, _inspect_model, _predict
 from .train import RUN_FLAGS_FILE, TRAINING_FLAGS, _train
@@ -61,7 +61,7 @@ def _per_preset(option: str) -> str:
 
 
 def _per_finetune(option: str) -> str:
-    """``100 narrow / 20 wide``: one fine-tune option of every preset."""
+    """``100 small / 60 large``: one option of the fine-tune for small and for large data."""
     return " / ".join(f"{options.get(option)} {name}" for name, options in FINETUNE_PRESETS.items())
 
 
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--finetune-epochs", type=int, default=None, metavar="EPOCHS",
                        help="alternating solver: epochs of the joint fine-tune of every block after the greedy pass "
                             "(AdamW, then the certified output step again; a local step, never certified; default: "
-                            f"the preset's, {_per_finetune('epochs')}; 0 = off)")
+                            f"{_per_finetune('epochs')} data, more than {SMALL_DATA} samples being large; 0 = off)")
     model.add_argument("--n-patterns", type=int, default=None,
                        help="sampled activation patterns per block (default: the preset's, "
                             f"{_per_preset('n_patterns')}; fewer than a single solve's {DEFAULT_N_PATTERNS}, as "

@@ -17,6 +17,7 @@ from ..experiments import load_task, run_experiment
 from ..model import ImplicitModel
 from ..nonstrict import to_nonstrict
 from ..presets import WIDE_MIN_FEATURES, resolve_finetune, resolve_preset
+from ..training.finetune_stage import describe_finetune
 from ..training.greedy import format_block_table
 
 #: Written next to the checkpoints by ``train --checkpoint-dir``: the flags of the run, for ``--resume``.
@@ -77,11 +78,7 @@ def _train(args) -> int:
         print(f"certificates: {', '.join(kinds)}; worst relative gap over all block solves {worst}; "
               f"solvers that ran: {', '.join(solvers_used) or 'n/a'}")
     if row.get("finetune"):
-        tuned = row["finetune"]
-        step = tuned["output_step"]
-        print(f"fine-tune: {tuned['epochs']} epochs of every block jointly (a local step, not certified), training "
-              f"loss {tuned['loss_before']:.4g} -> {tuned['loss_after']:.4g}"
-              + ("" if step is None else f"; then the output step ({step.get('certificate')}) {tuned['final_loss']:.4g}"))
+        print(describe_finetune(row["finetune"]))
     if args.self_loop_eps is not None:
         if not isinstance(result.model, ImplicitModel) or args.method != "greedy":
             raise ValidationError("--self-loop-eps applies to the greedy method's strictly triangular model")
@@ -197,7 +194,8 @@ def _effective_options(args, data) -> tuple[dict, str | None]:
     n_state = args.n if args.n is not None else (32 if data.n_features > _WIDE_FEATURES else 30)
     targets = np.asarray(data.targets_train)
     n_outputs = data.n_classes if data.task == "classification" else (1 if targets.ndim == 1 else targets.shape[1])
-    chosen = resolve_preset(args.preset, n_features=data.n_features, n_outputs=n_outputs, n_state=n_state)
+    chosen = resolve_preset(args.preset, n_features=data.n_features, n_outputs=n_outputs, n_state=n_state,
+                            n_samples=data.n_train)
     preset, defaults = {"name": chosen.name, "reason": chosen.reason}, chosen.options
     given = {}
     if args.n_patterns is not None:

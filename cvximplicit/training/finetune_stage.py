@@ -35,7 +35,8 @@ from .block import block_loss
 from .finetune import finetune_model
 from .output_step import output_step
 
-__all__ = ["FINETUNE_OPTIONS", "HoldoutSplit", "check_finetune_options", "finetune_stage", "holdout_split"]
+__all__ = ["FINETUNE_OPTIONS", "HoldoutSplit", "check_finetune_options", "describe_finetune", "finetune_stage",
+           "holdout_split"]
 
 #: The stage's options (an unknown key is an error naming these) and what each must be; ``weight_decay`` may
 #: also be a list of candidates (each ``>= 0``) to choose from on held-out samples.
@@ -171,3 +172,25 @@ def _select_weight_decay(model, U, Y, loss, options, split, refit, step, seed) -
     best = min(scores, key=lambda s: s["validation_loss"])  # the first of equals: no fine-tune, then the list order
     return {"validation_fraction": split.fraction, "n_validation": int(held.size), "candidates": scores,
             "chosen": best["weight_decay"]}
+
+
+def describe_finetune(record: dict) -> str:
+    """One line on what the stage did (its ``record``): the held-out choice, the fine-tune, the output step."""
+    parts = []
+    selection = record.get("selection")
+    if selection:
+        chosen = selection["chosen"]
+        candidates = ", ".join("none" if c["weight_decay"] is None else f"{c['weight_decay']:g}"
+                               for c in selection["candidates"])
+        parts.append(f"{selection['n_validation']} samples held out of the greedy pass chose weight decay "
+                     f"{'none (no fine-tune)' if chosen is None else f'{chosen:g}'} among {candidates}")
+    if record.get("skipped"):
+        parts.append("no fine-tune")
+    else:
+        decay = record.get("options", {}).get("weight_decay")
+        parts.append(f"{record['epochs']} epochs of every block jointly (AdamW, weight decay {decay:g}; a local step, "
+                     f"not certified), training loss {record['loss_before']:.4g} -> {record['loss_after']:.4g}")
+    step = record.get("output_step")
+    if step is not None:
+        parts.append(f"then the output step on every sample ({step.get('certificate')}): {record['final_loss']:.4g}")
+    return "fine-tune: " + "; ".join(parts) + f" ({record['time_s']:.2f} s)"

@@ -25,7 +25,7 @@ from ..partition import block_slices, check_block_sizes
 from ..solvers.core.report import SolveReport
 from .block import LOSSES, BlockProblem, block_loss, get_block_solver
 from .checkpoint import Checkpoint, fingerprint
-from .finetune_stage import check_finetune_options, finetune_stage, holdout_split
+from .finetune_stage import check_finetune_options, describe_finetune, finetune_stage, holdout_split
 
 __all__ = ["train_greedy", "GreedyResult", "BlockRecord", "format_block_table", "block_summary"]
 
@@ -252,18 +252,8 @@ def train_greedy(
                                       solver_opts=getattr(solver, "solver_opts", None))
         train_time += tuned["time_s"]
         if verbose:
-            print(_finetune_line(tuned), file=out, flush=True)
+            print(describe_finetune(tuned), file=out, flush=True)
     return GreedyResult(model, records, train_time, start_block, tuned)
-
-
-def _finetune_line(record: dict) -> str:
-    chosen = "" if record["selection"] is None else f"weight decay {record['selection']['chosen']} (held out), "
-    if record.get("skipped"):
-        return f"finetune  none: {record['skipped']} ({chosen.rstrip(', ')})  {record['time_s']:.2f}s"
-    step = record["output_step"]
-    refit = "" if step is None else f", output step {record['final_loss']:.5g} ({step.get('certificate')})"
-    return (f"finetune  {chosen}{record['epochs']} epochs (local step, not certified)  loss "
-            f"{record['loss_before']:.5g} -> {record['loss_after']:.5g}{refit}  {record['time_s']:.2f}s")
 
 
 def _check_data(U, Y):
