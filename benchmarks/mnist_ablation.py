@@ -6,7 +6,8 @@
     python benchmarks/mnist_ablation.py --task digits --n 4 --L 2 --n-train 300   # a few seconds, no download
 
 ``--opts`` overrides options of the wide preset (``cvximplicit.presets.PRESETS["wide"]``), ``--finetune`` those
-of its fine-tune after the greedy pass (``cvximplicit.presets.FINETUNE_PRESETS["wide"]``; ``null`` turns it off).
+of its fine-tune after the greedy pass (``cvximplicit.presets.FINETUNE_PRESETS["large"]`` on MNIST-size data;
+``null`` turns it off).
 ``--random-init`` passes ``neurons="random"`` to the alternating block solver: its random-neuron twin, which draws
 each block's neurons (uniform in ``±1/√d`` on the reduced features, seeded per block) instead of solving the
 convex step and leaves everything else (output step, polish, fine-tune) as it is, to measure what the convex step
