@@ -59,7 +59,7 @@ PRESETS: dict[str, dict] = {
 #: ``"large"`` uses a fixed one (held-out choices would cost a fine-tune per candidate).
 FINETUNE_PRESETS: dict[str, dict] = {
     "small": {"epochs": 100, "batch_size": 64, "lr": 3e-3, "weight_decay": [0.1, 0.3, 1.0], "refit_output": False},
-    "large": {"epochs": 60, "batch_size": 256, "lr": 4e-3, "weight_decay": 0.1, "refit_output": True},
+    "large": {"epochs": 60, "batch_size": 256, "lr": 4e-3, "weight_decay": 0.1, "refit_output": False},
 }
 #: At most this many training samples: the ``"small"`` fine-tune.
 SMALL_DATA = 5_000
