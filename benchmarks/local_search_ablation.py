@@ -18,6 +18,7 @@ The paper states n, L, 200 epochs, Adam at lr 0.001 and the softmax cross-entrop
 ``--freeze-C-prev``  train only the new output columns ``C_i`` (the solver's ``train_C_prev=False``).
 ``--loss``         the loss inside every block: ``cross_entropy`` (9) or ``squared`` (8) on one-hot labels.
 ``--dtype``        training precision.
+``--no-input-bias``  no constant row appended to the inputs (``B`` without its bias column).
 
 ``--holdout K`` trains on the first 60 000 − K training images and reports the accuracy on the last K as
 ``val_accuracy`` (used to select settings) beside the test accuracy. Statistics of ``--preprocess`` come from the
@@ -47,7 +48,7 @@ TASKS = ("mnist", "fashion-mnist", "digits")
 PREPROCESS = ("unit", "standardize", "pixel")
 #: The settings of ``python -m paper_repro table3``'s local-search row before this ablation.
 BEFORE = {"batch_size": 256, "preprocess": "unit", "init": "uniform", "C_init": "previous", "train_C_prev": True,
-          "loss": "cross_entropy", "dtype": "float64"}
+          "loss": "cross_entropy", "dtype": "float64", "input_bias": True}
 
 
 #: The paper's FFN for classification (784-64-32-16-10), for ``--model ffn``.
@@ -64,9 +65,10 @@ class PerBlockAccuracy:
 
     name = "local_search"
 
-    def __init__(self, solver, evals: dict):
+    def __init__(self, solver, evals: dict, *, input_bias: bool = True):
         self.solver, self.eval_time_s = solver, 0.0
-        self.inputs = {k: np.vstack([np.asarray(X, dtype=float).T, np.ones((1, len(y)))]) for k, (X, y) in evals.items()}
+        self.inputs = {k: np.vstack([np.asarray(X, dtype=float).T, np.ones((int(input_bias), len(y)))])
+                       for k, (X, y) in evals.items()}
         self.labels = {k: np.asarray(y) for k, (X, y) in evals.items()}
         self.states = {k: np.zeros((0, len(y))) for k, (X, y) in evals.items()}
         self.curves = {k: [] for k in evals}
@@ -148,6 +150,8 @@ def main(argv=None) -> int:
     parser.add_argument("--C-init", dest="C_init", default=BEFORE["C_init"], choices=C_INITS)
     parser.add_argument("--freeze-C-prev", action="store_true", help="train only C_i (train_C_prev=False)")
     parser.add_argument("--loss", default=BEFORE["loss"], choices=("cross_entropy", "squared"))
+    parser.add_argument("--no-input-bias", action="store_true",
+                        help="no constant input row (B has no bias column; train_greedy's input_bias=False)")
     parser.add_argument("--dtype", default=BEFORE["dtype"], choices=("float64", "float32"))
     parser.add_argument("--holdout", type=int, default=0,
                         help="validate on the last K training images, train on the rest (default 0: all)")
@@ -179,18 +183,18 @@ def main(argv=None) -> int:
     else:
         solver = PerBlockAccuracy(LocalSearchBlockSolver(
             epochs=args.epochs, batch_size=batch_size, init=args.init, C_init=args.C_init,
-            train_C_prev=not args.freeze_C_prev, dtype=args.dtype), evals)
+            train_C_prev=not args.freeze_C_prev, dtype=args.dtype), evals, input_bias=not args.no_input_bias)
         result = train_greedy(U, Y, block_sizes=partition(args.n, args.L), block_solver=solver, loss=args.loss,
-                              seed=args.seed, verbose=1)
+                              input_bias=not args.no_input_bias, seed=args.seed, verbose=1)
         model, train_time, curves = result.model, result.train_time_s - solver.eval_time_s, solver.curves
     wall = time.perf_counter() - start
     accuracy = {name: float(np.mean(np.argmax(model.predict(np.asarray(X, dtype=float).T), axis=0) == np.asarray(y)))
                 for name, (X, y) in evals.items()}
     settings = {"batch_size": "full" if full else int(args.batch_size), "preprocess": args.preprocess,
                 "init": args.init, "C_init": args.C_init, "train_C_prev": not args.freeze_C_prev, "loss": args.loss,
-                "dtype": args.dtype}
-    if args.model == "ffn":  # the block options do not apply
-        settings = {k: v for k, v in settings.items() if k not in ("init", "C_init", "train_C_prev")}
+                "dtype": args.dtype, "input_bias": not args.no_input_bias}
+    if args.model == "ffn":  # the block options do not apply (every FFN layer has its bias)
+        settings = {k: v for k, v in settings.items() if k not in ("init", "C_init", "train_C_prev", "input_bias")}
     changed = ",".join(f"{k}={v}" for k, v in settings.items() if v != BEFORE[k])
     record = {"model": args.model, "factor": args.factor or changed or "before", "task": args.task,
               "seed": args.seed, "epochs": args.epochs, "n": args.n if args.model == "local_search" else None,
