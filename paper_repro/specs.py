@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+#: The paper's local-search row (Remark 2: each block of Algorithm 1 by Adam).
+LOCAL_SEARCH = "Implicit (Blockwise, Local Search)"
 #: The convex cross-entropy row (image tasks only): the package's default for classification — Algorithm 2
 #: with the cross-entropy loss, multinomial logistic output steps, the wide preset's polish step, then the
-#: joint fine-tune of every block (a local step) and the certified output step again.
+#: joint fine-tune of every block (a local step).
 CONVEX_CE = "Implicit (Blockwise, Alternating, convex, cross-entropy + polish + fine-tune)"
 
 #: Rows of the tables: (label, method, block solver); CONVEX_CE only on the image tasks.
 MODELS = (
-    ("Implicit (Blockwise, Local Search)", "greedy", "local_search"),
+    (LOCAL_SEARCH, "greedy", "local_search"),
     ("Implicit (Blockwise, Alternating, convex)", "greedy", "alternating"),
     (CONVEX_CE, "greedy", "alternating"),
     ("Implicit (End-to-End)", "end_to_end", None),
@@ -27,6 +29,20 @@ MODEL_OPTIONS = {
     "Implicit (Blockwise, Alternating, convex)": {"loss": "squared", "finetune": None,
                                                   "block_solver_options": {"polish": 0, "beta_ratio": 0.1}},
 }
+
+
+#: MNIST and Fashion-MNIST have 60 000 training images: a batch this large is one full-batch Adam step per epoch.
+FULL_BATCH = 60_000
+
+#: Table III only: settings the paper leaves open, chosen by the local-search ablation (paper_repro/README.md,
+#: ``benchmarks/local_search_ablation.py``, runs in ``docs/results/local_search_ablation.jsonl``). Full-batch Adam
+#: (200 epochs = 200 steps per block) on standardised pixels is the setting under which the paper's FFN row is
+#: reproduced (95.09 % / 85.44 % against the paper's 95.27 % / 86.0 %; mini-batches of 256 on pixels in [0, 1] give
+#: 96.93 % / 87.03 %). The FFN row keeps mini-batches of 256 on pixels in [0, 1]: the stronger FFN is the one to beat.
+IMAGE_OPTIONS = {LOCAL_SEARCH: {"block_solver_options": {"batch_size": FULL_BATCH}}}
+#: Input preprocessing per row on the image tasks (``paper_repro.runner.PREPROCESS``); rows not named keep the
+#: loaders' pixels / 255 in [0, 1].
+IMAGE_PREPROCESS = {LOCAL_SEARCH: "standardize"}
 
 
 def models_for(task: str) -> tuple:
@@ -64,6 +80,7 @@ class RunSpec:
     epochs: int | None = None
     n_train: int | None = None
     options: dict = field(default_factory=dict)
+    preprocess: str | None = None
 
     @property
     def key(self) -> str:
@@ -86,7 +103,9 @@ def run_specs(table: str, *, quick: bool, epochs: int | None = None) -> list[Run
         seeds = range(1) if image else (range(2) if quick else range(10))
         for label, method, block_solver in models_for(task):
             epochs, n_train, options = None, None, dict(MODEL_OPTIONS.get(label, {}))
+            preprocess = IMAGE_PREPROCESS.get(label) if image else None
             if image:
+                options.update(IMAGE_OPTIONS.get(label, {}))
                 # Paper: 200 epochs on 60 000 samples. Quick: a 2 000-sample subset (full-batch steps), a few
                 # dozen epochs, a small model.
                 epochs = {"greedy": 20, "end_to_end": 20, "ffn": 60}[method] if quick else 200
@@ -101,7 +120,7 @@ def run_specs(table: str, *, quick: bool, epochs: int | None = None) -> list[Run
             if method == "greedy" and block_solver == "alternating":
                 epochs = None
             specs.extend(
-                RunSpec(table, task, label, method, block_solver, seed, n, L, epochs, n_train, options)
+                RunSpec(table, task, label, method, block_solver, seed, n, L, epochs, n_train, options, preprocess)
                 for seed in seeds
             )
     return specs

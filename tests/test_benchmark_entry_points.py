@@ -24,7 +24,7 @@ BENCHMARKS = ROOT / "benchmarks"
 
 #: The scripts this file runs; a new script in benchmarks/ must be added here (and run below).
 COVERED = {"bench_auto_crossover.py", "bench_block_solvers.py", "bench_engines.py", "bench_first_order.py", "bench_tabular.py",
-           "mnist_ablation.py"}
+           "local_search_ablation.py", "mnist_ablation.py"}
 
 
 def run(*args, timeout=180):
@@ -121,6 +121,33 @@ def test_mnist_ablation_on_mnist_subset():
     proc = run(BENCHMARKS / "mnist_ablation.py", "--n", "4", "--L", "2", "--n-train", "500", "--random-init")
     row = _ablation_row(proc)
     assert row["task"] == "mnist" and row["n_train"] == 500 and row["test_accuracy"] > 0.2
+
+
+def test_local_search_ablation_on_builtin_digits(tmp_path):
+    """A Table III ablation row on the digits stand-in: factors named, the JSON line appended, held-out accuracy.
+
+    The accuracy recorded after the last block (states propagated block by block by the script) must equal the
+    trained model's own predictions: the per-block curve describes the model that was returned.
+    """
+    out = tmp_path / "rows.jsonl"
+    proc = run(BENCHMARKS / "local_search_ablation.py", "--task", "digits", "--n", "4", "--L", "2", "--epochs", "3",
+               "--holdout", "200", "--preprocess", "standardize", "--C-init", "zero", "--batch-size", "full",
+               "--out", out)
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert json.loads(out.read_text().splitlines()[-1]) == row
+    assert row["task"] == "digits" and row["model"] == "local_search" and (row["n"], row["L"]) == (4, 2)
+    assert row["factor"] == "batch_size=full,preprocess=standardize,C_init=zero"
+    assert row["n_train"] == 1347 - 200 and row["holdout"] == 200 and row["epochs"] == 3
+    for split in ("test", "val"):
+        assert len(row["per_block"][split]) == 2 and row["per_block"][split][-1] == row[f"{split}_accuracy"]
+    assert 0.0 <= row["test_accuracy"] <= 1.0 and math.isfinite(row["train_loss"]) and row["train_time_s"] >= 0
+
+    proc = run(BENCHMARKS / "local_search_ablation.py", "--task", "digits", "--model", "ffn", "--epochs", "30",
+               "--out", out)
+    ffn = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(out.read_text().splitlines()) == 2
+    assert ffn["model"] == "ffn" and ffn["per_block"] is None and ffn["n"] is None and "C_init" not in ffn["settings"]
+    assert ffn["test_accuracy"] > 0.2  # 10 classes: better than chance
 
 
 def test_bench_tabular_tiny(tmp_path):

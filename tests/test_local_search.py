@@ -116,6 +116,11 @@ def test_registry_and_greedy_training():
         ({"weight_decay": -1.0}, "weight_decay must be a finite number ≥ 0"),
         ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
         ({"dtype": "float16"}, r"dtype must be one of \('float64', 'float32'\)"),
+        ({"init": "normal"}, r"init must be one of \('uniform', 'uniform_split'\); got init='normal'"),
+        ({"C_init": "last"}, r"C_init must be one of \('previous', 'zero', 'uniform'\); got C_init='last'"),
+        ({"train_C_prev": "no"}, "train_C_prev must be True or False; got train_C_prev='no'"),
+        ({"train_C_prev": False, "C_init": "zero"},
+         "train_C_prev=False holds C_<i at block i-1's values, so it needs C_init='previous'; got C_init='zero'"),
     ],
 )
 def test_validation_errors(options, match):
@@ -123,11 +128,114 @@ def test_validation_errors(options, match):
         LocalSearchBlockSolver(**options).solve(regression_block(m=20))
 
 
+def test_frozen_C_prev_needs_C_prev():
+    problem = regression_block(m=20, with_C_prev=False)
+    with pytest.raises(ValidationError, match="train_C_prev=False holds C_<i at problem.C_prev, but this block has "
+                                              "n_prev=4 earlier states and C_prev=None"):
+        LocalSearchBlockSolver(epochs=1, train_C_prev=False).solve(problem)
+
+
 def test_bad_C_prev_shape():
     problem = regression_block(m=20)
     bad = BlockProblem(U=problem.U, X_prev=problem.X_prev, Y=problem.Y, n_i=2, C_prev=np.zeros((1, 3)))
     with pytest.raises(ValidationError, match=r"C_prev must have shape \(q, n_prev\) = \(1, 4\); got \(1, 3\)"):
         LocalSearchBlockSolver(epochs=1).solve(bad)
+
+
+# ------------------------------------------------ init, C_init, train_C_prev (the Table III ablation's options)
+#: An Adam step moves a weight by lr·|g|/(|g| + eps) ≤ lr; with lr = 1e-15 the returned weights are the initial
+#: ones to this tolerance.
+INIT_ATOL = 1e-13
+
+
+def wide_block(seed=0):
+    """Block 2 with p = 40 inputs and n_prev = 4 states: the fan-ins of the two inits differ (1/√44 vs 1/√4, 1/√40)."""
+    rng = np.random.default_rng(seed)
+    m, p = 60, 40
+    U = rng.standard_normal((p, m))
+    X_prev = np.maximum(rng.standard_normal((4, p)) @ U / np.sqrt(p), 0.0)
+    Y = rng.standard_normal((2, m))
+    C_prev = np.linalg.lstsq(X_prev.T, Y.T, rcond=None)[0].T
+    return BlockProblem(U=U, X_prev=X_prev, Y=Y, n_i=3, block_index=2, loss="squared", seed=seed, C_prev=C_prev)
+
+
+def initial_weights(problem, **options):
+    """The solver's initial ``(A_row, B_row, C)``: one Adam step of size 1e-15 (see INIT_ATOL)."""
+    result = LocalSearchBlockSolver(epochs=1, lr=1e-15, **options).solve(problem)
+    return result.A_row, result.B_row, result.C, result
+
+
+def test_init_fan_ins():
+    problem = wide_block()
+    n_prev, p = problem.n_prev, problem.U.shape[0]
+    A, B, _, _ = initial_weights(problem)  # default: one fan-in over [X_prev; U]
+    assert np.abs(np.hstack([A, B])).max() <= 1 / np.sqrt(n_prev + p) + INIT_ATOL
+    A, B, _, result = initial_weights(problem, init="uniform_split")  # a fan-in per input
+    assert np.abs(A).max() <= 1 / np.sqrt(n_prev) + INIT_ATOL and np.abs(B).max() <= 1 / np.sqrt(p) + INIT_ATOL
+    assert np.abs(A).max() > 1 / np.sqrt(n_prev + p)  # wider than the joint fan-in allows (seeded draw)
+    assert result.info["init"] == "uniform_split" and result.reports[0].extra["init"] == "uniform_split"
+    # The default draws exactly what the solver drew before the option existed: [A_row, B_row] first, one fan-in.
+    generator = torch.Generator().manual_seed(problem.seed)
+    expected = (torch.rand((3, n_prev + p), generator=generator, dtype=torch.float64) * 2 - 1) / np.sqrt(n_prev + p)
+    np.testing.assert_allclose(np.hstack(initial_weights(problem)[:2]), expected.numpy(), rtol=0, atol=INIT_ATOL)
+
+
+def test_C_init_starts():
+    problem = wide_block()
+    n_prev, n_i, q = problem.n_prev, problem.n_i, problem.Y.shape[0]
+    _, _, C, result = initial_weights(problem)  # "previous": [C_prev, 0], the previous block's objective
+    np.testing.assert_allclose(C, np.hstack([problem.C_prev, np.zeros((q, n_i))]), rtol=0, atol=INIT_ATOL)
+    assert result.info["initial_objective"] == pytest.approx(
+        block_loss(problem.Y, problem.C_prev @ problem.X_prev, "squared"), rel=1e-12)
+    _, _, C, result = initial_weights(problem, C_init="zero")  # Ŷ = 0: the loss is mean ‖y‖²
+    np.testing.assert_allclose(C, 0.0, rtol=0, atol=INIT_ATOL)
+    assert result.info["initial_objective"] == pytest.approx(np.sum(problem.Y**2) / problem.m, rel=1e-12)
+    _, _, C, result = initial_weights(problem, C_init="uniform")  # a fresh output layer
+    assert np.abs(C).max() <= 1 / np.sqrt(n_prev + n_i) + INIT_ATOL and np.abs(C[:, :n_prev]).min() > 0
+    assert result.info["C_init"] == "uniform"
+
+
+@pytest.mark.parametrize("train_C_prev", [True, False])
+def test_first_adam_step_moves_each_trained_weight_against_its_gradient(train_C_prev):
+    """One full-batch Adam step moves every trained weight by lr·sign(gradient), the gradient computed in numpy.
+
+    The gradient of (8) in C is ``−(2/m)(Y − C S) Sᵀ`` with ``S = [X_prev; φ(A X_prev + B U)]``; with
+    ``train_C_prev=False`` the columns of ``C_<i`` do not move at all.
+    """
+    problem, lr = wide_block(seed=2), 1e-3
+    A0, B0, C0, _ = initial_weights(problem)
+    S = np.vstack([problem.X_prev, np.maximum(A0 @ problem.X_prev + B0 @ problem.U, 0.0)])
+    grad = -2.0 / problem.m * (problem.Y - C0 @ S) @ S.T
+    result = LocalSearchBlockSolver(epochs=1, lr=lr, train_C_prev=train_C_prev).solve(problem)
+    step = result.C - C0
+    n_prev = problem.n_prev
+    trained = slice(0, None) if train_C_prev else slice(n_prev, None)
+    big = np.abs(grad[:, trained]) > 1e-6  # Adam's eps (1e-8) is negligible beside these gradients
+    assert big.sum() >= 4
+    np.testing.assert_allclose(step[:, trained][big], -lr * np.sign(grad[:, trained][big]), rtol=1e-3)
+    if not train_C_prev:
+        assert np.array_equal(result.C[:, :n_prev], problem.C_prev)
+    assert result.info["train_C_prev"] is train_C_prev
+
+
+def test_frozen_C_prev_in_greedy_training_keeps_every_earlier_column():
+    from cvximplicit import partition, train_greedy
+
+    problem = regression_block()
+    U, Y = problem.U[:1], problem.Y
+    seen = []
+
+    class Spy(LocalSearchBlockSolver):
+        def solve(self, p):
+            result = super().solve(p)
+            seen.append((p.C_prev, result.C))
+            return result
+
+    result = train_greedy(U, Y, block_sizes=partition(6, 3), block_solver=Spy(epochs=50, train_C_prev=False),
+                          loss="squared", seed=0)
+    for C_prev, C in seen[1:]:
+        assert np.array_equal(C[:, :C_prev.shape[1]], C_prev)
+    assert result.blocks[-1].objective < result.blocks[0].objective
 
 
 @pytest.mark.slow
