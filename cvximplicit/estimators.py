@@ -230,8 +230,8 @@ class ImplicitRegressor(RegressorMixin, _ImplicitBase):
         twin: :class:`~cvximplicit.training.alternating.AlternatingBlockSolver`).
     finetune : "auto", dict or None
         The joint fine-tune of every block after the greedy pass (Adam with weight decay on the whole
-        network, :func:`~cvximplicit.training.finetune.finetune_model`; a local step, never certified), then
-        the certified output step again. ``"auto"``: the preset's
+        network, :func:`~cvximplicit.training.finetune.finetune_model`; a local step, never certified), and
+        the certified output step again if its ``refit_output`` says so. ``"auto"``: the preset's
         (:data:`~cvximplicit.presets.FINETUNE_PRESETS`) for the ``"alternating"`` block solver, none for
         ``"local_search"``; a dict overrides the preset's options (``{"epochs": 0}`` or None: off).
     loss : {"auto", "squared", "cross_entropy"}

@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "certified)")
     model.add_argument("--finetune-epochs", type=int, default=None, metavar="EPOCHS",
                        help="alternating solver: epochs of the joint fine-tune of every block after the greedy pass "
-                            "(AdamW, then the certified output step again; a local step, never certified; default: "
+                            "(AdamW with weight decay; a local step, never certified; default: "
                             f"{_per_finetune('epochs')} data, more than {SMALL_DATA} samples being large; 0 = off)")
     model.add_argument("--n-patterns", type=int, default=None,
                        help="sampled activation patterns per block (default: the preset's, "

@@ -1,4 +1,4 @@
-"""The stage after Algorithm 1: weight decay chosen on held-out samples, the joint fine-tune, the output step again.
+"""The stage after Algorithm 1: weight decay chosen on held-out samples, the joint fine-tune, the output step.
 
 :func:`~cvximplicit.training.greedy.train_greedy` calls :func:`finetune_stage` on the model of the greedy
 pass when given ``finetune=`` options (the presets carry them: :data:`~cvximplicit.presets.FINETUNE_PRESETS`):
