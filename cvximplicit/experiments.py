@@ -105,8 +105,9 @@ def run_experiment(
     -------
     ExperimentResult
         ``row`` has ``task``, ``method``, ``block_solver``, ``n``, ``L``,
-        ``train_time_s``, ``test_rmse`` or ``test_accuracy``, ``train_loss``,
-        ``n_params``, ``blocks`` (greedy: per-block loss, certificate kind, worst
+        ``train_time_s``, ``train_loss`` (the loss trained), ``test_rmse`` and ``train_rmse``
+        (regression) or ``test_accuracy``, ``train_accuracy`` and ``train_cross_entropy``
+        (classification, whatever the loss), ``n_params``, ``blocks`` (greedy: per-block loss, certificate kind, worst
         gap, time) and ``environment``.
     """
     if method not in METHODS:
@@ -184,6 +185,10 @@ def _scores(model, data: Dataset, U, Y, loss) -> dict:
     out = {"train_loss": block_loss(Y, train, loss), "loss": loss}
     pred = model.predict(np.asarray(data.inputs_test, dtype=float), layout="rows").T
     if data.task == "classification":
+        # The same two measures for every row, whatever loss it trained: softmax cross-entropy (9) of the
+        # outputs on the training set (how well the model fits), and accuracy on both sets.
+        out["train_cross_entropy"] = block_loss(Y, train, "cross_entropy")
+        out["train_accuracy"] = float(np.mean(np.argmax(train, axis=0) == np.argmax(Y, axis=0)))
         out["test_accuracy"] = float(np.mean(np.argmax(pred, axis=0) == np.asarray(data.targets_test)))
     else:  # the same measure on both sets: root mean squared error over samples and outputs
         y = np.asarray(data.targets_test, dtype=float).reshape(pred.shape)

@@ -150,3 +150,24 @@ def test_cross_entropy_pseudo_residual_is_the_negative_gradient_over_classes():
         E[idx] = 1e-6
         grad[idx] = (loss(Z + E) - loss(Z - E)) / 2e-6
     np.testing.assert_allclose(R, -grad, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared"])
+def test_a_classification_row_reports_its_training_fit_whatever_the_loss(loss):
+    """run_experiment's row: the training cross-entropy (9) of the outputs and the training accuracy, computed here
+    independently from the model's predictions; under the squared loss ``train_loss`` is the other measure."""
+    from cvximplicit.datasets import Dataset
+    from cvximplicit.experiments import run_experiment
+
+    U, Y = _classification(m=160)
+    labels = np.argmax(Y, axis=0)
+    data = Dataset("toy", "classification", U.T[:120], labels[:120], U.T[120:], labels[120:], n_classes=3)
+    result = run_experiment(data, n=4, L=2, loss=loss, seed=0, verbose=0, finetune=None,
+                            block_solver_options={"n_patterns": 8, "max_rows": 60})
+    Z = result.model.predict(U[:, :120])
+    row = result.row
+    assert row["train_cross_entropy"] == pytest.approx(_ce(Z, Y[:, :120]), rel=1e-10)
+    assert row["train_accuracy"] == np.mean(np.argmax(Z, axis=0) == labels[:120])
+    squared = float(np.sum((Z - Y[:, :120]) ** 2) / 120)
+    assert row["train_loss"] == pytest.approx(row["train_cross_entropy"] if loss == "cross_entropy" else squared,
+                                              rel=1e-10)

@@ -43,7 +43,9 @@ def test_quick_table_outputs(quick_all, table, metric):
             assert 0 < row["test_rmse_mean"] < 5
         else:
             assert 0.1 < row["test_accuracy"] <= 1.0  # better than chance (10 classes)
+            assert 0 < row["train_cross_entropy"] < math.log(10) * 10 and math.isfinite(row["train_cross_entropy"])
     md = (folder / f"{table}.md").read_text()
+    assert ("| train CE |" in md) == (metric == "test_accuracy")
     assert all(m[0] in md for t in tasks for m in models_for(t)) and "paper" in md
     # Quick outputs say so; the warm-up is reported beside the timing means, not inside them.
     assert doc["scale"] == "quick (not paper scale)" and doc["title"].endswith("quick (not paper scale)")
@@ -52,6 +54,9 @@ def test_quick_table_outputs(quick_all, table, metric):
     for row in doc["rows"]:
         mine = [r for r in runs if r["task"] == row["task"] and r["model"] == row["model"]]
         assert row["train_time_s"] == pytest.approx(sum(r["train_time_s"] for r in mine) / len(mine))
+        if metric == "test_accuracy":
+            assert row["train_cross_entropy"] == pytest.approx(
+                sum(r["train_cross_entropy"] for r in mine) / len(mine))
         warmups = [r["warmup_s"] for r in mine]
         assert sum(w > 0 for w in warmups) <= 1  # one process: at most its first run of a method warms up
         if table == "table1":  # `all` runs table1 first, in a fresh process
@@ -149,3 +154,15 @@ def test_standardize_uses_the_training_inputs_statistics():
     assert abs(out.inputs_train.mean()) < 1e-12 and out.inputs_train.std() == pytest.approx(1.0)
     assert out.info["preprocess"]["name"] == "standardize" and np.array_equal(out.targets_test, data.targets_test)
     assert PREPROCESS["standardize"] is standardize
+
+
+def test_the_default_convex_row_runs_two_seeds_at_paper_scale():
+    """Table III: the package's default (the cross-entropy row) on seeds 0 and 1; every other image row once."""
+    from paper_repro.specs import CONVEX_CE
+
+    for quick, ce_seeds in ((False, [0, 1]), (True, [0])):
+        specs = run_specs("table3", quick=quick)
+        for task in ("mnist", "fashion-mnist"):
+            for label, _, _ in models_for(task):
+                seeds = sorted(s.seed for s in specs if s.task == task and s.model == label)
+                assert seeds == (ce_seeds if label == CONVEX_CE else [0]), (task, label)
