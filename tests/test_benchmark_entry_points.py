@@ -22,9 +22,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
-#: The scripts this file runs; a new script in benchmarks/ must be added here (and run below).
+#: The scripts this file runs; a new script in benchmarks/ must be added here (and run below). The adelie peer and
+#: its child run in tests/test_adelie_peer.py (adelie needs its own environment: ADELIE_PYTHON).
 COVERED = {"bench_auto_crossover.py", "bench_block_solvers.py", "bench_engines.py", "bench_first_order.py", "bench_tabular.py",
-           "local_search_ablation.py", "mnist_ablation.py"}
+           "local_search_ablation.py", "mnist_ablation.py", "adelie_peer.py", "adelie_child.py"}
 
 
 def run(*args, timeout=180):

@@ -56,3 +56,60 @@ def test_benchmark_runs_on_exact_1d(tmp_path):
         assert abs(row.objective_value - best) <= 2 * tol * max(1.0, best)
     uncertified = df[df["objective_certified"] == 0.0]
     assert uncertified["objective_gap_rel"].isna().all()
+
+
+def _mnist_full_module(monkeypatch):
+    """``datasets/mnist_full.py`` imported as benchopt does (``benchmark_utils`` importable from the benchmark)."""
+    monkeypatch.syspath_prepend(str(BENCHMARK))
+    spec = importlib.util.spec_from_file_location("mnist_full_dataset", BENCHMARK / "datasets" / "mnist_full.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mnist_full_dataset_gives_a_wellformed_block(monkeypatch):
+    from cvximplicit.datasets import load_mnist
+    from cvximplicit.exceptions import DataError
+    from cvximplicit.solvers import beta_max
+
+    try:
+        load_mnist()
+    except DataError as exc:
+        if os.environ.get("CVXIMPLICIT_REQUIRE_DATA"):
+            raise
+        pytest.skip(f"MNIST is not installed (bash paper_repro/fetch_data.sh): {exc}")
+    module = _mnist_full_module(monkeypatch)
+    data = module.Dataset.get_instance(n_samples=500, n_patterns=12, beta_frac=0.01, seed=3).get_data()
+    M, Y, patterns, beta = data["M"], data["Y"], data["patterns"], data["beta"]
+    assert data["skip_reason"] == ""
+    assert M.shape == (500, 785) and Y.shape == (500, 10) and patterns.dtype == bool
+    assert patterns.shape[0] == 500 and 1 <= patterns.shape[1] <= 12
+    assert np.all(M[:, -1] == 1.0) and 0.0 <= M[:, :-1].min() and M[:, :-1].max() <= 1.0 and M[:, :-1].max() > 0.5
+    labels = load_mnist().targets_train[:500]
+    np.testing.assert_allclose(Y, np.eye(10)[labels] - np.eye(10)[labels].mean(axis=0))
+    np.testing.assert_allclose(Y.sum(axis=0), 0.0, atol=1e-12)
+    assert beta == pytest.approx(0.01 * beta_max(M, Y, patterns), rel=1e-12)
+    again = module.Dataset.get_instance(n_samples=500, n_patterns=12, beta_frac=0.01, seed=3).get_data()
+    np.testing.assert_array_equal(again["patterns"], patterns)  # seeded
+    with pytest.raises(ValueError, match="n_samples"):
+        module.mnist_block(0, 12, 0.01, 0)
+
+
+def test_mnist_full_dataset_skips_without_the_data(monkeypatch):
+    from cvximplicit.exceptions import DataError
+
+    module = _mnist_full_module(monkeypatch)
+
+    def missing():
+        raise DataError("no MNIST files in /nowhere")
+
+    monkeypatch.setattr(module, "load_mnist", missing)
+    data = module.Dataset.get_instance(n_samples=500).get_data()
+    assert "no MNIST files in /nowhere" in data["skip_reason"] and data["M"] is None
+    # the objective turns the reason into benchopt's skip
+    monkeypatch.syspath_prepend(str(BENCHMARK))
+    spec = importlib.util.spec_from_file_location("relu_objective", BENCHMARK / "objective.py")
+    objective = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(objective)
+    skip, reason = objective.Objective.get_instance().skip(**data)
+    assert skip and "mnist-full needs the MNIST files" in reason
