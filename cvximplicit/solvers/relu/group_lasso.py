@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 
 from ..core._threads import one_blas_thread
 from ..engines.groups import add_norm_curvature, block_pairs, group_soft_threshold
@@ -110,10 +111,10 @@ class GramGroupLasso:
         X = (Dw[:, :, None] * M[:, None, :]).reshape(m, n * d)
         return cls(X.T @ X, X.T @ y, yy, beta, n, d)
 
-    def objective_gap(self, x) -> tuple[float, float]:
-        """Objective and duality gap at ``x`` from the Gram form (``λ = y − X x``)."""
+    def objective_gap(self, x, Hx=None) -> tuple[float, float]:
+        """Objective and duality gap at ``x`` from the Gram form (``λ = y − X x``; ``Hx``: ``H x`` if known)."""
         n, d, beta = self.n, self.d, self.beta
-        Hx = self.H @ x
+        Hx = self.H @ x if Hx is None else Hx
         bx = float(self.b @ x)
         quad = max(self.yy - 2.0 * bx + float(x @ Hx), 0.0)  # ‖λ‖²
         lin = self.yy - bx  # λᵀy
@@ -153,23 +154,31 @@ class GramGroupLasso:
         tk = 1.0
         it = 0
 
-        def shrink(v, thresh):
-            return group_soft_threshold(v.reshape(n, d), thresh, axis=-1).reshape(n * d)
+        # One product with H per step: each candidate's H x⁺ serves the curvature test and, by linearity,
+        # the next gradient (H z⁺ = H x⁺ + w (H x⁺ − H x): two fresh products, no recurrence to drift).
+        Hx = H @ x
+        Hz = Hx.copy()
 
-        def short_enough(x_new, L):
-            delta = x_new - z
+        def candidate(L):
+            x_new = group_soft_threshold((z - (Hz - b) / L).reshape(n, d), beta / L, axis=-1).reshape(n * d)
+            return x_new, H @ x_new
+
+        def short_enough(point, L):
+            delta = point[0] - z
             dd = float(delta @ delta)
-            return dd == 0.0 or float(delta @ (H @ delta)) <= L * dd * (1.0 + CURVATURE_SLACK)
+            return dd == 0.0 or float(delta @ (point[1] - Hz)) <= L * dd * (1.0 + CURVATURE_SLACK)
 
         while it < budget:
             for _ in range(CHECK_EVERY):
-                g = H @ z - b
-                x_new, L = prox_step(lambda L: shrink(z - g / L, beta / L), L, short_enough)
+                (x_new, Hx_new), L = prox_step(candidate, L, short_enough)
                 tk, w = momentum(tk, z, x_new, x)
-                z = x_new.copy() if w is None else x_new + w * (x_new - x)
-                x = x_new
+                if w is None:
+                    z, Hz = x_new.copy(), Hx_new.copy()
+                else:
+                    z, Hz = x_new + w * (x_new - x), Hx_new + w * (Hx_new - Hx)
+                x, Hx = x_new, Hx_new
                 it += 1
-            obj, gap = self.objective_gap(x)
+            obj, gap = self.objective_gap(x, Hx)
             if gap <= tol * max(1.0, obj):
                 break
         return x, it, L
@@ -212,10 +221,7 @@ class GramGroupLasso:
             grad = Hs @ z - bs + beta * unit.ravel()
             hess = Hs.copy()
             add_norm_curvature(hess, pairs, unit.ravel(), beta / norms)
-            try:
-                step = -np.linalg.solve(hess, grad)
-            except np.linalg.LinAlgError:
-                step = -np.linalg.lstsq(hess, grad, rcond=None)[0]
+            step = -_spd_solve(hess, grad)
             slope = float(grad @ step)
             if not slope < 0.0:
                 break
@@ -226,3 +232,12 @@ class GramGroupLasso:
             if float(np.linalg.norm(alpha * step)) <= STEP_TOL * float(np.linalg.norm(z)):
                 break
         return z, it
+
+
+def _spd_solve(A, g):
+    """``A⁻¹ g`` for the Newton matrix ``A`` (symmetric positive semi-definite: a Gram matrix plus the group norms'
+    curvature): Cholesky, half the work of LU; least squares where ``A`` is singular."""
+    try:
+        return sla.cho_solve(sla.cho_factor(A, check_finite=False), g, check_finite=False)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, g, rcond=None)[0]
