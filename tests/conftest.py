@@ -36,3 +36,17 @@ def random_strict_model(n, block_sizes, *, p=2, q=1, activation="relu", seed=0, 
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def mnist():
+    """The MNIST data set, or a skip naming how to fetch it (a failure under ``CVXIMPLICIT_REQUIRE_DATA=1``, as in CI)."""
+    from cvximplicit.datasets import load_mnist
+    from cvximplicit.exceptions import DataError
+
+    try:
+        return load_mnist()
+    except DataError as exc:
+        if os.environ.get("CVXIMPLICIT_REQUIRE_DATA"):
+            raise
+        pytest.skip(f"MNIST is not installed (bash paper_repro/fetch_data.sh): {exc}")

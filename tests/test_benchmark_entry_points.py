@@ -109,16 +109,7 @@ def test_mnist_ablation_on_builtin_digits(random_init):
         assert "restricted" in kinds
 
 
-def test_mnist_ablation_on_mnist_subset():
-    from cvximplicit.datasets import load_mnist
-    from cvximplicit.exceptions import DataError
-
-    try:
-        load_mnist()
-    except DataError as exc:
-        if os.environ.get("CVXIMPLICIT_REQUIRE_DATA"):
-            raise
-        pytest.skip(f"MNIST is not installed (bash paper_repro/fetch_data.sh); the digits runs cover the code: {exc}")
+def test_mnist_ablation_on_mnist_subset(mnist):
     proc = run(BENCHMARKS / "mnist_ablation.py", "--n", "4", "--L", "2", "--n-train", "500", "--random-init")
     row = _ablation_row(proc)
     assert row["task"] == "mnist" and row["n_train"] == 500 and row["test_accuracy"] > 0.2

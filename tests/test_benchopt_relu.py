@@ -67,17 +67,8 @@ def _mnist_full_module(monkeypatch):
     return module
 
 
-def test_mnist_full_dataset_gives_a_wellformed_block(monkeypatch):
-    from cvximplicit.datasets import load_mnist
-    from cvximplicit.exceptions import DataError
+def test_mnist_full_dataset_gives_a_wellformed_block(monkeypatch, mnist):
     from cvximplicit.solvers import beta_max
-
-    try:
-        load_mnist()
-    except DataError as exc:
-        if os.environ.get("CVXIMPLICIT_REQUIRE_DATA"):
-            raise
-        pytest.skip(f"MNIST is not installed (bash paper_repro/fetch_data.sh): {exc}")
     module = _mnist_full_module(monkeypatch)
     data = module.Dataset.get_instance(n_samples=500, n_patterns=12, beta_frac=0.01, seed=3).get_data()
     M, Y, patterns, beta = data["M"], data["Y"], data["patterns"], data["beta"]
@@ -85,7 +76,7 @@ def test_mnist_full_dataset_gives_a_wellformed_block(monkeypatch):
     assert M.shape == (500, 785) and Y.shape == (500, 10) and patterns.dtype == bool
     assert patterns.shape[0] == 500 and 1 <= patterns.shape[1] <= 12
     assert np.all(M[:, -1] == 1.0) and 0.0 <= M[:, :-1].min() and M[:, :-1].max() <= 1.0 and M[:, :-1].max() > 0.5
-    labels = load_mnist().targets_train[:500]
+    labels = mnist.targets_train[:500]
     np.testing.assert_allclose(Y, np.eye(10)[labels] - np.eye(10)[labels].mean(axis=0))
     np.testing.assert_allclose(Y.sum(axis=0), 0.0, atol=1e-12)
     assert beta == pytest.approx(0.01 * beta_max(M, Y, patterns), rel=1e-12)

@@ -10,22 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "certified_mnist_relu.py"
 
 
-def test_example_on_a_small_subsample(tmp_path):
-    from cvximplicit.datasets import load_mnist
-    from cvximplicit.exceptions import DataError
-
-    try:
-        load_mnist()
-    except DataError as exc:
-        if os.environ.get("CVXIMPLICIT_REQUIRE_DATA"):
-            raise
-        pytest.skip(f"MNIST is not installed (bash paper_repro/fetch_data.sh): {exc}")
+def test_example_on_a_small_subsample(tmp_path, mnist):
     png = tmp_path / "mnist.png"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
