@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..cones import NNLS_ITERS, nnls_multipliers, tight_rows
+from ..cones import NNLS_ITERS, SignedRows, nnls_multipliers, tight_rows
 from ..groups import SIGNS, BlockPairs, block_pairs
 from ..iterations import TINY
 from .linalg import null_space, solve_upper
@@ -109,9 +109,9 @@ class WorkingSet:
         self.act[j, rows] = True
         self.invalidate(j)
 
-    def cone(self, k):
-        """``A_k = (2D_k − I) M`` ``(m, d)``."""
-        return self.S[:, k, None] * self.M
+    def cone(self, k) -> SignedRows:
+        """``A_k = (2D_k − I) M`` ``(m, d)``, as products (never formed)."""
+        return SignedRows(self.S[:, k], self.M)
 
     def basis(self, j):
         if self.N[j] is None:
