@@ -23,8 +23,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 __all__ = ["INSIDE", "NNLS_ITERS", "PROJECTION_ROUNDS", "ROW_VIOLATED", "TIGHT", "Projection", "SignedRows",
-           "nnls_multipliers",
-           "project_on_face", "project_onto_cone", "tight_rows", "violated_rows"]
+           "nnls_multipliers", "project_on_face", "project_onto_cone", "tight_rows", "violated_rows"]
 
 TIGHT = 1e-10  # a row is met (tight) at A_i h ≤ 1e-10 ‖A_i‖‖h‖: above the round-off of a row held at zero
 INSIDE = 1e-9  # a point is inside its cone unless a row is below −1e-9 ‖A_i‖‖h‖ (round-off ~1e-14)

@@ -82,7 +82,7 @@ def _project_off(ws, j, rows, N, removed, dZ) -> int:
     """Project group ``j``'s direction ``dZ[j]`` off its joined ``rows`` inside its basis ``N`` (Gram–Schmidt on
     the rows' coordinates, kept in ``removed``); returns the number of directions removed so far."""
     buf, n_dir = removed.get(j) or (np.empty((N.shape[1], N.shape[1])), 0)  # at most dim(range N) directions
-    A_rows = ws.S[rows, ws.ks[j], None] * ws.M[rows]
+    A_rows = ws.cone(ws.ks[j])[rows]
     for v, a_norm in zip(A_rows @ N, ws.row_norm[rows]):  # each joined row in the basis coordinates
         if n_dir:
             Q = buf[:, :n_dir]

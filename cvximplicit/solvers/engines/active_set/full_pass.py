@@ -135,12 +135,12 @@ def _enter(ws: WorkingSet, r, asc, cands) -> None:
     M, beta = ws.M, ws.beta
     fit = ws.y - r
     for _, k, s, h, face in cands:
-        sign_rows = ws.S[:, k]
-        g = sign_rows * (M @ h)
+        Ak = ws.cone(k)
+        g = Ak @ h
         nh = math.sqrt(float(h @ h))
         if np.any(violated_rows(g, ws.row_norm, nh, INSIDE)):  # not settled yet: the projection to the end
-            h, face, _ = project_onto_cone(ws.cone(k), SIGNS[s] * asc[:, k], ws.row_norm, rounds=ENTER_ROUNDS)
-            g = sign_rows * (M @ h)
+            h, face, _ = project_onto_cone(Ak, SIGNS[s] * asc[:, k], ws.row_norm, rounds=ENTER_ROUNDS)
+            g = Ak @ h
             nh = math.sqrt(float(h @ h))
             if nh <= beta or np.any(violated_rows(g, ws.row_norm, nh, INSIDE)):
                 continue  # still not settled: left to a later pass

@@ -167,7 +167,7 @@ def _solve_output(ws: WorkingSet, tol, q, max_outer, max_newton, deadline, mu_c,
 
 def _enter_warm(ws: WorkingSet, k, s, z):
     """Put a warm-start group into the working set if it is feasible (its tight rows held)."""
-    g = ws.S[:, k] * (ws.M @ z)
+    g = ws.cone(k) @ z
     nz = math.sqrt(float(z @ z))
     if nz == 0 or np.any(violated_rows(g, ws.row_norm, nz, INSIDE)):
         return

@@ -117,7 +117,7 @@ class WorkingSet:
         if self.N[j] is None:
             k = self.ks[j]
             rows = np.flatnonzero(self.act[j])
-            self.N[j], self.QR[j] = null_space(self.S[rows, k, None] * self.M[rows], self.d)
+            self.N[j], self.QR[j] = null_space(self.cone(k)[rows], self.d)
         return self.N[j]
 
     def bn(self, j):
@@ -178,7 +178,7 @@ class WorkingSet:
         if rows.size == 0:
             return rows, np.zeros(0), grad
         if self.QR[j] is None:
-            self.QR[j] = null_space(self.S[rows, k, None] * self.M[rows], self.d)[1]
+            self.QR[j] = null_space(self.cone(k)[rows], self.d)[1]
         Q1, R1, piv = self.QR[j]  # A_actᵀ[:, piv] = Q1 R1 (+ dependent rows): least squares by the QR factors
         mu = np.zeros(rows.size)
         mu[piv] = solve_upper(R1, Q1.T @ grad)
