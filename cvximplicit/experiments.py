@@ -187,7 +187,8 @@ def _scores(model, data: Dataset, U, Y, loss) -> dict:
     if data.task == "classification":
         # The same two measures for every row, whatever loss it trained: softmax cross-entropy (9) of the
         # outputs on the training set (how well the model fits), and accuracy on both sets.
-        out["train_cross_entropy"] = block_loss(Y, train, "cross_entropy")
+        out["train_cross_entropy"] = (out["train_loss"] if loss == "cross_entropy"
+                                      else block_loss(Y, train, "cross_entropy"))
         out["train_accuracy"] = float(np.mean(np.argmax(train, axis=0) == np.argmax(Y, axis=0)))
         out["test_accuracy"] = float(np.mean(np.argmax(pred, axis=0) == np.asarray(data.targets_test)))
     else:  # the same measure on both sets: root mean squared error over samples and outputs

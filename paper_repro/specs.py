@@ -105,8 +105,10 @@ def run_specs(table: str, *, quick: bool, epochs: int | None = None) -> list[Run
         image = task in ("mnist", "fashion-mnist")
         n, L = (32, 16) if image else (30, 10)
         for label, method, block_solver in models_for(task):
-            seeds = (range(CONVEX_CE_SEEDS if label == CONVEX_CE and not quick else 1) if image
-                     else (range(2) if quick else range(10)))
+            if image:
+                seeds = range(CONVEX_CE_SEEDS if label == CONVEX_CE and not quick else 1)
+            else:
+                seeds = range(2) if quick else range(10)
             epochs, n_train, options = None, None, dict(MODEL_OPTIONS.get(label, {}))
             preprocess = IMAGE_PREPROCESS.get(label) if image else None
             if image:
