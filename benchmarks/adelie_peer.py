@@ -40,32 +40,19 @@ from pathlib import Path
 import numpy as np
 
 CHILD = Path(__file__).resolve().with_name("adelie_child.py")
+sys.path.insert(0, str(CHILD.parent / "benchopt_relu"))  # the benchmark's blocks: one definition of each
+import benchmark_utils  # noqa: E402
 #: adelie's own defaults (``grpnet``'s ``tol``; ``constraint.linear``'s ``pinball_tol`` and ``nnls_tol``).
 ADELIE_DEFAULTS = {"tol": 1e-7, "pinball_tol": 1e-7, "nnls_tol": 1e-7}
 
 
-def friedman_block(m=1000, n_patterns=100, beta_frac=0.01, seed=0):
-    """``(M, y, patterns, β)``: Friedman #1 (5 uniform inputs plus bias), sampled gates, ``β = beta_frac · β_max``."""
-    from cvximplicit.solvers import beta_max, sample_patterns
-
-    rng = np.random.default_rng(seed)
-    X = rng.random((m, 5))
-    y = (10 * np.sin(np.pi * X[:, 0] * X[:, 1]) + 20 * (X[:, 2] - 0.5) ** 2 + 10 * X[:, 3] + 5 * X[:, 4]
-         + rng.standard_normal(m))
-    M = np.c_[X, np.ones(m)]
-    patterns = sample_patterns(M, n_patterns, seed=seed)
-    return M, y, patterns, beta_frac * beta_max(M, y, patterns)
-
-
 def npz_block(path, n_patterns=100, seed=0):
     """A user's block (``M``, ``Y`` with one output, optional ``patterns`` and ``beta``), read by cvximplicit."""
-    from cvximplicit.compare import load_problem
-
-    problem = load_problem(path, n_patterns=n_patterns, seed=seed)
-    Y = np.asarray(problem.Y, dtype=float)
+    data = benchmark_utils.npz_block(path, n_patterns, seed)
+    Y = data["Y"]
     if Y.ndim == 2 and Y.shape[1] != 1:
         raise ValueError(f"adelie's peer poses one output; {path} has Y of shape {Y.shape}")
-    return np.asarray(problem.M, float), Y.reshape(-1), np.asarray(problem.pattern_set.patterns, bool), problem.beta
+    return data["M"], Y.reshape(-1), data["patterns"], data["beta"]
 
 
 def write_block(path, M, y, patterns, beta, *, tol, pinball_tol, nnls_tol, path_size):
@@ -197,7 +184,7 @@ def main(argv=None):
         M, y, patterns, beta = npz_block(args.npz, args.n_patterns, args.seed)
         name = args.npz
     else:
-        M, y, patterns, beta = friedman_block(args.m, args.n_patterns, args.beta_frac, args.seed)
+        M, y, patterns, beta = benchmark_utils.friedman_d6(args.m, args.n_patterns, args.beta_frac, args.seed)
         name = f"Friedman #1, m = {args.m}, β = {args.beta_frac} β_max"
     m, d = M.shape
     P = patterns.shape[1]
