@@ -11,6 +11,7 @@ and any ``μ ≥ 0`` gives an upper bound ``‖a + Aᵀμ‖`` of it (so any ``�
 - :func:`violated_rows`, :func:`tight_rows` — the membership test of a point ``h`` from its row values ``g = A h``;
 - :func:`nnls_multipliers` — ``min_{μ ≥ 0} ‖a + A_Cᵀ μ‖`` on a set of rows ``C`` (NNLS);
 - :func:`project_onto_cone` — the projection by constraint generation (NNLS on a growing set of rows);
+  :func:`project_onto_cones` several at once, their products batched;
 - :func:`project_on_face` — the projection if it lies on a given face (one small least-squares solve).
 """
 
@@ -23,7 +24,8 @@ import numpy as np
 from scipy.optimize import nnls
 
 __all__ = ["INSIDE", "NNLS_ITERS", "PROJECTION_ROUNDS", "ROW_VIOLATED", "TIGHT", "Projection", "SignedRows",
-           "nnls_multipliers", "project_on_face", "project_onto_cone", "tight_rows", "violated_rows"]
+           "nnls_multipliers", "project_on_face", "project_onto_cone", "project_onto_cones", "tight_rows",
+           "violated_rows"]
 
 TIGHT = 1e-10  # a row is met (tight) at A_i h ≤ 1e-10 ‖A_i‖‖h‖: above the round-off of a row held at zero
 INSIDE = 1e-9  # a point is inside its cone unless a row is below −1e-9 ‖A_i‖‖h‖ (round-off ~1e-14)
@@ -98,29 +100,71 @@ def project_onto_cone(A, a, row_norm, enough: float = 0.0, first_rows=None,
     Stops early once ``‖h‖ ≤ enough`` (the group is then proved to satisfy its dual constraint). ``first_rows``
     join the first set (e.g. the face of the last projection). Returns the rows with ``μ > 0``.
     """
-    d = a.size
-    g = A @ a
-    viol = np.flatnonzero(g < 0)
-    if viol.size == 0:
-        return Projection(a.copy(), np.zeros(0, dtype=np.intp), np.zeros(0))
-    rows = viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: d]]  # the most violated rows first
-    if first_rows is not None and first_rows.size:
-        rows = np.union1d(rows, first_rows)
-    for _ in range(rounds):
-        mu, h, _ = nnls_multipliers(A[rows], a, NNLS_ITERS * max(rows.size, d))
-        used = rows
-        if _norm(h) <= enough:
-            break
-        g = A @ h
-        viol = np.flatnonzero(violated_rows(g, row_norm, _norm(h), ROW_VIOLATED))
-        in_rows = np.zeros(g.size, dtype=bool)
-        in_rows[rows] = True
-        viol = viol[~in_rows[viol]]
+    return project_onto_cones([A], [a], row_norm, enough, [first_rows], rounds)[0]
+
+
+def project_onto_cones(cones, points, row_norm, enough: float = 0.0, first_rows=None,
+                       rounds: int = PROJECTION_ROUNDS) -> list[Projection]:
+    """:func:`project_onto_cone` of each ``points[i]`` onto ``cones[i]``, the rounds in lockstep: the row values of
+    every point still projecting come from one product (one pass over ``M`` for :class:`SignedRows` of one ``M``,
+    instead of one pass each). Each projection takes the same steps as alone."""
+    first_rows = first_rows or [None] * len(cones)
+    out: list = [None] * len(cones)
+    state = {}  # i → the rows of its next NNLS
+    for i, g in enumerate(_row_values(cones, points)):
+        viol = np.flatnonzero(g < 0)
         if viol.size == 0:
+            out[i] = Projection(points[i].copy(), np.zeros(0, dtype=np.intp), np.zeros(0))
+            continue
+        rows = _most_violated(g, row_norm, viol, points[i].size)
+        if first_rows[i] is not None and first_rows[i].size:
+            rows = np.union1d(rows, first_rows[i])
+        state[i] = rows
+    for _ in range(rounds):
+        last = {}
+        for i, rows in state.items():
+            mu, h, _ = nnls_multipliers(cones[i][rows], points[i], NNLS_ITERS * max(rows.size, points[i].size))
+            last[i] = (h, rows, mu)
+            if _norm(h) <= enough:
+                out[i] = _final(h, rows, mu)
+        going = [i for i in last if out[i] is None]
+        state = {}
+        for i, g in zip(going, _row_values([cones[i] for i in going], [last[i][0] for i in going])):
+            h, rows, mu = last[i]
+            viol = np.flatnonzero(violated_rows(g, row_norm, _norm(h), ROW_VIOLATED))
+            in_rows = np.zeros(g.size, dtype=bool)
+            in_rows[rows] = True
+            viol = viol[~in_rows[viol]]
+            if viol.size == 0:
+                out[i] = _final(h, rows, mu)
+            else:
+                state[i] = np.union1d(rows[mu > 0], _most_violated(g, row_norm, viol, 2 * h.size))
+        if not state:
             break
-        rows = np.union1d(rows[mu > 0], viol[np.argsort(g[viol] / row_norm[viol], kind="stable")[: 2 * d]])
+    for i in state:  # the rounds ran out: the last NNLS's point
+        out[i] = _final(*last[i])
+    return out
+
+
+def _final(h, rows, mu) -> Projection:
     nz = mu > 0
-    return Projection(h, used[nz], mu[nz])
+    return Projection(h, rows[nz], mu[nz])
+
+
+def _most_violated(g, row_norm, viol, k):
+    """The (at most) ``k`` rows of ``viol`` with the least ``g_i/‖A_i‖``, in increasing index order."""
+    if viol.size > k:
+        viol = viol[np.argpartition(g[viol] / row_norm[viol], k - 1)[:k]]
+    return np.sort(viol)
+
+
+def _row_values(cones, points) -> list:
+    """``[cones[i] @ points[i]]``, by one product ``M [p_1 … p_n]`` when the cones are :class:`SignedRows` of
+    one ``M``."""
+    if len(cones) > 1 and all(isinstance(A, SignedRows) and A.M is cones[0].M for A in cones):
+        MP = cones[0].M @ np.stack(points, axis=1)
+        return [A.s * MP[:, i] for i, A in enumerate(cones)]
+    return [A @ p for A, p in zip(cones, points)]
 
 
 def project_on_face(A, a, face, row_norm) -> Projection | None:

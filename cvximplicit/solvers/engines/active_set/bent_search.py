@@ -38,29 +38,40 @@ def bent_search(ws, products, dZ, MD, remaining, hit, obj, ratios, bases):
 
     ``remaining`` is the rest of the step, ``hit`` the rows joined (``{group: rows}``), ``obj`` the objective now,
     ``ratios`` the last ratio test's shifted to the current point (``inf`` where no row blocks), ``bases`` the
-    groups' null-space bases before the step (the bases themselves are recomputed afterwards). At most
-    :data:`BENDS` segments. Returns the updated :class:`~.working_set.Products` and the groups whose rows
-    joined.
+    groups' null-space bases ``N_j`` and products ``M N_j`` before the step (the bases themselves are updated
+    afterwards). At most :data:`BENDS` segments. Returns the updated :class:`~.working_set.Products` and the
+    groups whose rows joined.
+
+    Work per segment is ``O(m)`` per group whose direction bends, not ``O(m n)``: the ratios are kept against the
+    step taken so far (``ratios − shift`` is the step left to each row), each column with its least entry, and a
+    column of ``M Zᵀ`` is brought up to date only when its direction changes (and at the end).
     """
-    coef, MZ, r, Sk = products.coef, products.MZ, products.r, products.Sk
+    coef, MZ, r, Sk = products.coef, products.MZ.copy(), products.r, products.Sk
     removed = {}  # group → (buffer, count): orthonormal directions (in its basis' coordinates) removed by rows joined
     Bd = np.einsum("mn,mn->m", MD, coef)  # the fit's direction, updated column by column
-    ratios[ws.act.T] = np.inf
+    for j, rows in hit.items():
+        ratios[rows, j] = np.inf
+    least = ratios.min(axis=0, initial=np.inf)  # each column's least ratio
+    shift, moved = 0.0, np.zeros(ws.n)  # the step taken; where each column of MZ was brought up to date
     for _ in range(BENDS):
-        # rows of the groups hit: a new direction, a new ratio test; the others' ratios shift by the step
+        # rows of the groups hit: a new direction, a new ratio test
         for j, rows in hit.items():
-            n_dir = _project_off(ws, j, rows, bases[j], removed, dZ)
-            if not n_dir:
+            N, MN = bases[j]
+            t = _project_off(ws, j, rows, N, removed, dZ)
+            if t is None:
                 continue
-            md = ws.M @ dZ[j]
+            MZ[:, j] += (shift - moved[j]) * MD[:, j]
+            moved[j] = shift
+            md = MN @ t  # M dZ_j, with dZ_j = N t
             Bd += (md - MD[:, j]) * coef[:, j]
             MD[:, j] = md
             az, ad = MZ[:, j] * Sk[:, j], md * Sk[:, j]
             cand = ~ws.act[j] & (ad < -GRAZE * ws.row_norm * math.sqrt(float(dZ[j] @ dZ[j])))
             col = np.full(ws.m, np.inf)
-            col[cand] = np.maximum(az[cand], 0.0) / -ad[cand]
+            col[cand] = np.maximum(az[cand], 0.0) / -ad[cand] + shift
             ratios[:, j] = col
-        alpha = min(remaining, float(ratios.min(initial=np.inf)))
+            least[j] = col.min(initial=np.inf)
+        alpha = min(remaining, float(least.min(initial=np.inf)) - shift)
         if alpha <= MIN_SEGMENT:
             break
         rn = r - alpha * Bd
@@ -68,19 +79,25 @@ def bent_search(ws, products, dZ, MD, remaining, hit, obj, ratios, bases):
         obj1 = ws.objective_at(rn, Z1)
         if obj1 >= obj:
             break
-        ws.Z, MZ, r, obj = Z1, MZ + alpha * MD, rn, obj1
+        ws.Z, r, obj, shift = Z1, rn, obj1, shift + alpha
         if alpha >= remaining:
             break
         remaining -= alpha
-        ratios -= alpha
-        hit = join_rows(ws, ratios, 0.0)
-        ratios[ws.act.T] = np.inf
+        hit = {}
+        for j in np.flatnonzero(least - shift <= MET_ABS):  # the rows met join (ratios of the step left ≈ 0)
+            rows = np.flatnonzero(ratios[:, j] - shift <= MET_ABS)
+            ws.act[j, rows] = True
+            ratios[rows, j] = np.inf
+            least[j] = ratios[:, j].min(initial=np.inf)
+            hit[int(j)] = rows
+    MZ += (shift - moved) * MD
     return Products(products.ids, coef, MZ, r, Sk), set(removed) | set(hit)
 
 
-def _project_off(ws, j, rows, N, removed, dZ) -> int:
+def _project_off(ws, j, rows, N, removed, dZ):
     """Project group ``j``'s direction ``dZ[j]`` off its joined ``rows`` inside its basis ``N`` (Gram–Schmidt on
-    the rows' coordinates, kept in ``removed``); returns the number of directions removed so far."""
+    the rows' coordinates, kept in ``removed``); returns the new direction's coordinates ``t`` (``dZ[j] = N t``),
+    or None when no direction was removed yet."""
     buf, n_dir = removed.get(j) or (np.empty((N.shape[1], N.shape[1])), 0)  # at most dim(range N) directions
     A_rows = ws.cone(ws.ks[j])[rows]
     for v, a_norm in zip(A_rows @ N, ws.row_norm[rows]):  # each joined row in the basis coordinates
@@ -92,8 +109,10 @@ def _project_off(ws, j, rows, N, removed, dZ) -> int:
             buf[:, n_dir] = v / nv
             n_dir += 1
     removed[j] = (buf, n_dir)
-    if n_dir:
-        Q = buf[:, :n_dir]
-        t = N.T @ dZ[j]
-        dZ[j] = N @ (t - Q @ (Q.T @ t))
-    return n_dir
+    if not n_dir:
+        return None
+    Q = buf[:, :n_dir]
+    t = N.T @ dZ[j]
+    t -= Q @ (Q.T @ t)
+    dZ[j] = N @ t
+    return t

@@ -24,6 +24,7 @@ from ..cones import (
     PROJECTION_ROUNDS,
     project_on_face,
     project_onto_cone,
+    project_onto_cones,
     tight_rows,
     violated_rows,
 )
@@ -111,22 +112,34 @@ def _examine(ws: WorkingSet, asc, plain, in_ws, mu_c, enough) -> list:
     todo = ~in_ws[ss, ks]
     done = todo & screened[ss, ks]  # proved by their rescaled last multipliers
     mu_c[ss[done], ks[done]] = t[ss[done], ks[done], None] * F[ss[done], ks[done]]
-    cands = []
-    for k, s in zip(ks[todo & ~done].tolist(), ss[todo & ~done].tolist()):
-        if len(cands) >= enough:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
-            break
-        Ak, a = ws.cone(k), SIGNS[s] * asc[:, k]
-        rows = np.flatnonzero(F[s, k] > 0)
-        proj = project_on_face(Ak, a, rows, ws.row_norm)
-        if proj is None:
-            proj = project_onto_cone(Ak, a, ws.row_norm, enough=beta * (1 - SCREEN_MARGIN), first_rows=rows)
-        F[s, k] = 0.0
-        F[s, k, proj.rows] = proj.mu
-        mu_c[s, k, proj.rows] = proj.mu
-        rho = math.sqrt(float(proj.h @ proj.h))
-        if rho > beta * (1 + SCREEN_MARGIN):
-            cands.append(Candidate(rho, k, s, proj.h, proj.rows))
+    cands, queue = [], list(zip(ks[todo & ~done].tolist(), ss[todo & ~done].tolist()))
+    while queue and len(cands) < enough:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
+        batch, queue = queue[:enough - len(cands)], queue[enough - len(cands):]
+        for k, s, proj in zip(*zip(*batch), _projections(ws, asc, batch)):
+            F[s, k] = 0.0
+            F[s, k, proj.rows] = proj.mu
+            mu_c[s, k, proj.rows] = proj.mu
+            rho = math.sqrt(float(proj.h @ proj.h))
+            if rho > beta * (1 + SCREEN_MARGIN):
+                cands.append(Candidate(rho, k, s, proj.h, proj.rows))
     return cands
+
+
+def _projections(ws: WorkingSet, asc, groups) -> list:
+    """The cone projections of the ascent directions of ``groups`` ``[(k, s)]``: on the last face where it still
+    gives the projection, else by constraint generation (all such groups at once), stopped once ``ρ < β``."""
+    F, out, rest = ws.face_mu, {}, []
+    for k, s in groups:
+        rows = np.flatnonzero(F[s, k] > 0)
+        proj = project_on_face(ws.cone(k), SIGNS[s] * asc[:, k], rows, ws.row_norm)
+        if proj is None:
+            rest.append((k, s, rows))
+        else:
+            out[k, s] = proj
+    projs = project_onto_cones([ws.cone(k) for k, _, _ in rest], [SIGNS[s] * asc[:, k] for k, s, _ in rest],
+                               ws.row_norm, enough=ws.beta * (1 - SCREEN_MARGIN), first_rows=[r for *_, r in rest])
+    out.update({(k, s): proj for (k, s, _), proj in zip(rest, projs)})
+    return [out[g] for g in groups]
 
 
 def _enter(ws: WorkingSet, r, asc, cands) -> None:
@@ -139,7 +152,7 @@ def _enter(ws: WorkingSet, r, asc, cands) -> None:
         g = Ak @ h
         nh = math.sqrt(float(h @ h))
         if np.any(violated_rows(g, ws.row_norm, nh, INSIDE)):  # not settled yet: the projection to the end
-            h, face, _ = project_onto_cone(Ak, SIGNS[s] * asc[:, k], ws.row_norm, rounds=ENTER_ROUNDS)
+            h, face, _ = project_onto_cone(Ak, SIGNS[s] * asc[:, k], ws.row_norm, first_rows=face, rounds=ENTER_ROUNDS)
             g = Ak @ h
             nh = math.sqrt(float(h @ h))
             if nh <= beta or np.any(violated_rows(g, ws.row_norm, nh, INSIDE)):

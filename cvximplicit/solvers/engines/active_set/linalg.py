@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg.lapack import dgeqp3, dorgqr, dtrtrs
+from scipy.linalg.lapack import dgeqp3, dormqr, dorgqr, dtrtrs
 
 from ..iterations import TINY
 
-__all__ = ["DEPENDENT", "RowFactors", "null_space", "qr_pivoted", "solve_upper"]
+__all__ = ["DEPENDENT", "Reflectors", "RowFactors", "null_space", "solve_upper"]
 
 DEPENDENT = 1e-12  # |R_ii| below this of the largest: a dependent row (pivoted QR puts them last)
 
@@ -27,22 +27,22 @@ class RowFactors(NamedTuple):
     piv: np.ndarray
 
 
-def qr_pivoted(A):
-    """Column-pivoted full QR ``A[:, piv] = Q R`` by LAPACK's ``geqp3``/``orgqr`` (what ``scipy.linalg.qr(A,
-    mode="full", pivoting=True)`` computes)."""
-    m, n = A.shape
-    qr, jpvt, tau, work, _ = dgeqp3(A, lwork=-1)
-    qr, jpvt, tau, _, info = dgeqp3(A, lwork=int(work[0].real))
-    if info < 0:
-        raise ValueError(f"illegal value in argument {-info} of LAPACK geqp3")
-    R = np.triu(qr)
-    full = np.empty((m, m))
-    full[:, :min(m, n)] = qr[:, :min(m, n)]  # the reflectors; orgqr forms Q from them
-    lwork = int(dorgqr(full, tau, lwork=-1)[1][0].real)
-    Q, _, info = dorgqr(full, tau, lwork=lwork, overwrite_a=1)
-    if info < 0:
-        raise ValueError(f"illegal value in argument {-info} of LAPACK orgqr")
-    return Q, R, jpvt - 1
+class Reflectors(NamedTuple):
+    """The first ``rank`` Householder reflectors of a pivoted QR (LAPACK ``geqp3``): ``Q = H_1 ⋯ H_rank``
+    ``(n, n)``, whose columns past ``rank`` span the null space of the factored rows."""
+
+    qr: np.ndarray
+    tau: np.ndarray
+    rank: int
+
+    def null_part(self, C):
+        """``(C Q)[:, rank:]`` for ``C`` ``(m, n)``: ``C`` times the null-space basis, by ``ormqr`` in ``4 m n rank``
+        flops (a product with the formed basis takes ``2 m n (n − rank)``)."""
+        lwork = int(dormqr("L", "T", self.qr, self.tau, C.T, -1)[1][0].real)
+        CQt, _, info = dormqr("L", "T", self.qr, self.tau, C.T, max(lwork, 1))  # Qᵀ Cᵀ = (C Q)ᵀ, C.T is Fortran
+        if info < 0:
+            raise ValueError(f"illegal value in argument {-info} of LAPACK ormqr")
+        return np.ascontiguousarray(CQt[self.rank:].T)
 
 
 def solve_upper(R, b):
@@ -53,11 +53,31 @@ def solve_upper(R, b):
     return x
 
 
-def null_space(A_act, d) -> tuple[np.ndarray, RowFactors | None]:
-    """Orthonormal basis ``(d, f)`` of ``{h : A_act h = 0}``, and the :class:`RowFactors` of ``A_actᵀ``."""
+def null_space(A_act, d, scale: float | None = None) -> tuple[np.ndarray, RowFactors | None, Reflectors | None]:
+    """Orthonormal basis ``(d, f)`` of ``{h : A_act h = 0}``, the :class:`RowFactors` of ``A_actᵀ`` and the
+    :class:`Reflectors` whose ``Q`` gives the basis (``N = Q[:, rank:]``; None without rows).
+
+    A row is dependent when its part off the rows before it (``|R_ii|``, pivoted) is at most :data:`DEPENDENT`
+    times ``scale`` (default: the largest ``|R_ii|``)."""
     if A_act.shape[0] == 0:
-        return np.eye(d), None
-    Q, R, piv = qr_pivoted(A_act.T)  # column-pivoted: |diag R| decreasing
-    diag = np.abs(np.diag(R))
-    rank = int(np.sum(diag > DEPENDENT * max(float(diag[0]), TINY))) if diag.size else 0
-    return np.ascontiguousarray(Q[:, rank:]), RowFactors(Q[:, :rank], R[:rank, :rank], piv[:rank])
+        return np.eye(d), None, None
+    At = np.asfortranarray(A_act.T)
+    qr, jpvt, tau, work, _ = dgeqp3(At, lwork=-1)
+    qr, jpvt, tau, _, info = dgeqp3(At, lwork=int(work[0].real))  # column-pivoted: |diag R| decreasing
+    if info < 0:
+        raise ValueError(f"illegal value in argument {-info} of LAPACK geqp3")
+    diag = np.abs(np.diag(qr))
+    ref = (float(diag[0]) if diag.size else 0.0) if scale is None else scale
+    rank = int(np.sum(diag > DEPENDENT * max(ref, TINY))) if diag.size else 0
+    refl = Reflectors(np.asfortranarray(qr[:, :rank]), tau[:rank], rank)
+    Q = np.zeros((d, d), order="F")
+    Q[:, :rank] = qr[:, :rank]
+    if rank:
+        lwork = int(dorgqr(Q, tau[:rank], lwork=-1)[1][0].real)
+        Q, _, info = dorgqr(Q, tau[:rank], lwork=lwork, overwrite_a=1)  # Q = H_1 ⋯ H_rank
+        if info < 0:
+            raise ValueError(f"illegal value in argument {-info} of LAPACK orgqr")
+    else:
+        Q = np.eye(d)
+    factors = RowFactors(Q[:, :rank], np.triu(qr[:rank, :rank]), jpvt[:rank] - 1)
+    return np.ascontiguousarray(Q[:, rank:]), factors, refl

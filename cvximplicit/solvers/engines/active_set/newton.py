@@ -100,8 +100,8 @@ def _newton_system(ws: WorkingSet, r, norms, damping):
     Hessian is singular along directions the fit does not see and the norms do not bend (e.g. ``V_k`` and ``W_k``
     of one pattern moving together); damped steps raise the damping, full steps lower it."""
     beta = ws.beta
-    H, BNcat, offs = ws.hessian_fit()
-    g = -(BNcat.T @ r)
+    H, offs = ws.hessian_fit()
+    g = ws.fit_gradient(r)
     u = np.concatenate([N.T @ (ws.Z[j] / norms[j]) for j, N in enumerate(ws.N)])
     g += beta * u
     add_norm_curvature(H, ws.pairs(offs), u, beta / norms)
@@ -149,14 +149,14 @@ def _step(ws: WorkingSet, st: _State, dt, offs, decrement, was_cauchy) -> bool:
     st.damping = min(st.damping * DAMPING_FACTOR, DAMPING_MAX) if alpha < alpha_max else \
         max(st.damping / DAMPING_FACTOR, DAMPING_MIN)
     if blocked and alpha == alpha_max:  # every row met at this step joins its group's tight set
-        bases = None if was_cauchy else list(ws.N)  # the faces before the rows join
+        bases = None if was_cauchy else list(zip(ws.N, ws.MN))  # the faces (and M N_j) before the rows join
         touched = set(hit := join_rows(ws, ratios, alpha_max))
         if bases is not None:
             st.products, more = bent_search(ws, st.products, dZ, MD, 1.0 - alpha_max, hit, obj, ratios - alpha_max,
                                             bases)
             touched |= more
         for j in touched:
-            ws.invalidate(j)
+            ws.update_face(j)
     return True
 
 
@@ -228,6 +228,6 @@ def leave_face(ws: WorkingSet, r):
             continue
         ws.act[j] = False
         ws.act[j, zero[mu0 > 0]] = True
-        ws.invalidate(j)
+        ws.update_face(j)
         moves[ws.ids[j]] = h
     return moves or None

@@ -29,16 +29,15 @@ from .linalg import null_space, solve_upper
 
 __all__ = ["Assembly", "Products", "WorkingSet"]
 
-SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is formed afresh (cheaper than copying)
+SMALL_PRODUCT = 40_000  # m × (Hessian size) below which (BN)ᵀ(BN) is one product afresh (cheaper than copying)
 
 
 class Assembly(NamedTuple):
-    """The last assembly of the fit's Hessian: the ``B_j N_j`` it used, ``(BN)ᵀ(BN)``, block offsets, ``BN``."""
+    """The last assembly of the fit's Hessian: the ``B_j N_j`` it used, ``(BN)ᵀ(BN)`` and the block offsets."""
 
     blocks: list
     H: np.ndarray
     offs: np.ndarray
-    BN: np.ndarray
 
 
 class WorkingSet:
@@ -52,8 +51,11 @@ class WorkingSet:
         self.Z = np.zeros((0, self.d))
         self.act = np.zeros((0, self.m), dtype=bool)  # rows held at equality
         self.N: list = []  # null-space bases of the faces
-        self.QR: list = []  # RowFactors of each group's tight rows (for its multipliers)
-        self.BN: list = []
+        self.faces: list = []  # the tight rows (bool (m,)) each basis in N holds at zero
+        self.QR: list = []  # RowFactors of each group's tight rows (for its multipliers; computed when needed)
+        self.MN: list = []  # M N_j (m, f_j)
+        self.refl: list = []  # Reflectors giving N_j from scratch (for M N_j, while not yet formed)
+        self.BN: list = []  # B_j N_j = s_j D_k ∘ (M N_j)
         self.ids: list[int] = []
         self._pairs: tuple[bytes, BlockPairs] | None = None  # BlockPairs of the last block offsets
         self._assembly: Assembly | None = None  # reused while no face changes
@@ -84,9 +86,8 @@ class WorkingSet:
         a = np.zeros((1, self.m), dtype=bool)
         a[0, rows] = True
         self.act = np.vstack([self.act, a])
-        self.N.append(None)
-        self.QR.append(None)
-        self.BN.append(None)
+        for basis_data in (self.N, self.faces, self.QR, self.MN, self.refl, self.BN):
+            basis_data.append(None)
         self.ids.append(self._next_id)
         self._next_id += 1
 
@@ -96,18 +97,53 @@ class WorkingSet:
             return
         keep = ~drop
         self.ks, self.sv, self.Z, self.act = self.ks[keep], self.sv[keep], self.Z[keep], self.act[keep]
-        self.N = [x for x, kp in zip(self.N, keep) if kp]
-        self.QR = [x for x, kp in zip(self.QR, keep) if kp]
-        self.BN = [x for x, kp in zip(self.BN, keep) if kp]
-        self.ids = [x for x, kp in zip(self.ids, keep) if kp]
+        self.N, self.faces, self.QR, self.MN, self.refl, self.BN, self.ids = (
+            [x for x, kp in zip(lst, keep) if kp]
+            for lst in (self.N, self.faces, self.QR, self.MN, self.refl, self.BN, self.ids))
 
     def invalidate(self, j):
-        self.N[j] = self.QR[j] = self.BN[j] = None
+        """Group ``j``'s face changed: its basis and products are recomputed when next needed."""
+        self.N[j] = self.faces[j] = self.QR[j] = self.MN[j] = self.refl[j] = self.BN[j] = None
 
     def join(self, j, rows):
-        """Rows join group ``j``'s tight set (its basis is recomputed when next needed)."""
+        """Rows join group ``j``'s tight set (its basis follows, :meth:`update_face`)."""
         self.act[j, rows] = True
-        self.invalidate(j)
+        self.update_face(j)
+
+    def update_face(self, j):
+        """Group ``j``'s tight set changed (``act[j]``): its basis ``N_j`` and ``M N_j`` follow by updates.
+
+        Rows that left first: the face's null space gains ``U``, an orthonormal basis of the left rows projected
+        on the null space of the rows kept (orthogonal to ``N_j`` already): ``N' = [N_j, U]``,
+        ``M N' = [M N_j, M U]`` (``2 m d u`` flops for ``u`` rows left). Then rows that joined: in the basis'
+        coordinates, ``V = N_jᵀ A_newᵀ`` ``(f, r)``, factor as ``V Π = Q R`` (pivoted); the new face is
+        ``N_j Q_2`` (``Q_2`` the columns of ``Q`` past ``V``'s rank, rank by the rule of
+        :func:`~.linalg.null_space`) and its products ``(M N_j) Q_2``, by ``rank`` Householder reflections
+        (``4 m f rank`` flops). Recomputing ``M N'`` takes ``2 m d f``. A group without a basis yet is computed
+        from scratch when needed.
+        """
+        face, act = self.faces[j], self.act[j]
+        if face is None or self.MN[j] is None:
+            self.invalidate(j)
+            return
+        left, new = np.flatnonzero(face & ~act), np.flatnonzero(act & ~face)
+        if left.size == 0 and new.size == 0:
+            return
+        A, N, MN = self.cone(self.ks[j]), self.N[j], self.MN[j]
+        self.faces[j], self.QR[j], self.refl[j] = act.copy(), None, None
+        if left.size:
+            kept = np.flatnonzero(face & act)
+            N_kept = null_space(A[kept], self.d)[0]
+            U = null_space((N_kept @ (N_kept.T @ A[left].T)).T, self.d, scale=float(self.row_norm[left].max()))[1]
+            if U is not None and U.Q.shape[1]:  # the left rows' directions, orthonormal (RowFactors' Q)
+                N, MN = np.hstack([N, U.Q]), np.hstack([MN, self.M @ U.Q])
+        if new.size:
+            refl = null_space(A[new] @ N, N.shape[1], scale=float(self.row_norm[new].max()))[2]
+            if refl.rank:  # else the rows were dependent on the face's: nothing moves
+                N, MN = refl.null_part(N), refl.null_part(MN)
+        if MN is not self.MN[j]:
+            self.N[j], self.MN[j] = N, MN
+            self.BN[j] = (SIGNS[self.sv[j]] * self.D[:, self.ks[j]])[:, None] * MN
 
     def cone(self, k) -> SignedRows:
         """``A_k = (2D_k − I) M`` ``(m, d)``, as products (never formed)."""
@@ -117,14 +153,18 @@ class WorkingSet:
         if self.N[j] is None:
             k = self.ks[j]
             rows = np.flatnonzero(self.act[j])
-            self.N[j], self.QR[j] = null_space(self.cone(k)[rows], self.d)
+            self.N[j], self.QR[j], self.refl[j] = null_space(self.cone(k)[rows], self.d)
+            self.faces[j] = self.act[j].copy()
         return self.N[j]
 
     def bn(self, j):
         """``B_j N_j`` ``(m, f_j)``: the fit's columns on group ``j``'s face (computed when first needed)."""
         if self.BN[j] is None:
-            k = self.ks[j]
-            self.BN[j] = (SIGNS[self.sv[j]] * self.D[:, k])[:, None] * (self.M @ self.basis(j))
+            N, refl = self.basis(j), self.refl[j]
+            # by the reflections when they cost less than the product with the basis (few tight rows)
+            self.MN[j] = refl.null_part(self.M) if refl is not None and 2 * refl.rank < N.shape[1] else self.M @ N
+            self.refl[j] = None
+            self.BN[j] = (SIGNS[self.sv[j]] * self.D[:, self.ks[j]])[:, None] * self.MN[j]
         return self.BN[j]
 
     def pairs(self, offs) -> BlockPairs:
@@ -135,32 +175,38 @@ class WorkingSet:
         return self._pairs[1]
 
     def hessian_fit(self):
-        """``(BN)ᵀ(BN)``, ``BN = [B_1 N_1, …]`` and the block offsets: the last assembly's blocks of groups whose
-        bases did not change are copied, the others computed (one product per changed group)."""
+        """``(BN)ᵀ(BN)`` (``BN = [B_1 N_1, …]``) and the block offsets: the last assembly's blocks of groups whose
+        bases did not change are copied, the others computed (one product per pair with a changed group)."""
         for j in range(self.n):
             self.bn(j)
         old = self._assembly
         if old is not None and len(old.blocks) == self.n and all(a is b for a, b in zip(old.blocks, self.BN)):
-            return old.H.copy(), old.BN, old.offs  # no face changed since the last assembly
+            return old.H.copy(), old.offs  # no face changed since the last assembly
         offs = np.cumsum([0] + [BN.shape[1] for BN in self.BN], dtype=np.intp)
-        BNcat = np.hstack(self.BN)
-        if self.m * offs[-1] <= SMALL_PRODUCT:
-            H = BNcat.T @ BNcat
-            self._assembly = Assembly(list(self.BN), H, offs, BNcat)
-            return H.copy(), BNcat, offs
-        H = np.empty((offs[-1], offs[-1]))
         pos = {} if old is None else {id(BN): j for j, BN in enumerate(old.blocks) if BN is not None}
         kept = [(j, pos[id(BN)]) for j, BN in enumerate(self.BN) if id(BN) in pos and old.blocks[pos[id(BN)]] is BN]
-        if kept:
-            new_cols = np.concatenate([np.arange(offs[j], offs[j + 1]) for j, _ in kept])
-            old_cols = np.concatenate([np.arange(old.offs[i], old.offs[i + 1]) for _, i in kept])
-            H[np.ix_(new_cols, new_cols)] = old.H[np.ix_(old_cols, old_cols)]
-        for j in sorted(set(range(self.n)) - {j for j, _ in kept}):
-            block = self.BN[j].T @ BNcat
-            H[offs[j]:offs[j + 1]] = block
-            H[:, offs[j]:offs[j + 1]] = block.T
-        self._assembly = Assembly(list(self.BN), H, offs, BNcat)
-        return H.copy(), BNcat, offs
+        if self.m * offs[-1] <= SMALL_PRODUCT or not kept:  # one product (small, or every block new)
+            BNcat = np.hstack(self.BN)
+            self._assembly = Assembly(list(self.BN), BNcat.T @ BNcat, offs)
+            return self._assembly.H.copy(), offs
+        H = np.empty((offs[-1], offs[-1]))
+        new_cols = np.concatenate([np.arange(offs[j], offs[j + 1]) for j, _ in kept])
+        old_cols = np.concatenate([np.arange(old.offs[i], old.offs[i + 1]) for _, i in kept])
+        H[np.ix_(new_cols, new_cols)] = old.H[np.ix_(old_cols, old_cols)]
+        fresh = set(range(self.n)) - {j for j, _ in kept}
+        for j in sorted(fresh):
+            for i in range(self.n):
+                if i in fresh and i > j:
+                    continue  # computed from the other side
+                block = self.BN[j].T @ self.BN[i]
+                H[offs[j]:offs[j + 1], offs[i]:offs[i + 1]] = block
+                H[offs[i]:offs[i + 1], offs[j]:offs[j + 1]] = block.T
+        self._assembly = Assembly(list(self.BN), H, offs)
+        return H.copy(), offs
+
+    def fit_gradient(self, r):
+        """``−(BN)ᵀ r`` ``(Σ f_j,)``: the fit's gradient on the faces at residual ``r``."""
+        return -np.concatenate([BN.T @ r for BN in self.BN])
 
     def gradient(self, j, mdr):
         """``∇_j f`` of group ``j`` from ``mdr = Mᵀ D_k r`` (``r`` the residual, ``k`` the group's pattern)."""
