@@ -34,6 +34,8 @@ class Int:
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
     def describe(self) -> str:
+        if self.low is not None and self.low == self.high:
+            return f"the integer {self.low}"
         return "an integer" + _bounds(self.low, self.high, True, True)
 
 

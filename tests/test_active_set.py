@@ -169,3 +169,47 @@ def test_through_solve_convex_relu_and_strict_options():
     with pytest.raises(ValidationError, match="max_newton"):
         solve(M, Y, patterns, beta, max_newton=0)
     assert set(ACTIVE_SET_OPTIONS) >= {"tol", "max_outer", "max_newton", "time_limit_s"}
+
+
+def test_outputs_in_two_processes_are_bit_identical():
+    """``n_jobs=2`` forks two workers (one BLAS thread each, as on this small block the sequential solve runs): the
+    same point, objective and bound to the bit, assembled in output order; the deadline holds in the workers."""
+    M, Y, patterns = make_problem(m=80, d=4, P=16, q=3, seed=8)
+    beta = 0.05 * beta_max(M, Y, patterns)
+    V1, W1, one = solve(M, Y, patterns, beta, tol=TOL, n_jobs=1)
+    V2, W2, two = solve(M, Y, patterns, beta, tol=TOL, n_jobs=2)
+    assert one.extra["n_jobs"] == 1 and two.extra["n_jobs"] == 2 and two.certificate == "restricted"
+    assert np.array_equal(V1, V2) and np.array_equal(W1, W2)
+    assert (two.objective, two.bound, two.extra["working_set"]) == (one.objective, one.bound, one.extra["working_set"])
+    _, _, late = solve(M, Y, patterns, beta, tol=TOL, n_jobs=2, time_limit_s=1e-9)
+    assert late.status == "time_limit" and late.extra["outer_passes"] == 0
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "x"])
+def test_bad_n_jobs_is_named(bad):
+    M, Y, patterns = make_problem(m=30, d=3, P=6, q=1, seed=1)
+    with pytest.raises(ValidationError, match="n_jobs"):
+        solve(M, Y, patterns, 1.0, n_jobs=bad)
+
+
+def test_small_block_is_solved_in_this_process_by_default():
+    M, Y, patterns = make_problem(m=60, d=4, P=10, q=2, seed=3)
+    _, _, rep = solve(M, Y, patterns, 0.05 * beta_max(M, Y, patterns))
+    assert rep.extra["n_jobs"] == 1
+
+
+def test_a_workers_exception_reaches_the_caller(monkeypatch):
+    """Patched before the fork, the failing output function is the workers' too; its error comes back as it was."""
+    from cvximplicit.solvers.engines.active_set import solve as solve_module
+
+    real = solve_module._solve_one_output
+
+    def failing(c, shared):
+        if c == 1:
+            raise FloatingPointError("output 1 failed")
+        return real(c, shared)
+
+    monkeypatch.setattr(solve_module, "_solve_one_output", failing)
+    M, Y, patterns = make_problem(m=40, d=3, P=8, q=2, seed=22)
+    with pytest.raises(FloatingPointError, match="^output 1 failed$"):
+        solve(M, Y, patterns, 0.1 * beta_max(M, Y, patterns), n_jobs=2)

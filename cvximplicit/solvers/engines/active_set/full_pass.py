@@ -51,7 +51,7 @@ class Candidate(NamedTuple):
     face: np.ndarray
 
 
-def full_pass(ws: WorkingSet, r, mu_c, log=None, npass: int = 0) -> float:
+def full_pass(ws: WorkingSet, r, mu_c, log=None, npass: int = 0, output: int = 0) -> float:
     """The full pass at ``λ = r``: multipliers of every group into ``mu_c`` ``(2, P, m)``, new groups in ``ws``.
 
     Working-set groups take their least-squares multipliers (their NNLS ones over every row at zero on a
@@ -69,8 +69,8 @@ def full_pass(ws: WorkingSet, r, mu_c, log=None, npass: int = 0) -> float:
     n_in = ws.n
     _enter(ws, r, asc, cands[:n_add])
     if log:
-        log.info("pass %d: working set %d -> %d, candidates %d, objective %.10g, bound %.10g, max rho/beta %.6f",
-                 npass, n_in, ws.n, len(cands), ws.objective(r), bound, det["rho"] / ws.beta)
+        log.info("pass %d of output %d: working set %d -> %d, candidates %d, objective %.10g, bound %.10g, "
+                 "max rho/beta %.6f", npass, output, n_in, ws.n, len(cands), ws.objective(r), bound, det["rho"] / ws.beta)
     return bound
 
 

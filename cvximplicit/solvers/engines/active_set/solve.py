@@ -19,12 +19,13 @@ from ..judge import final_report, judge
 from ..options import progress_logger, reject_unknown, warm_start_groups
 from .full_pass import full_pass
 from .newton import inner_solve
+from .outputs import map_outputs, n_processes
 from .working_set import WorkingSet
 
 __all__ = ["ACTIVE_SET_OPTIONS", "solve_convex_relu_active_set"]
 
 #: The engine's options (an unknown key is an error naming these).
-ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose", "V0", "W0")
+ACTIVE_SET_OPTIONS = ("tol", "max_outer", "max_newton", "time_limit_s", "verbose", "V0", "W0", "n_jobs")
 
 FINISH_FRACTION = 1e-6  # once no group enters, the inner solve goes to this fraction of the target
 INNER_FRACTION = 1e-4  # inner solves stop at a decrement of this fraction of the gap (celer's rule)
@@ -41,8 +42,36 @@ class _Run(NamedTuple):
     status: str
 
 
+class _Shared(NamedTuple):
+    """What every output reads: the block, the warm start ``[V0, W0]``, the options and the deadline."""
+
+    M: np.ndarray
+    Y: np.ndarray
+    D: np.ndarray
+    S: np.ndarray
+    row_norm: np.ndarray
+    beta: float
+    starts: list
+    tol: float
+    max_outer: int
+    max_newton: int
+    deadline: float | None
+    log: object
+
+
+class _Output(NamedTuple):
+    """One output's result: its groups ``(ks, sv, Z)``, ``λ_c``, its run, and ``μ_c``'s non-zeros (index, values)."""
+
+    groups: tuple
+    lam: np.ndarray
+    run: _Run
+    ws_size: int
+    mu_index: tuple
+    mu_values: np.ndarray
+
+
 def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60, max_newton=4000,
-                                 time_limit_s=None, V0=None, W0=None, verbose=False, **unknown):
+                                 time_limit_s=None, V0=None, W0=None, verbose=False, n_jobs=None, **unknown):
     """Solve program (12) by working sets over groups and cone rows; certify with a float64 dual bound.
 
     The method is in :mod:`cvximplicit.solvers.engines.active_set` (and ``docs/engines.md``). Orientation: ``M``
@@ -64,6 +93,11 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
         Warm start: its non-zero groups (made feasible) start the working sets.
     verbose : bool
         One line per full pass (logged, see :func:`~cvximplicit.solvers.engines.options.progress_logger`).
+    n_jobs : int, optional
+        Worker processes over which the outputs are spread (forked; one BLAS thread each; ``-1``: every core).
+        None: ``min(q, cpu_count)`` when ``q ≥ 2`` and ``m · d > 10⁶`` (a large block, whose sequential solve
+        keeps the caller's BLAS threads), else 1 (no process started). The result does not depend on it beyond
+        BLAS threading; ``extra["n_jobs"]`` says how many processes ran.
 
     Returns
     -------
@@ -73,7 +107,7 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
         ``solver="ACTIVE_SET"``, ``status`` ``"optimal"`` / ``"max_iter"`` / ``"time_limit"``,
         ``objective`` (float64, at the returned point), ``bound`` (:func:`dual_bound`), gaps,
         ``iterations`` (full passes, summed over outputs), ``certificate`` (``"restricted"`` when
-        the gap meets ``tol``, else ``"none"``), ``extra`` (``newton_steps``, ``working_set``, ...).
+        the gap meets ``tol``, else ``"none"``), ``extra`` (``newton_steps``, ``working_set``, ``n_jobs``, ...).
 
     Raises
     ------
@@ -85,8 +119,9 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
     reject_unknown("ACTIVE_SET", unknown, ACTIVE_SET_OPTIONS)
     positive = Real(0.0, closed="neither")
     check_params("ACTIVE_SET", {"tol": tol, "max_outer": max_outer, "max_newton": max_newton,
-                                "time_limit_s": time_limit_s},
-                 {"tol": [positive], "max_outer": [Int(1)], "max_newton": [Int(1)], "time_limit_s": [None, positive]})
+                                "time_limit_s": time_limit_s, "n_jobs": n_jobs},
+                 {"tol": [positive], "max_outer": [Int(1)], "max_newton": [Int(1)], "time_limit_s": [None, positive],
+                  "n_jobs": [None, Int(1), Int(-1, -1)]})
     M, Y, patterns, beta = _program_data(M, Y, patterns, beta)
     (m, d), q, P = M.shape, Y.shape[1], patterns.shape[1]
     starts = warm_start_groups(V0, W0, P, d, q)
@@ -98,22 +133,18 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
     lam = np.array(Y)
     V, W = np.zeros((P, d, q)), np.zeros((P, d, q))
     passes, newton, status, ws_size = 0, 0, "optimal", []
-    log = progress_logger(verbose)
+    shared = _Shared(M, Y, D, S, row_norm, beta, starts, tol, max_outer, max_newton, deadline, progress_logger(verbose))
+    n_proc, why = n_processes(n_jobs, q, m, d)
     with one_blas_thread_if_small(m, d):  # many small products: BLAS threads cost more than they save
-        for c in range(q):
-            ws = WorkingSet(M, Y[:, c], D, S, row_norm, beta)
-            for s, Z0 in enumerate(starts):
-                if Z0 is not None:
-                    for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
-                        _enter_warm(ws, int(k), s, Z0[k, :, c])
-            run = _solve_output(ws, tol, q, max_outer, max_newton, deadline, mu[..., c], log, passes)
-            passes, newton = passes + run.passes, newton + run.newton
-            if run.status != "optimal" and status == "optimal":
-                status = run.status
-            lam[:, c] = Y[:, c] - ws.fit()
-            for j in range(ws.n):
-                (V if ws.sv[j] == 0 else W)[ws.ks[j], :, c] = ws.Z[j]
-            ws_size.append(ws.n)
+        for c, out in enumerate(map_outputs(_solve_one_output, shared, q, n_proc)):
+            passes, newton = passes + out.run.passes, newton + out.run.newton
+            if out.run.status != "optimal" and status == "optimal":
+                status = out.run.status
+            lam[:, c] = out.lam
+            mu[..., c][out.mu_index] = out.mu_values
+            for k, sv, z in zip(*out.groups):
+                (V if sv == 0 else W)[k, :, c] = z
+            ws_size.append(out.ws_size)
         # exact feasibility (tight rows hold to round-off), objective and the judge
         V, W, obj, dropped = exact_point(M, Y, patterns, beta, V, W)
         bound, det = dual_bound(M, Y, patterns, beta, lam, mu_pos=mu[0], mu_neg=mu[1])
@@ -121,12 +152,29 @@ def solve_convex_relu_active_set(M, Y, patterns, beta, *, tol=1e-6, max_outer=60
         nv, nw = np.linalg.norm(V, axis=1), np.linalg.norm(W, axis=1)
         extra = {"n_patterns": P, "outer_passes": passes, "newton_steps": newton, "working_set": ws_size,
                  "n_active_groups": int((nv > 0).sum() + (nw > 0).sum()), "dropped_groups": dropped,
-                 "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": 0.5 * float(np.sum(Y * Y))}
+                 "bound_rho": det.get("rho"), "bound_t": det.get("t"), "zero_objective": 0.5 * float(np.sum(Y * Y)),
+                 "n_jobs": n_proc}
+        if why:
+            extra["n_jobs_note"] = why
         return V, W, final_report("ACTIVE_SET", judge(obj, bound, viol, tol, status), objective=obj, bound=bound,
                                   violation=viol, iterations=passes, t_start=t_start, extra=extra)
 
 
-def _solve_output(ws: WorkingSet, tol, q, max_outer, max_newton, deadline, mu_c, log, passes) -> _Run:
+def _solve_one_output(c: int, sh: _Shared) -> _Output:
+    """Output ``c`` alone (in this process or a worker): its working set from the warm start, then its passes."""
+    (m, P), q = sh.D.shape, sh.Y.shape[1]
+    ws = WorkingSet(sh.M, sh.Y[:, c], sh.D, sh.S, sh.row_norm, sh.beta)
+    for s, Z0 in enumerate(sh.starts):
+        if Z0 is not None:
+            for k in np.flatnonzero(np.linalg.norm(Z0[:, :, c], axis=1) > 0):
+                _enter_warm(ws, int(k), s, Z0[k, :, c])
+    mu_c = np.zeros((2, P, m))
+    run = _solve_output(ws, sh.tol, q, sh.max_outer, sh.max_newton, sh.deadline, mu_c, sh.log, c)
+    index = np.nonzero(mu_c)  # a few rows per group: returned from a worker without the dense (2, P, m)
+    return _Output((ws.ks.copy(), ws.sv.copy(), ws.Z.copy()), ws.y - ws.fit(), run, ws.n, index, mu_c[index])
+
+
+def _solve_output(ws: WorkingSet, tol, q, max_outer, max_newton, deadline, mu_c, log, c) -> _Run:
     """Full passes and inner solves on one output ``c`` until ``gap_c ≤ ½ tol max(obj_c, 1/q)``.
 
     Each working set is solved only as far as the gap asks (celer's rule): coarse while the set grows, finer when a
@@ -147,7 +195,7 @@ def _solve_output(ws: WorkingSet, tol, q, max_outer, max_newton, deadline, mu_c,
         r = y - ws.fit()
         obj_c = ws.objective(r)
         n_before = ws.n
-        bound_c = full_pass(ws, r, mu_c, log, passes + npass)
+        bound_c = full_pass(ws, r, mu_c, log, npass, c)
         gap_c, target = obj_c - bound_c, 0.5 * tol * max(obj_c, 1.0 / q)
         if gap_c <= target:
             status = "optimal"
