@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
 import numpy as np
 import pytest
 
@@ -213,3 +219,44 @@ def test_a_workers_exception_reaches_the_caller(monkeypatch):
     M, Y, patterns = make_problem(m=40, d=3, P=8, q=2, seed=22)
     with pytest.raises(FloatingPointError, match="^output 1 failed$"):
         solve(M, Y, patterns, 0.1 * beta_max(M, Y, patterns), n_jobs=2)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+def test_workers_die_with_a_killed_parent(tmp_path):
+    """A parent killed mid-solve (e.g. by a caller's timeout) must not leave forked workers solving on."""
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, numpy as np
+        from cvximplicit.solvers.engines.active_set import outputs
+        def slow(c, shared):
+            open(os.path.join({str(tmp_path)!r}, f"w{{os.getpid()}}"), "w").close()
+            import time; time.sleep(60)
+        class Shared(tuple):
+            deadline = None
+            def _replace(self, **kw): return self
+        outputs.map_outputs(slow, Shared(), 2, 2)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)])
+    for _ in range(200):
+        pids = [int(p.name[1:]) for p in tmp_path.glob("w*")]
+        if len(pids) == 2:
+            break
+        time.sleep(0.05)
+    assert len(pids) == 2
+    proc.kill()
+    proc.wait()
+    for _ in range(100):
+        alive = [p for p in pids if _running(p)]
+        if not alive:
+            break
+        time.sleep(0.05)
+    assert not alive
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -204,3 +204,41 @@ def test_signed_rows_are_the_formed_cone_matrix():
     formed, signed = project_onto_cone(A, a, row_norm), project_onto_cone(lazy, a, row_norm)
     assert formed.rows.size > 0 and np.array_equal(formed.rows, signed.rows)
     np.testing.assert_allclose(signed.h, formed.h, rtol=1e-10, atol=1e-12)
+
+
+def test_face_updates_keep_the_basis_and_its_products_exact():
+    """Rows joining (Householder reflections) and leaving (appended directions) update a group's face in place:
+    after each change the basis is orthonormal, spans exactly the null space of the tight rows (checked against
+    an SVD written here), and ``M N`` and ``B N`` are the products with it."""
+    from cvximplicit.solvers.engines.active_set.working_set import WorkingSet
+
+    rng = np.random.default_rng(11)
+    m, d = 200, 9
+    M = rng.standard_normal((m, d))
+    D = (rng.random((m, 3)) < 0.5).astype(float)
+    ws = WorkingSet(M, rng.standard_normal(m), D, 2 * D - 1, np.linalg.norm(M, axis=1), 0.1)
+    ws.add(1, 0, rng.standard_normal(d), np.array([3, 7]))
+    ws.bn(0)  # from scratch
+
+    def check():
+        rows = np.flatnonzero(ws.act[0])
+        A = (2 * D[rows, 1] - 1)[:, None] * M[rows]
+        N = ws.N[0]
+        s = np.linalg.svd(A, compute_uv=False) if rows.size else np.zeros(0)
+        assert N.shape[1] == d - int(np.sum(s > 1e-10 * max(s.max(initial=0), 1)))
+        np.testing.assert_allclose(N.T @ N, np.eye(N.shape[1]), atol=1e-12)
+        assert np.abs(A @ N).max(initial=0) <= 1e-12 * np.abs(A).max()
+        np.testing.assert_allclose(ws.MN[0], M @ N, atol=1e-11)
+        np.testing.assert_allclose(ws.BN[0], D[:, [1]] * (M @ N), atol=1e-11)
+
+    check()
+    ws.join(0, [11, 12, 40])  # rows join
+    assert ws.faces[0] is not None and ws.MN[0] is not None  # updated, not dropped
+    check()
+    ws.act[0, [7, 12]] = False  # rows leave
+    ws.update_face(0)
+    check()
+    ws.act[0, [7, 50]] = True  # rows join and one leaves in the same change
+    ws.act[0, 11] = False
+    ws.update_face(0)
+    check()

@@ -10,8 +10,12 @@ are solved one after another.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -49,7 +53,8 @@ def map_outputs(fn, shared, q: int, n: int) -> list:
         return [fn(c, shared) for c in range(q)]
     left = None if shared.deadline is None else shared.deadline - time.perf_counter()
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker, initargs=(fn, shared, left)) as pool:
+    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker,
+                             initargs=(fn, shared, left, os.getpid())) as pool:
         futures = [pool.submit(_run_output, c) for c in range(q)]
         try:
             return [f.result() for f in futures]
@@ -59,9 +64,11 @@ def map_outputs(fn, shared, q: int, n: int) -> list:
             raise
 
 
-def _start_worker(fn, shared, left):
-    """In a forked worker: keep ``fn`` and ``shared`` (inherited, not pickled), the deadline on this clock."""
+def _start_worker(fn, shared, left, parent: int):
+    """In a forked worker: keep ``fn`` and ``shared`` (inherited, not pickled), the deadline on this clock; die
+    with the parent (a parent killed, e.g. by a timeout, must not leave workers solving on)."""
     global _WORKER
+    _die_with_parent(parent)
     deadline = None if left is None else time.perf_counter() + left
     _WORKER = (fn, shared._replace(deadline=deadline))
 
@@ -71,3 +78,17 @@ def _run_output(c: int):
     fn, shared = _WORKER
     with one_blas_thread():
         return fn(c, shared)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: ask the kernel to send SIGKILL to this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``),
+    then exit if the parent is already gone. Elsewhere nothing (the pool's own shutdown applies)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
