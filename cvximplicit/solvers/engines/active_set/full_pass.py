@@ -115,7 +115,7 @@ def _examine(ws: WorkingSet, asc, plain, in_ws, mu_c, enough) -> list:
     cands, queue = [], list(zip(ks[todo & ~done].tolist(), ss[todo & ~done].tolist()))
     while queue and len(cands) < enough:  # enough groups to enter: the rest keep μ = 0 (a valid, weaker bound)
         batch, queue = queue[:enough - len(cands)], queue[enough - len(cands):]
-        for k, s, proj in zip(*zip(*batch), _projections(ws, asc, batch)):
+        for (k, s), proj in zip(batch, _projections(ws, asc, batch)):
             F[s, k] = 0.0
             F[s, k, proj.rows] = proj.mu
             mu_c[s, k, proj.rows] = proj.mu
@@ -128,17 +128,16 @@ def _examine(ws: WorkingSet, asc, plain, in_ws, mu_c, enough) -> list:
 def _projections(ws: WorkingSet, asc, groups) -> list:
     """The cone projections of the ascent directions of ``groups`` ``[(k, s)]``: on the last face where it still
     gives the projection, else by constraint generation (all such groups at once), stopped once ``ρ < β``."""
-    F, out, rest = ws.face_mu, {}, []
+    out, rest = {}, []  # rest: (group, its cone, its ascent direction, its last face) still to project
     for k, s in groups:
-        rows = np.flatnonzero(F[s, k] > 0)
-        proj = project_on_face(ws.cone(k), SIGNS[s] * asc[:, k], rows, ws.row_norm)
-        if proj is None:
-            rest.append((k, s, rows))
-        else:
-            out[k, s] = proj
-    projs = project_onto_cones([ws.cone(k) for k, _, _ in rest], [SIGNS[s] * asc[:, k] for k, s, _ in rest],
-                               ws.row_norm, enough=ws.beta * (1 - SCREEN_MARGIN), first_rows=[r for *_, r in rest])
-    out.update({(k, s): proj for (k, s, _), proj in zip(rest, projs)})
+        Ak, a, rows = ws.cone(k), SIGNS[s] * asc[:, k], np.flatnonzero(ws.face_mu[s, k] > 0)
+        out[k, s] = project_on_face(Ak, a, rows, ws.row_norm)
+        if out[k, s] is None:
+            rest.append(((k, s), Ak, a, rows))
+    if rest:
+        groups_left, cones, points, faces = zip(*rest)
+        out.update(zip(groups_left, project_onto_cones(list(cones), list(points), ws.row_norm,
+                                                       enough=ws.beta * (1 - SCREEN_MARGIN), first_rows=list(faces))))
     return [out[g] for g in groups]
 
 

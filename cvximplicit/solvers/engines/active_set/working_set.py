@@ -142,8 +142,7 @@ class WorkingSet:
             if refl.rank:  # else the rows were dependent on the face's: nothing moves
                 N, MN = refl.null_part(N), refl.null_part(MN)
         if MN is not self.MN[j]:
-            self.N[j], self.MN[j] = N, MN
-            self.BN[j] = (SIGNS[self.sv[j]] * self.D[:, self.ks[j]])[:, None] * MN
+            self._set_face(j, N, MN)
 
     def cone(self, k) -> SignedRows:
         """``A_k = (2D_k − I) M`` ``(m, d)``, as products (never formed)."""
@@ -162,10 +161,14 @@ class WorkingSet:
         if self.BN[j] is None:
             N, refl = self.basis(j), self.refl[j]
             # by the reflections when they cost less than the product with the basis (few tight rows)
-            self.MN[j] = refl.null_part(self.M) if refl is not None and 2 * refl.rank < N.shape[1] else self.M @ N
+            self._set_face(j, N, refl.null_part(self.M) if refl is not None and 2 * refl.rank < N.shape[1] else self.M @ N)
             self.refl[j] = None
-            self.BN[j] = (SIGNS[self.sv[j]] * self.D[:, self.ks[j]])[:, None] * self.MN[j]
         return self.BN[j]
+
+    def _set_face(self, j, N, MN):
+        """Group ``j``'s basis ``N``, ``M N`` and the fit's columns ``B_j N = s_j D_k ∘ (M N)``."""
+        self.N[j], self.MN[j] = N, MN
+        self.BN[j] = (SIGNS[self.sv[j]] * self.D[:, self.ks[j]])[:, None] * MN
 
     def pairs(self, offs) -> BlockPairs:
         """:func:`~cvximplicit.solvers.engines.groups.block_pairs` of ``offs`` (cached for the last offsets)."""
